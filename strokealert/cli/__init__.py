@@ -1,0 +1,59 @@
+"""The ``strokealert`` command line. Each area registers its commands from its own module."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from importlib import import_module
+
+import typer
+
+from strokealert.errors import InputError
+
+app = typer.Typer(
+    name="strokealert",
+    help="Stroke alert service: DICOM ingest, perfusion, LVO detection, alerts, audit. "
+    "Not a medical device.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# Modules under strokealert.cli that expose ``register(app: typer.Typer) -> None``.
+COMMAND_MODULES = [
+    "strokealert.cli.dicom",
+    "strokealert.cli.db",
+    "strokealert.cli.phantom",
+]
+
+for _name in COMMAND_MODULES:
+    import_module(_name).register(app)
+
+
+@app.callback()
+def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug logging")) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+def main() -> None:
+    """Console entry point: input problems exit 2 with a one-line reason, never a traceback."""
+    try:
+        app(standalone_mode=False)
+    except InputError as exc:
+        print(f"strokealert: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except (typer.Exit, SystemExit) as exc:
+        code = getattr(exc, "exit_code", None)
+        sys.exit(exc.code if isinstance(exc, SystemExit) else (code or 0))
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

@@ -1,0 +1,13 @@
+"""``strokealert phantom ctp|cta|study``: synthetic DICOM series with known ground truth."""
+
+from __future__ import annotations
+
+import typer
+
+phantom_app = typer.Typer(
+    help="Write synthetic DICOM series with ground truth (truth.json).", no_args_is_help=True
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(phantom_app, name="phantom")

@@ -1,0 +1,110 @@
+"""Settings: ``STROKEALERT_*`` environment variables, an optional TOML file, embedded defaults."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_ENV = "STROKEALERT_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; names map to ``STROKEALERT_<NAME>`` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="STROKEALERT_", extra="ignore")
+
+    # --- storage ---
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    retention_days: float = Field(30.0, description="received images older than this are purged")
+
+    # --- DICOM receiver ---
+    dicom_host: str = "0.0.0.0"
+    dicom_port: int = 11112
+    dicom_ae_title: str = "STROKEALERT"
+    dicom_allowed_aets: list[str] = Field(
+        default_factory=list, description="calling AE titles accepted; empty = any (demo)"
+    )
+    dicom_duplicate_policy: Literal["discard", "overwrite"] = "discard"
+    dicom_max_pdu: int = 0  # 0 = unlimited
+    dicom_tls_cert: Path | None = None
+    dicom_tls_key: Path | None = None
+    dicom_tls_ca: Path | None = None
+    series_quiet_s: float = 5.0
+    study_quiet_s: float = 15.0
+
+    # --- web / API ---
+    http_host: str = "0.0.0.0"
+    http_port: int = 8000
+    public_url: str = "http://localhost:8000"
+    secret_key: str = Field("", description="signing key for sessions and URLs; random if unset")
+    site_name: str = "Main campus CT"
+    timezone: str = "UTC"
+
+    # --- pipeline ---
+    executor: Literal["local", "celery"] = "local"
+    broker_url: str | None = None
+    workers: int = 1
+
+    # --- notifications ---
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL: the configured one, else SQLite inside the data dir."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'strokealert.sqlite3').resolve()}"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(CONFIG_FILE_ENV)
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+    """Settings from the environment, then ``config_file`` (TOML), then the defaults."""
+    if config_file is not None:
+        if not Path(config_file).is_file():
+            raise FileNotFoundError(f"config file not found: {config_file}")
+        os.environ[CONFIG_FILE_ENV] = str(config_file)
+    return Settings(**overrides)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached)."""
+    return load_settings()

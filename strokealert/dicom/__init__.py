@@ -1,0 +1,1 @@
+"""DICOM: the C-STORE receiver, the store, series completion and classification, a sender."""
