@@ -13,7 +13,9 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 
 
 @db_app.command("upgrade")
-def upgrade(config: Path | None = typer.Option(None, "--config", help="TOML settings file")) -> None:
+def upgrade(
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
+) -> None:
     """Create or migrate the database to the latest schema."""
     settings = load_settings(config)
     db.upgrade(settings.resolved_database_url)
