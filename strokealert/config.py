@@ -54,7 +54,12 @@ class Settings(BaseSettings):
     # --- pipeline ---
     executor: Literal["local", "celery"] = "local"
     broker_url: str | None = None
-    workers: int = 1
+    workers: int = Field(2, description="analysis processes of the local executor")
+    job_lease_s: float = Field(600.0, description="a running job not finished by then is retried")
+    job_max_attempts: int = 3
+    rule_lvo_critical: bool = True
+    rule_defuse3_critical: bool = True
+    rule_large_core_ml: float = Field(70.0, description="core at or above this → warning")
 
     # --- notifications ---
     webhook_url: str | None = None

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from importlib import import_module
+
 from sqlalchemy import MetaData
 
 from strokealert.db import Base
-from strokealert.db.models import ingest  # noqa: F401  (registers tables)
+
+# One module per area under strokealert.db.models; importing each registers its tables.
+MODEL_MODULES = (
+    "ingest",
+    "pipeline",
+)
+
+for _name in MODEL_MODULES:
+    import_module(f"strokealert.db.models.{_name}")
 
 
 def all_metadata() -> list[MetaData]:

@@ -1,0 +1,1 @@
+"""Pipeline: completion events → durable jobs → perfusion / LVO → decision → case and alert."""

@@ -1,0 +1,140 @@
+"""Run what applies to a set of DICOM files: perfusion on the CTP, LVO on the CTA.
+
+Used offline by ``strokealert analyze`` and, one series at a time, by the pipeline's jobs.
+A stage that raises is reported as ``failed`` with the reason; it never hides the other stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from strokealert.dicom.classify import classify_series
+from strokealert.errors import InputError
+from strokealert.pipeline.rules import RuleSettings, decide
+
+log = logging.getLogger(__name__)
+
+SCHEMA = "strokealert.analysis/1"
+
+
+@dataclass
+class SeriesFiles:
+    """The files of one series, with their headers (pixel data not read)."""
+
+    series_instance_uid: str
+    study_instance_uid: str
+    description: str
+    paths: list[Path] = field(default_factory=list)
+    headers: list[Dataset] = field(default_factory=list)
+    kind: str = "other"
+
+
+def iter_files(paths: Iterable[Path]) -> Iterable[Path]:
+    """Every file under the given files and folders; a missing path is an input error."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            yield path
+        else:
+            raise InputError(f"no such file or folder: {path}")
+
+
+def discover(paths: Sequence[Path]) -> list[SeriesFiles]:
+    """Group readable DICOM files by series and classify each series (ctp/cta/ncct/other)."""
+    by_series: dict[str, SeriesFiles] = {}
+    skipped = 0
+    for path in iter_files(paths):
+        try:
+            header = pydicom.dcmread(path, stop_before_pixels=True)
+            series_uid = str(header.SeriesInstanceUID)
+            study_uid = str(header.StudyInstanceUID)
+        except (InvalidDicomError, AttributeError, OSError, ValueError, EOFError):
+            skipped += 1
+            continue
+        entry = by_series.setdefault(series_uid, SeriesFiles(
+            series_uid, study_uid, str(header.get("SeriesDescription", ""))))
+        entry.paths.append(path)
+        entry.headers.append(header)
+    if skipped:
+        log.warning("skipped %d file(s) that are not readable DICOM", skipped)
+    if not by_series:
+        raise InputError("no DICOM series found in the given paths")
+    for entry in by_series.values():
+        entry.kind = classify_series(entry.headers)
+    return list(by_series.values())
+
+
+def pick(series: Sequence[SeriesFiles], kind: str) -> SeriesFiles | None:
+    """The series of ``kind`` with the most images (the main acquisition)."""
+    candidates = [s for s in series if s.kind == kind]
+    return max(candidates, key=lambda s: len(s.paths), default=None)
+
+
+def run_stage(name: str, func: Callable[[], dict[str, Any]]) -> tuple[dict[str, Any], float]:
+    """Run one stage; an exception becomes ``status: failed`` with a readable reason."""
+    started = time.perf_counter()
+    try:
+        block = func()
+    except Exception as exc:  # a bug must still give a manual_review, never silence
+        log.exception("%s stage raised", name)
+        block = {"status": "failed", "error": f"internal error in {name} analysis: {exc}"}
+    return block, time.perf_counter() - started
+
+
+def run_perfusion(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
+    import perfusion
+
+    return perfusion.analyze_files(list(paths), out_dir).to_json()
+
+
+def run_lvo(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
+    from strokealert import lvo
+
+    return lvo.analyze_files(list(paths), out_dir)
+
+
+def not_run() -> dict[str, Any]:
+    return {"status": "not_run", "error": None}
+
+
+def analyze_paths(
+    paths: Sequence[Path], out_dir: Path, rules: RuleSettings | None = None
+) -> dict[str, Any]:
+    """The ``strokealert.analysis/1`` result for the DICOM files under ``paths``."""
+    started = time.perf_counter()
+    series = discover(paths)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ctp, cta = pick(series, "ctp"), pick(series, "cta")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        perfusion_future = (pool.submit(run_stage, "perfusion",
+                                        lambda: run_perfusion(ctp.paths, out_dir))
+                            if ctp else None)
+        lvo_future = (pool.submit(run_stage, "lvo", lambda: run_lvo(cta.paths, out_dir))
+                      if cta else None)
+        perfusion_block, perfusion_s = (perfusion_future.result() if perfusion_future
+                                        else (not_run(), 0.0))
+        lvo_block, lvo_s = lvo_future.result() if lvo_future else (not_run(), 0.0)
+    decision = decide(perfusion_block, lvo_block, rules)
+    study_uids = sorted({s.study_instance_uid for s in series})
+    return {
+        "schema": SCHEMA,
+        "study_instance_uid": study_uids[0] if len(study_uids) == 1 else study_uids,
+        "series": [{"series_instance_uid": s.series_instance_uid, "kind": s.kind,
+                    "images": len(s.paths), "description": s.description} for s in series],
+        "perfusion": perfusion_block,
+        "lvo": lvo_block,
+        "alert": decision.to_json(),
+        "timings_s": {"total": round(time.perf_counter() - started, 3),
+                      "perfusion": round(perfusion_s, 3), "lvo": round(lvo_s, 3)},
+    }

@@ -1,0 +1,276 @@
+"""Durable jobs: completion events → one job per changed CTA/CTP series → case and alert.
+
+The database is the truth. A job row is claimed with a conditional UPDATE (so two workers never
+run it twice), its result is stored on the row, then the study is re-decided under a per-study
+lock: the case is upserted and, if the decision changed since the last alert, exactly one alert
+(``new`` the first time, ``update`` after) is written in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import socket
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from strokealert.config import Settings
+from strokealert.db.models.ingest import CompletionEvent, Instance, Series, Study
+from strokealert.db.models.pipeline import Job, StageEvent, StudyDecision
+from strokealert.pipeline import analysis
+from strokealert.pipeline.rules import Decision, RuleSettings, decide
+
+log = logging.getLogger(__name__)
+
+JOB_KIND_BY_SERIES_KIND = {"ctp": "perfusion", "cta": "lvo"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def record_stage(session: Session, study_uid: str, stage: str, *, series_uid: str | None = None,
+                 at: datetime | None = None, detail: dict[str, Any] | None = None) -> None:
+    """Add a timestamp to the study's timeline (received, complete, analysed, alerted, …)."""
+    session.add(StageEvent(study_instance_uid=study_uid, series_instance_uid=series_uid,
+                           stage=stage, at=at or utcnow(), detail=detail))
+
+
+def series_digest(instances: list[Instance]) -> str:
+    """SHA-256 over the sorted instance checksums: changes exactly when the content changes."""
+    digest = hashlib.sha256()
+    for sha in sorted(i.sha256 for i in instances):
+        digest.update(sha.encode())
+    return digest.hexdigest()
+
+
+def enqueue_series(session: Session, series: Series, now: datetime) -> Job | None:
+    """Queue an analysis of ``series`` as it stands now, unless that exact content was queued."""
+    kind = JOB_KIND_BY_SERIES_KIND.get(series.kind)
+    if kind is None:
+        return None
+    instances = list(session.scalars(select(Instance).where(Instance.series_id == series.id)))
+    if not instances:
+        return None
+    key = f"{kind}:{series.series_instance_uid}:{series_digest(instances)[:32]}"
+    if session.scalar(select(Job.id).where(Job.idempotency_key == key)) is not None:
+        return None
+    job = Job(idempotency_key=key, study_instance_uid=series.study.study_instance_uid,
+              series_instance_uid=series.series_instance_uid, kind=kind,
+              instance_count=len(instances), status="queued", attempts=0, created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(job)
+    except IntegrityError:  # another dispatcher queued the same content a moment ago
+        return None
+    return job
+
+
+def consume_completion_events(factory: sessionmaker[Session], settings: Settings) -> list[int]:
+    """Turn unconsumed completion events into jobs; returns the ids of the jobs queued."""
+    queued: list[int] = []
+    studies_without_jobs: list[str] = []
+    with factory.begin() as session:
+        query = select(CompletionEvent).where(CompletionEvent.consumed_at.is_(None)) \
+            .order_by(CompletionEvent.id).limit(200)
+        if session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        events = list(session.scalars(query))
+        now = utcnow()
+        for event in events:
+            event.consumed_at = now
+            if event.level == "series" and event.series_instance_uid:
+                series = session.scalar(select(Series).where(
+                    Series.series_instance_uid == event.series_instance_uid))
+                record_stage(session, event.study_instance_uid, "series_complete",
+                             series_uid=event.series_instance_uid, at=event.created_at,
+                             detail={"reason": event.reason, "images": event.instance_count})
+                if series is not None:
+                    job = enqueue_series(session, series, now)
+                    if job is not None:
+                        session.flush()
+                        queued.append(job.id)
+            elif event.level == "study":
+                record_stage(session, event.study_instance_uid, "study_complete",
+                             at=event.created_at, detail={"images": event.instance_count})
+                has_jobs = session.scalar(select(Job.id).where(
+                    Job.study_instance_uid == event.study_instance_uid).limit(1))
+                if has_jobs is None:
+                    studies_without_jobs.append(event.study_instance_uid)
+    for study_uid in studies_without_jobs:
+        finalize_study(factory, settings, study_uid)
+    return queued
+
+
+def claim(factory: sessionmaker[Session], job_id: int, lease_s: float) -> bool:
+    """Atomically take a queued job (or one whose lease expired) for this worker."""
+    now = utcnow()
+    with factory.begin() as session:
+        result = session.execute(
+            update(Job)
+            .where(Job.id == job_id)
+            .where((Job.status == "queued") | ((Job.status == "running")
+                                               & (Job.lease_until < now)))
+            .values(status="running", attempts=Job.attempts + 1, started_at=now,
+                    lease_until=now + timedelta(seconds=lease_s),
+                    worker=f"{socket.gethostname()}:{os.getpid()}")
+        )
+        return result.rowcount == 1
+
+
+def job_output_dir(settings: Settings, job: Job) -> Path:
+    return settings.output_dir / job.study_instance_uid / f"{job.kind}-{job.id}"
+
+
+def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int) -> str:
+    """Run one job end to end (claim, analyse, store, decide, alert); returns its final status.
+
+    Safe to call twice or concurrently for the same job: only the claimant runs it.
+    """
+    if not claim(factory, job_id, settings.job_lease_s):
+        return "skipped"
+    with factory() as session:
+        job = session.get(Job, job_id)
+        assert job is not None
+        paths = [Path(p) for p in session.scalars(
+            select(Instance.path).join(Series).where(
+                Series.series_instance_uid == job.series_instance_uid))]
+        kind, study_uid, series_uid, attempts = (job.kind, job.study_instance_uid,
+                                                 job.series_instance_uid, job.attempts)
+        out_dir = job_output_dir(settings, job)
+    started = time.perf_counter()
+    try:
+        run = analysis.run_perfusion if kind == "perfusion" else analysis.run_lvo
+        out_dir.mkdir(parents=True, exist_ok=True)
+        block = run(paths, out_dir)
+        status, error = "done", None
+    except Exception as exc:
+        log.exception("job %s (%s) raised on attempt %d", job_id, kind, attempts)
+        if attempts < settings.job_max_attempts:
+            with factory.begin() as session:
+                session.execute(update(Job).where(Job.id == job_id)
+                                .values(status="queued", error=str(exc), lease_until=None))
+            return "retry"
+        block = {"status": "failed", "error": f"{kind} analysis failed: {exc}"}
+        status, error = "failed", str(exc)
+    elapsed = time.perf_counter() - started
+    with factory.begin() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(
+            status=status, error=error, result=block, output_dir=str(out_dir),
+            finished_at=utcnow(), lease_until=None, timings={kind: round(elapsed, 3)}))
+        record_stage(session, study_uid, "analysed", series_uid=series_uid,
+                     detail={"kind": kind, "status": block.get("status"),
+                             "seconds": round(elapsed, 3)})
+    finalize_study(factory, settings, study_uid)
+    return status
+
+
+def lock_study(session: Session, study_uid: str) -> None:
+    """Serialise decisions per study: an advisory lock on PostgreSQL, the write lock on SQLite."""
+    if session.bind.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(study_uid.encode()).digest()[:8], "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    else:
+        session.execute(update(StudyDecision)
+                        .where(StudyDecision.study_instance_uid == study_uid)
+                        .values(updated_at=StudyDecision.updated_at))
+
+
+def latest_blocks(session: Session, study_uid: str) -> dict[str, Job]:
+    """The most recent finished job of each kind for the study."""
+    jobs = session.scalars(select(Job).where(Job.study_instance_uid == study_uid)
+                           .where(Job.status.in_(("done", "failed")))
+                           .order_by(Job.finished_at, Job.id))
+    return {job.kind: job for job in jobs}
+
+
+def study_result(session: Session, study: Study | None, study_uid: str,
+                 jobs: dict[str, Job], decision: Decision) -> dict[str, Any]:
+    """The ``strokealert.analysis/1`` dict for the study as analysed so far."""
+    series = list(study.series) if study is not None else []
+    perfusion_job, lvo_job = jobs.get("perfusion"), jobs.get("lvo")
+    return {
+        "schema": analysis.SCHEMA,
+        "study_instance_uid": study_uid,
+        "series": [{"series_instance_uid": s.series_instance_uid, "kind": s.kind,
+                    "images": s.instance_count, "description": s.series_description or ""}
+                   for s in series],
+        "perfusion": perfusion_job.result if perfusion_job else analysis.not_run(),
+        "lvo": lvo_job.result if lvo_job else analysis.not_run(),
+        "alert": decision.to_json(),
+        "timings_s": {kind: (job.timings or {}).get(kind) for kind, job in jobs.items()},
+    }
+
+
+def rule_settings(settings: Settings) -> RuleSettings:
+    return RuleSettings(lvo_critical=settings.rule_lvo_critical,
+                        defuse3_critical=settings.rule_defuse3_critical,
+                        large_core_ml=settings.rule_large_core_ml)
+
+
+def no_analysable_series(study: Study | None) -> dict[str, Any]:
+    kinds = sorted({s.kind for s in study.series}) if study is not None else []
+    return {"status": "failed",
+            "error": "no CTA or CT perfusion series in the study (received: "
+                     + (", ".join(kinds) or "nothing readable") + ")"}
+
+
+def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid: str) -> None:
+    """Re-decide the study from its finished jobs; upsert the case; alert if it changed."""
+    from strokealert import alerting
+    from strokealert.api.services.cases import upsert_case_from_analysis
+
+    with factory.begin() as session:
+        lock_study(session, study_uid)
+        study = session.scalar(select(Study).where(Study.study_instance_uid == study_uid))
+        jobs = latest_blocks(session, study_uid)
+        perfusion_block = jobs["perfusion"].result if "perfusion" in jobs else None
+        lvo_block = jobs["lvo"].result if "lvo" in jobs else None
+        if not jobs:
+            perfusion_block = no_analysable_series(study)
+        decision = decide(perfusion_block, lvo_block, rule_settings(settings))
+        result = study_result(session, study, study_uid, jobs, decision)
+        if not jobs:
+            result["perfusion"] = perfusion_block
+        output_dirs = [job.output_dir for job in jobs.values() if job.output_dir]
+        case = upsert_case_from_analysis(session, study=study, result=result,
+                                         output_dirs=output_dirs, rule_fired=decision.rule_names)
+        now = utcnow()
+        signature = hashlib.sha256(
+            f"{decision.level}|{decision.title}|{decision.body}".encode()).hexdigest()
+        state = session.get(StudyDecision, study_uid)
+        if state is None:
+            state = StudyDecision(study_instance_uid=study_uid, case_id=case.id,
+                                  alerted_signature=None, alerted_level=None)
+            session.add(state)
+        state.level, state.title, state.body = decision.level, decision.title, decision.body
+        state.rules, state.signature, state.updated_at = decision.rule_names, signature, now
+        if decision.level == "none" or state.alerted_signature == signature:
+            return
+        kind = "new" if state.alerted_signature is None else "update"
+        state.alerted_signature, state.alerted_level = signature, decision.level
+        alert_id = alerting.raise_alert(
+            session, case_id=case.id, level=decision.level, kind=kind, title=decision.title,
+            body=decision.body, site=settings.site_name,
+            url=f"{settings.public_url.rstrip('/')}/cases/{case.id}")
+        record_stage(session, study_uid, "alerted", at=now,
+                     detail={"alert_id": alert_id, "kind": kind, "level": decision.level})
+        log.info("study case %s: %s alert %s (%s)", case.id, kind, alert_id, decision.level)
+
+
+def recoverable_jobs(factory: sessionmaker[Session], queued_for_s: float = 0.0) -> list[int]:
+    """Jobs to (re)submit: queued at least ``queued_for_s`` ago, or running past their lease."""
+    now = utcnow()
+    queued_before = now - timedelta(seconds=queued_for_s)
+    with factory() as session:
+        return list(session.scalars(
+            select(Job.id).where(((Job.status == "queued") & (Job.created_at <= queued_before))
+                                 | ((Job.status == "running") & (Job.lease_until < now)))
+            .order_by(Job.id)))

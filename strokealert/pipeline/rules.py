@@ -1,0 +1,118 @@
+"""Decision rules: analysis blocks -> alert level, reasons, and the rule that fired.
+
+Levels, most urgent first: ``critical``, ``warning``, ``manual_review``, ``none``. Every
+rule that fires is kept (and shown); the case takes the most urgent level. Anything that could
+not be analysed fires ``manual_review``: the system is never silent about a study it received.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+LEVEL_ORDER = ("critical", "warning", "manual_review", "none")
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """Thresholds of the decision rules (from the service settings)."""
+
+    lvo_critical: bool = True
+    defuse3_critical: bool = True
+    large_core_ml: float = 70.0
+
+
+@dataclass(frozen=True)
+class FiredRule:
+    """A rule that fired; ``title`` is the short push headline (defaults to ``reason``)."""
+
+    name: str
+    level: str
+    reason: str
+    title: str | None = None
+
+
+@dataclass
+class Decision:
+    """The outcome: level, the rules that fired, and the PHI-free title/body of an alert."""
+
+    level: str = "none"
+    fired: list[FiredRule] = field(default_factory=list)
+    title: str = "No actionable finding"
+    body: str = ""
+
+    @property
+    def reasons(self) -> list[str]:
+        return [rule.reason for rule in self.fired]
+
+    @property
+    def rule_names(self) -> list[str]:
+        return [rule.name for rule in self.fired]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``alert`` block of ``strokealert.analysis/1``."""
+        return {"level": self.level, "reasons": self.reasons, "rules": self.rule_names}
+
+
+def _fmt_ml(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f} mL"
+
+
+def _side_site(lvo: dict[str, Any]) -> str:
+    side = lvo.get("side")
+    site = lvo.get("site")
+    parts = [p for p in (side if side in ("left", "right") else None, site) if p]
+    return " ".join(parts) if parts else "site undetermined"
+
+
+def perfusion_summary(perfusion: dict[str, Any] | None) -> str:
+    """One line of volumes, e.g. ``Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8``."""
+    if not perfusion or perfusion.get("status") != "ok":
+        return ""
+    hypo = (perfusion.get("hypoperfusion_ml") or {}).get("tmax6")
+    ratio = perfusion.get("mismatch_ratio")
+    ratio_text = "inf" if ratio is None or ratio == float("inf") else f"{ratio:.1f}"
+    return (f"Core {_fmt_ml(perfusion.get('core_ml'))}, Tmax>6 s {_fmt_ml(hypo)}, "
+            f"mismatch {ratio_text}")
+
+
+def decide(
+    perfusion: dict[str, Any] | None,
+    lvo: dict[str, Any] | None,
+    rules: RuleSettings | None = None,
+) -> Decision:
+    """Apply the decision rules to the ``perfusion`` and ``lvo`` blocks (either may be absent)."""
+    rules = rules or RuleSettings()
+    fired: list[FiredRule] = []
+
+    if lvo and lvo.get("status") == "ok":
+        if lvo.get("suspected") and rules.lvo_critical:
+            probability = lvo.get("probability")
+            p_text = f" (p={probability:.2f})" if isinstance(probability, int | float) else ""
+            headline = f"LVO suspected: {_side_site(lvo)}"
+            fired.append(FiredRule("lvo_suspected", "critical", headline + p_text, headline))
+        if lvo.get("manual_review"):
+            why = lvo.get("quality_reason") or lvo.get("reason") or "image quality insufficient"
+            fired.append(FiredRule("lvo_quality", "manual_review",
+                                   f"CTA needs manual review: {why}"))
+    elif lvo and lvo.get("status") == "failed":
+        fired.append(FiredRule("lvo_failed", "manual_review",
+                               f"CTA could not be analysed: {lvo.get('error') or 'unknown error'}"))
+
+    if perfusion and perfusion.get("status") == "ok":
+        core = perfusion.get("core_ml")
+        if perfusion.get("defuse3_eligible") and rules.defuse3_critical:
+            fired.append(FiredRule("defuse3_mismatch", "critical",
+                                   f"Target mismatch (DEFUSE 3): {perfusion_summary(perfusion)}"))
+        if isinstance(core, int | float) and core >= rules.large_core_ml:
+            fired.append(FiredRule("large_core", "warning", f"Large core: {core:.0f} mL"))
+    elif perfusion and perfusion.get("status") == "failed":
+        fired.append(FiredRule(
+            "perfusion_failed", "manual_review",
+            f"Perfusion could not be analysed: {perfusion.get('error') or 'unknown error'}"))
+
+    if not fired:
+        return Decision(body=perfusion_summary(perfusion))
+    fired.sort(key=lambda rule: LEVEL_ORDER.index(rule.level))
+    return Decision(level=fired[0].level, fired=fired, title=fired[0].title or fired[0].reason,
+                    body=perfusion_summary(perfusion))
