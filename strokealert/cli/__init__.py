@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "strokealert.cli.dicom",
     "strokealert.cli.db",
     "strokealert.cli.phantom",
+    "strokealert.cli.analyze",
 ]
 
 for _name in COMMAND_MODULES:

@@ -126,10 +126,10 @@ def analyze_paths(
                                         else (not_run(), 0.0))
         lvo_block, lvo_s = lvo_future.result() if lvo_future else (not_run(), 0.0)
     decision = decide(perfusion_block, lvo_block, rules)
-    study_uids = sorted({s.study_instance_uid for s in series})
+    main_series = cta or ctp or series[0]
     return {
         "schema": SCHEMA,
-        "study_instance_uid": study_uids[0] if len(study_uids) == 1 else study_uids,
+        "study_instance_uid": main_series.study_instance_uid,
         "series": [{"series_instance_uid": s.series_instance_uid, "kind": s.kind,
                     "images": len(s.paths), "description": s.description} for s in series],
         "perfusion": perfusion_block,
