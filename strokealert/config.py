@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     dicom_tls_ca: Path | None = None
     series_quiet_s: float = 5.0
     study_quiet_s: float = 15.0
+    retention_interval_s: float = Field(3600.0, description="seconds between retention purges")
 
     # --- web / API ---
     http_host: str = "0.0.0.0"
@@ -64,6 +65,28 @@ class Settings(BaseSettings):
     # --- notifications ---
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    notify_console: bool = Field(True, description="log every alert (the embedded channel)")
+    escalation_policy: str = Field("stroke", description="policy that pages for new alerts")
+    scheduler_mode: Literal["embedded", "dedicated"] = Field(
+        "embedded", description="dedicated: `strokealert scheduler` runs escalations instead")
+    scheduler_interval_s: float = Field(5.0, description="escalation engine wake-up period")
+    notify_timeout_s: float = Field(10.0, description="provider HTTP/SMTP timeout")
+    notify_max_attempts: int = Field(10, description="tries per notification before failed")
+    media_url_ttl_s: int = Field(900, description="lifetime of signed key-image links")
+    fcm_credentials_file: Path | None = Field(None, description="service-account JSON")
+    fcm_project_id: str | None = None
+    fcm_endpoint: str | None = Field(None, description="replaces https://fcm.googleapis.com")
+    fcm_ttl_s: int = 3600
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = None
+    twilio_from_number: str | None = None
+    twilio_base_url: str | None = Field(None, description="replaces https://api.twilio.com")
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_sender: str = "strokealert@localhost"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
 
     @property
     def resolved_database_url(self) -> str:

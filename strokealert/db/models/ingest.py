@@ -85,7 +85,8 @@ class QuarantinedFile(Base):
     calling_aet: Mapped[str | None] = mapped_column(String(16))
     study_instance_uid: Mapped[str | None] = mapped_column(String(64))
     series_instance_uid: Mapped[str | None] = mapped_column(String(64))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sop_instance_uid: Mapped[str | None] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class CompletionEvent(Base):

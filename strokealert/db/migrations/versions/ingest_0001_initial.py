@@ -39,9 +39,13 @@ def upgrade() -> None:
     sa.Column('calling_aet', sa.String(length=16), nullable=True),
     sa.Column('study_instance_uid', sa.String(length=64), nullable=True),
     sa.Column('series_instance_uid', sa.String(length=64), nullable=True),
+    sa.Column('sop_instance_uid', sa.String(length=64), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_quarantine'))
     )
+    with op.batch_alter_table('quarantine', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_quarantine_received_at'), ['received_at'], unique=False)
+
     op.create_table('studies',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('study_instance_uid', sa.String(length=64), nullable=False),
@@ -121,6 +125,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_studies_study_instance_uid'))
 
     op.drop_table('studies')
+    with op.batch_alter_table('quarantine', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_quarantine_received_at'))
+
     op.drop_table('quarantine')
     with op.batch_alter_table('completion_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_completion_events_study_instance_uid'))

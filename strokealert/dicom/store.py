@@ -1,0 +1,58 @@
+"""The image store on disk: ``store/<study>/<series>/<sop>.dcm`` and ``quarantine/``.
+
+Files hold the bytes exactly as received (Part 10 with the received transfer syntax); they are
+written to a temporary name and renamed, so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+UID_PATTERN = re.compile(r"^[0-9]+(\.[0-9]+)*$")
+
+
+def valid_uid(uid: str) -> bool:
+    """A DICOM UID (digits and dots, ≤ 64 characters): safe as a file name."""
+    return 0 < len(uid) <= 64 and UID_PATTERN.match(uid) is not None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+    os.replace(tmp, path)
+
+
+class ImageStore:
+    """Paths of stored instances and quarantined objects under the data dir."""
+
+    def __init__(self, store_dir: Path, quarantine_dir: Path) -> None:
+        self.store_dir = store_dir
+        self.quarantine_dir = quarantine_dir
+
+    def instance_path(self, study_uid: str, series_uid: str, sop_uid: str) -> Path:
+        """Where an instance lives; the UIDs must have passed :func:`valid_uid`."""
+        return self.store_dir / study_uid / series_uid / f"{sop_uid}.dcm"
+
+    def quarantine(self, data: bytes, reason: str) -> Path:
+        """Keep a rejected object with a ``.reason.txt`` beside it; returns the object's path."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        path = self.quarantine_dir / f"{stamp}-{uuid.uuid4().hex[:8]}.dcm"
+        write_atomic(path, data)
+        path.with_suffix(".reason.txt").write_text(reason + "\n")
+        return path
+
+    def remove_instance(self, path: Path) -> None:
+        """Delete a stored file and the series/study folders it leaves empty."""
+        path.unlink(missing_ok=True)
+        for folder in (path.parent, path.parent.parent):
+            try:
+                folder.rmdir()
+            except OSError:
+                break

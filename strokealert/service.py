@@ -1,0 +1,92 @@
+"""The service: every long-running component in one process, started and stopped together.
+
+Components are objects with ``start()`` and ``stop()``; they start in order and stop in
+reverse order. ``Service.default`` builds the standard set; others add theirs with
+:meth:`Service.add` (e.g. the pipeline's dispatcher, woken by the ingest's completion hooks).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Protocol
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from strokealert import db
+from strokealert.config import Settings
+from strokealert.dicom.ingest import IngestComponent
+
+log = logging.getLogger(__name__)
+
+
+class Component(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class Service:
+    """A list of components sharing the settings and one database engine."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or db.make_engine(settings.resolved_database_url)
+        self.factory: sessionmaker[Session] = db.make_session_factory(self.engine)
+        self.components: list[Component] = []
+        self._started: list[Component] = []
+
+    ingest: IngestComponent  # set by :meth:`default`
+
+    @classmethod
+    def default(cls, settings: Settings) -> Service:
+        """The DICOM ingest (receiver, completion monitor, retention)."""
+        service = cls(settings)
+        service.ingest = IngestComponent(settings, service.factory)
+        service.add(service.ingest)
+        return service
+
+    def add(self, component: Component) -> Component:
+        self.components.append(component)
+        return component
+
+    def start(self) -> None:
+        """Start every component in order; on failure stop those already started."""
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for component in self.components:
+                component.start()
+                self._started.append(component)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Stop the started components in reverse order (each at most once)."""
+        while self._started:
+            component = self._started.pop()
+            try:
+                component.stop()
+            except Exception:
+                log.exception("stopping %s failed", type(component).__name__)
+
+    def run_until_signal(self) -> None:
+        """Start, block until SIGINT or SIGTERM, then stop."""
+        stop_requested = threading.Event()
+
+        def _request_stop(signum: int, _frame: object) -> None:
+            log.info("signal %d received, stopping", signum)
+            stop_requested.set()
+
+        previous = {sig: signal.signal(sig, _request_stop)
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            self.start()
+            while not stop_requested.wait(1.0):
+                pass
+        finally:
+            self.stop()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
