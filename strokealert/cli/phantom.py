@@ -10,4 +10,7 @@ phantom_app = typer.Typer(
 
 
 def register(app: typer.Typer) -> None:
+    from strokealert.phantoms.ctp import ctp_command
+
+    phantom_app.command("ctp")(ctp_command)
     app.add_typer(phantom_app, name="phantom")

@@ -1,0 +1,107 @@
+"""Arterial input and venous output functions, found automatically or given by hand.
+
+Candidates are the strongest-enhancing voxels inside the head (bone excluded). The VOF is the
+largest-area, late-peaking group (superior sagittal sinus); the AIF the earliest-peaking, tall
+and narrow group. Partial volume shrinks a small artery's curve but not the sinus's, and both
+carry the same amount of indicator, so the AIF is scaled up to the VOF's area.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from perfusion.config import PerfusionConfig
+from perfusion.errors import PerfusionError
+from perfusion.maps import integral
+
+MIN_VESSEL_HU = 40.0
+
+
+@dataclass
+class InputFunctions:
+    """AIF and VOF curves (HU over baseline, on the frame grid) and where they were taken."""
+
+    aif: np.ndarray
+    vof: np.ndarray | None
+    aif_voxels: list[tuple[int, int, int]] = field(default_factory=list)
+    vof_voxels: list[tuple[int, int, int]] = field(default_factory=list)
+    partial_volume_scale: float = 1.0
+    manual: bool = False
+
+    def to_json(self) -> dict:
+        return {"aif_voxels": [list(v) for v in self.aif_voxels],
+                "vof_voxels": [list(v) for v in self.vof_voxels],
+                "partial_volume_scale": round(self.partial_volume_scale, 3),
+                "manual": self.manual}
+
+
+def _smooth_time(curves: np.ndarray) -> np.ndarray:
+    padded = np.concatenate([curves[:1], curves, curves[-1:]])
+    return 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
+
+
+def _mean_curve(enhancement: np.ndarray, voxels: list[tuple[int, int, int]]) -> np.ndarray:
+    z, y, x = (np.array(a) for a in zip(*voxels, strict=True))
+    return enhancement[:, z, y, x].mean(axis=1)
+
+
+def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np.ndarray,
+                         dt: float, noise_hu: float, config: PerfusionConfig) -> InputFunctions:
+    """AIF and VOF from baseline-subtracted frames (t, z, y, x); see module doc."""
+    n_t = enhancement.shape[0]
+    if config.aif_voxels:
+        aif = _mean_curve(enhancement, config.aif_voxels)
+        vof_voxels = list(config.vof_voxels or [])
+        vof = _mean_curve(enhancement, vof_voxels) if vof_voxels else None
+        result = InputFunctions(aif, vof, list(config.aif_voxels), vof_voxels, manual=True)
+        return _scale(result, dt, config)
+
+    allowed = head & (baseline > -50) & (baseline < 150)
+    coords = np.argwhere(allowed)
+    curves = _smooth_time(enhancement[:, allowed])
+    peak = curves.max(axis=0)
+    strong = peak > max(MIN_VESSEL_HU, 5.0 * noise_hu)
+    if strong.sum() < 3:
+        raise PerfusionError("no arterial input function found: no vessel enhances "
+                             "(contrast bolus missing, extravasated or mistimed)")
+    cut = max(np.percentile(peak[strong], 50), MIN_VESSEL_HU)
+    cand = np.flatnonzero(strong & (peak >= cut))
+    c_curves, c_peak = curves[:, cand], peak[cand]
+    ttp = np.argmax(c_curves, axis=0)
+    area = integral(c_curves.T, dt)
+    width = (c_curves >= 0.5 * c_peak).sum(axis=0) * dt
+
+    # VOF: late, large-area curves.
+    late = ttp >= np.percentile(ttp, 60)
+    vof_idx = cand[late][np.argsort(area[late])[::-1][: config.aif_voxel_count]]
+    # AIF: among the earliest-peaking candidates, the tallest and narrowest.
+    early = ttp <= np.percentile(ttp, 20)
+    score = c_peak / np.maximum(width, dt)
+    order = np.argsort(np.where(early, score, -np.inf))[::-1]
+    aif_idx = cand[order[: min(config.aif_voxel_count, int(early.sum()))]]
+    if aif_idx.size == 0:
+        raise PerfusionError("no arterial input function found: no early-enhancing artery")
+    aif_voxels = [tuple(int(v) for v in coords[i]) for i in aif_idx]
+    vof_voxels = [tuple(int(v) for v in coords[i]) for i in vof_idx]
+    aif = enhancement[:, allowed][:, aif_idx].mean(axis=1)
+    vof = enhancement[:, allowed][:, vof_idx].mean(axis=1) if vof_idx.size else None
+    if vof is not None and np.argmax(vof) <= np.argmax(aif):
+        vof, vof_voxels = None, []
+    aif_peak_frame = int(np.argmax(aif))
+    if aif_peak_frame >= n_t - 2:
+        raise PerfusionError("no arterial input function found: the bolus peak is not within "
+                             "the acquisition (scan started too late or ended too early)")
+    if aif.max() < 5.0 * noise_hu / np.sqrt(len(aif_voxels)) or aif.max() < MIN_VESSEL_HU:
+        raise PerfusionError("no arterial input function found: arterial enhancement too weak")
+    return _scale(InputFunctions(aif, vof, aif_voxels, vof_voxels), dt, config)
+
+
+def _scale(result: InputFunctions, dt: float, config: PerfusionConfig) -> InputFunctions:
+    """Partial-volume correction: scale the AIF up to the VOF's area (never down, at most 3x)."""
+    if config.partial_volume_correction and result.vof is not None:
+        ratio = float(integral(result.vof, dt) / max(float(integral(result.aif, dt)), 1e-6))
+        result.partial_volume_scale = float(np.clip(ratio, 1.0, 3.0))
+        result.aif = result.aif * result.partial_volume_scale
+    return result

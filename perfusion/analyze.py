@@ -1,0 +1,259 @@
+"""The pipeline: 4-D series -> motion -> baseline and mask -> AIF/VOF -> denoise ->
+deconvolution -> maps -> lesions -> outputs. ``analyze_files`` never raises for bad data."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from perfusion import io, lesions, mask, motion
+from perfusion.aif import InputFunctions, find_input_functions
+from perfusion.config import PerfusionConfig
+from perfusion.denoise import denoise, noise_level, smoothing_sigma_px
+from perfusion.errors import PerfusionError
+from perfusion.maps import Calibration, compute_maps
+
+log = logging.getLogger(__name__)
+
+MAP_NAMES = ("cbf", "cbv", "mtt", "tmax", "ttp")
+
+
+@dataclass
+class VolumeAnalysis:
+    """Everything computed from one 4-D series, on the working grid (z, y, x)."""
+
+    maps: dict[str, np.ndarray]
+    tissue: np.ndarray
+    lesions: lesions.Lesions
+    inputs: InputFunctions
+    times: np.ndarray
+    spacing: tuple[float, float, float]
+    affine: np.ndarray
+    baseline: np.ndarray
+    motion: motion.MotionReport | None
+    noise_hu: float
+    calibration: Calibration | None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def voxel_ml(self) -> float:
+        return float(np.prod(self.spacing)) / 1000.0
+
+
+def _block_average(frames: np.ndarray, factor: int) -> np.ndarray:
+    n_t, nz, ny, nx = frames.shape
+    ny2, nx2 = ny // factor, nx // factor
+    cropped = frames[:, :, : ny2 * factor, : nx2 * factor]
+    return cropped.reshape(n_t, nz, ny2, factor, nx2, factor).mean(axis=(3, 5), dtype=np.float32)
+
+
+def _peak_enhancement(enhancement: np.ndarray) -> np.ndarray:
+    """Per-voxel maximum of the [1 2 1]/4 time-smoothed enhancement (HU)."""
+    peak = np.full(enhancement.shape[1:], -np.inf, dtype=np.float32)
+    for t in range(1, enhancement.shape[0] - 1):
+        smoothed = 0.25 * enhancement[t - 1] + 0.5 * enhancement[t] + 0.25 * enhancement[t + 1]
+        np.maximum(peak, smoothed, out=peak)
+    return peak
+
+
+def analyze_volume(
+    frames: np.ndarray,
+    times: Sequence[float],
+    spacing: Sequence[float],
+    config: PerfusionConfig | None = None,
+    affine: np.ndarray | None = None,
+) -> VolumeAnalysis:
+    """Analyse frames (t, z, y, x) in HU at ``times`` (s) with ``spacing`` (z, y, x) mm.
+
+    ``affine`` maps voxel (x, y, z) indices to LPS mm (default: axial, columns towards
+    patient left). Raises PerfusionError with a readable reason when the data cannot be used.
+    """
+    config = config or PerfusionConfig()
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 3)
+        clock = now
+
+    times = np.asarray(times, dtype=float)
+    frames = np.asarray(frames, dtype=np.float32)
+    if frames.ndim != 4 or frames.shape[0] != times.size:
+        raise PerfusionError("frames must be (time, z, y, x) with one time per frame")
+    if times.size < config.min_frames:
+        raise PerfusionError(f"too few time points ({times.size} < {config.min_frames})")
+    spacing = tuple(float(s) for s in spacing)
+    if affine is None:
+        affine = np.diag([spacing[2], spacing[1], spacing[0], 1.0])
+    affine = np.array(affine, dtype=float)
+    order = np.argsort(times)
+    times, frames = times[order] - times[order][0], frames[order]
+    if not io.is_regular(times):
+        grid = io.regular_grid([times])
+        frames, times = io.resample_time(frames, times, grid), grid - grid[0]
+    dt = float(times[1] - times[0])
+    factor = int(config.working_pixel_mm // min(spacing[1:])) if config.working_pixel_mm else 1
+    if factor >= 2:
+        frames = _block_average(frames, factor)
+        affine = affine.copy()
+        affine[:3, 3] += (factor - 1) / 2.0 * (affine[:3, 0] + affine[:3, 1])
+        affine[:3, :2] *= factor
+        spacing = (spacing[0], spacing[1] * factor, spacing[2] * factor)
+    lap("resample")
+
+    report = None
+    if config.motion_correction:
+        frames, report = motion.correct_motion(frames, spacing, config)
+    lap("motion")
+
+    head = mask.head_region(frames[0])
+    arrival = mask.bolus_arrival_frame(frames, head)
+    pre = mask.baseline_frames(arrival)
+    baseline = frames[pre].mean(axis=0)
+    enhancement = frames - baseline
+    noise = noise_level(frames, pre, head & (baseline < 150))
+    sigma = smoothing_sigma_px(noise, spacing[1:], config)
+    baseline_smooth = mask.smooth_in_mask(baseline, head, (1.0, 1.0))
+    peak = _peak_enhancement(enhancement)
+    tissue = mask.tissue_mask(baseline_smooth, head, peak, config)
+    if tissue.sum() < 100:
+        raise PerfusionError("no brain tissue found in the perfusion images")
+    lap("mask")
+
+    inputs = find_input_functions(enhancement, baseline, head, dt, noise, config)
+    lap("aif")
+
+    smoothed = denoise(enhancement, tissue, sigma)
+    del enhancement
+    lap("denoise")
+
+    curves = smoothed[:, tissue].T
+    values, calibration = compute_maps(curves, inputs.aif, dt, config)
+    maps = {}
+    for name in MAP_NAMES:
+        volume = np.zeros(tissue.shape, dtype=np.float32)
+        volume[tissue] = values[name]
+        maps[name] = volume
+    vessel_like = tissue & (maps["cbv"] > config.max_tissue_cbv)
+    if vessel_like.any():
+        tissue = tissue & ~ndimage.binary_dilation(vessel_like, structure=np.ones((1, 3, 3)))
+        for name in MAP_NAMES:
+            maps[name][~tissue] = 0
+    lap("deconvolution")
+
+    voxel_ml = float(np.prod(spacing)) / 1000.0
+    found = lesions.find_lesions(maps, tissue, voxel_ml, affine, config)
+    maps["rcbf"] = found.rcbf
+    lap("lesions")
+    return VolumeAnalysis(maps=maps, tissue=tissue, lesions=found, inputs=inputs, times=times,
+                          spacing=spacing, affine=affine, baseline=baseline, motion=report,
+                          noise_hu=noise, calibration=calibration, timings_s=timings)
+
+
+@dataclass
+class PerfusionResult:
+    """Outcome of ``analyze_files``: the JSON block plus arrays for DICOM SEG / SC builders.
+
+    ``maps`` / ``core_mask`` / ``hypoperfusion_mask`` are (z, y, x) on the working grid whose
+    voxel (x, y, z) -> LPS mm affine is ``affine``; ``source_sop_instance_uids`` lists the
+    images used.
+    """
+
+    status: str
+    error: str | None = None
+    analysis: VolumeAnalysis | None = None
+    map_files: dict[str, str] = field(default_factory=dict)
+    key_images: list[str] = field(default_factory=list)
+    dicom_files: list[str] = field(default_factory=list)
+    study_instance_uid: str = ""
+    series_instance_uid: str = ""
+    frame_of_reference_uid: str = ""
+    source_sop_instance_uids: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def maps(self) -> dict[str, np.ndarray]:
+        return self.analysis.maps if self.analysis else {}
+
+    @property
+    def core_mask(self) -> np.ndarray | None:
+        return self.analysis.lesions.core if self.analysis else None
+
+    @property
+    def hypoperfusion_mask(self) -> np.ndarray | None:
+        return self.analysis.lesions.hypoperfusion if self.analysis else None
+
+    @property
+    def affine(self) -> np.ndarray | None:
+        return self.analysis.affine if self.analysis else None
+
+    @property
+    def spacing(self) -> tuple[float, float, float] | None:
+        return self.analysis.spacing if self.analysis else None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``perfusion`` block of ``strokealert.analysis/1``."""
+        if self.status != "ok" or self.analysis is None:
+            return {"status": self.status, "error": self.error}
+        found = self.analysis.lesions
+        ratio = found.mismatch_ratio
+        return {
+            "status": "ok", "error": None,
+            "core_ml": round(found.core_ml, 1),
+            "hypoperfusion_ml": {k: round(v, 1) for k, v in found.hypoperfusion_ml.items()},
+            "mismatch_ml": round(found.mismatch_ml, 1),
+            "mismatch_ratio": round(ratio, 2) if ratio is not None else None,
+            "hir": round(found.hir, 2) if found.hir is not None else None,
+            "side": found.side,
+            "defuse3_eligible": found.defuse3_eligible,
+            "maps": dict(self.map_files),
+            "key_images": list(self.key_images),
+        }
+
+
+def analyze_files(paths: Sequence[Path], out_dir: Path,
+                  config: PerfusionConfig | None = None) -> PerfusionResult:
+    """Analyse one CTP series from its DICOM files, writing maps and key images to ``out_dir``.
+
+    Bad data gives ``status == "failed"`` with a reason; this function does not raise for it.
+    """
+    config = config or PerfusionConfig()
+    started = time.perf_counter()
+    result = PerfusionResult(status="failed")
+    try:
+        series = io.load_series([Path(p) for p in paths])
+        result.study_instance_uid = series.study_instance_uid
+        result.series_instance_uid = series.series_instance_uid
+        result.frame_of_reference_uid = series.frame_of_reference_uid
+        result.source_sop_instance_uids = series.sop_instance_uids
+        result.notes = list(series.notes)
+        read_s = time.perf_counter() - started
+        analysis = analyze_volume(series.frames, series.times, series.spacing, config,
+                                  affine=series.affine)
+        result.analysis, result.status = analysis, "ok"
+        result.timings_s = {"read": round(read_s, 3), **analysis.timings_s}
+        if config.write_outputs:
+            from perfusion import outputs
+
+            out_dir.mkdir(parents=True, exist_ok=True)
+            written = outputs.write_all(analysis, out_dir, series.reference, config)
+            result.map_files, result.key_images = written.maps, written.key_images
+            result.dicom_files = written.dicom_files
+    except PerfusionError as exc:
+        result.status, result.error, result.analysis = "failed", str(exc), None
+    except Exception as exc:  # noqa: BLE001 - unexpected data must still give a reason
+        log.exception("perfusion analysis failed")
+        result.status, result.error, result.analysis = (
+            "failed", f"the perfusion series could not be analysed ({exc})", None)
+    result.timings_s["total"] = round(time.perf_counter() - started, 3)
+    return result

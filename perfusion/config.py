@@ -1,0 +1,78 @@
+"""Analysis settings: every threshold of the pipeline, with its unit, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Tissue density (g/mL) and the large-to-small-vessel haematocrit correction
+# k_H = (1 - 0.45) / (1 - 0.25) that enter C_t = (rho / k_H) * CBF * (C_a (*) R).
+TISSUE_DENSITY_G_PER_ML = 1.04
+HEMATOCRIT_FACTOR = 0.73
+
+METHODS = ("bcsvd", "osvd", "ssvd", "tikhonov")
+
+
+@dataclass
+class PerfusionConfig:
+    """Settings of one analysis. Times in s, lengths in mm, volumes in mL, HU for CT values."""
+
+    method: str = "bcsvd"
+    # bcSVD / sSVD truncation, relative to the largest singular value.
+    svd_threshold: float = 0.1
+    # oSVD: oscillation-index limit (0.095 for CT in OpenPerfusion) and candidate truncations.
+    osvd_oscillation_limit: float = 0.095
+    osvd_thresholds: tuple[float, ...] = (0.02, 0.04, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5)
+    # Tikhonov regularisation, relative to the largest singular value.
+    tikhonov_lambda: float = 0.1
+    # Correct CBF underestimation and Tmax overestimation of the truncated deconvolution by a
+    # noise-free calibration with the study's own AIF (see maps.calibrate).
+    bias_correction: bool = True
+    density_g_per_ml: float = TISSUE_DENSITY_G_PER_ML
+    hematocrit_factor: float = HEMATOCRIT_FACTOR
+
+    min_frames: int = 10
+    # In-plane working resolution: finer images are block-averaged down to about this (mm).
+    working_pixel_mm: float = 0.8
+    # Spatial denoising: in-plane Gaussian (sigma, mm) on baseline-subtracted frames.
+    smoothing_mm: float = 2.5
+
+    motion_correction: bool = True
+    # Frames moved more than this (mm, at the brain's edge) make the study unusable.
+    max_motion_mm: float = 8.0
+    # Frames moved less than this are left as they are (no resampling blur).
+    motion_tolerance_mm: float = 0.3
+
+    # Brain mask: baseline HU range of parenchyma; CSF and bone fall outside.
+    tissue_hu: tuple[float, float] = (15.0, 70.0)
+    # Voxels whose peak enhancement exceeds this are vessels, not tissue.
+    vessel_enhancement_hu: float = 60.0
+    max_tissue_cbv: float = 10.0
+
+    # Manual AIF / VOF: (z, y, x) voxel indices in the working grid replace the automatic choice.
+    aif_voxels: list[tuple[int, int, int]] | None = None
+    vof_voxels: list[tuple[int, int, int]] | None = None
+    aif_voxel_count: int = 12
+    partial_volume_correction: bool = True
+
+    core_rcbf: float = 0.30
+    core_requires_tmax_s: float | None = 6.0
+    tmax_thresholds_s: tuple[float, ...] = (4.0, 6.0, 8.0, 10.0)
+    hypoperfusion_tmax_s: float = 6.0
+    min_cluster_ml: float = 0.5
+    # Side: the hemisphere with more Tmax>6 s tissue, if at least this much (mL) and 60 % of it.
+    min_side_ml: float = 5.0
+
+    # DEFUSE 3 and EXTEND-IA criteria.
+    defuse3_max_core_ml: float = 70.0
+    defuse3_min_ratio: float = 1.8
+    defuse3_min_mismatch_ml: float = 15.0
+    extend_ia_max_core_ml: float = 70.0
+    extend_ia_min_ratio: float = 1.2
+    extend_ia_min_mismatch_ml: float = 10.0
+
+    write_outputs: bool = True
+    secondary_capture: bool = True
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"unknown deconvolution method {self.method!r}; one of {METHODS}")

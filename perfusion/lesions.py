@@ -1,0 +1,105 @@
+"""Core, hypoperfusion, mismatch and eligibility from the maps (volumes in mL).
+
+Core: rCBF below ``core_rcbf`` of normal tissue, where normal tissue is the median CBF of the
+voxels with Tmax < 4 s in the hemisphere without the hypoperfusion (both when none), and — by
+default, as most packages do — only inside the Tmax > 6 s region so that CSF partial volume
+and noise outside the hypoperfusion do not count. Clusters smaller than ``min_cluster_ml`` are
+dropped. Side is patient side (LPS: +x is patient left).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from perfusion.config import PerfusionConfig
+
+
+@dataclass
+class Lesions:
+    """Masks (z, y, x) and volumes (mL) of the lesion analysis."""
+
+    core: np.ndarray
+    hypoperfusion: np.ndarray
+    tmax_masks: dict[str, np.ndarray]
+    rcbf: np.ndarray
+    reference_cbf: float
+    core_ml: float
+    hypoperfusion_ml: dict[str, float]
+    mismatch_ml: float
+    mismatch_ratio: float | None
+    hir: float | None
+    side: str
+    defuse3_eligible: bool
+    extend_ia_eligible: bool
+    hemisphere_ml: dict[str, float] = field(default_factory=dict)
+
+
+def drop_small_clusters(mask: np.ndarray, min_voxels: int) -> np.ndarray:
+    """Remove 3-D connected components (26-connectivity) smaller than ``min_voxels``."""
+    if min_voxels <= 1 or not mask.any():
+        return mask
+    labels, count = ndimage.label(mask, structure=np.ones((3, 3, 3)))
+    sizes = np.bincount(labels.ravel(), minlength=count + 1)
+    keep = sizes >= min_voxels
+    keep[0] = False
+    return keep[labels]
+
+
+def patient_x_mm(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
+    """LPS x (mm; + is patient left) of every voxel (z, y, x)."""
+    nz, ny, nx = shape
+    k, j, i = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
+    return affine[0, 0] * i + affine[0, 1] * j + affine[0, 2] * k + affine[0, 3]
+
+
+def find_lesions(maps: dict[str, np.ndarray], tissue: np.ndarray, voxel_ml: float,
+                 affine: np.ndarray, config: PerfusionConfig) -> Lesions:
+    """Threshold the maps inside ``tissue`` (see module doc)."""
+    min_voxels = int(np.ceil(config.min_cluster_ml / voxel_ml))
+    tmax, cbf = maps["tmax"], maps["cbf"]
+    tmax_masks = {f"tmax{t:g}": drop_small_clusters(tissue & (tmax > t), min_voxels)
+                  for t in config.tmax_thresholds_s}
+    hypo = drop_small_clusters(tissue & (tmax > config.hypoperfusion_tmax_s), min_voxels)
+
+    x_mm = patient_x_mm(tissue.shape, affine)
+    midline = float(np.median(x_mm[tissue])) if tissue.any() else 0.0
+    left = x_mm > midline
+    hemi = {"left": float((hypo & left).sum()) * voxel_ml,
+            "right": float((hypo & ~left).sum()) * voxel_ml}
+    worse = max(hemi, key=hemi.get)
+    total = hemi["left"] + hemi["right"]
+    side = worse if hemi[worse] >= config.min_side_ml and hemi[worse] >= 0.6 * total else "none"
+
+    normal = tissue & (tmax < 4.0)
+    if side != "none":
+        normal &= left if side == "right" else ~left
+    if normal.sum() < 50:
+        normal = tissue
+    reference = float(np.median(cbf[normal])) if normal.any() else 0.0
+    rcbf = np.where(tissue, cbf / max(reference, 1e-6), 0.0).astype(np.float32)
+    core = tissue & (rcbf < config.core_rcbf)
+    if config.core_requires_tmax_s is not None:
+        core &= tmax > config.core_requires_tmax_s
+    core = drop_small_clusters(core, min_voxels)
+
+    core_ml = float(core.sum()) * voxel_ml
+    hypo_ml = {name: float(m.sum()) * voxel_ml for name, m in tmax_masks.items()}
+    tmax6_ml = float(hypo.sum()) * voxel_ml
+    mismatch = max(tmax6_ml - core_ml, 0.0)
+    ratio = tmax6_ml / core_ml if core_ml > 0 else None
+    tmax10 = hypo_ml.get("tmax10", 0.0)
+    hir = tmax10 / tmax6_ml if tmax6_ml > 0 else None
+    # No core: the ratio is infinite, which meets any minimum ratio.
+    defuse3 = (core_ml < config.defuse3_max_core_ml and mismatch >= config.defuse3_min_mismatch_ml
+               and (ratio is None or ratio >= config.defuse3_min_ratio))
+    extend = (core_ml < config.extend_ia_max_core_ml
+              and mismatch > config.extend_ia_min_mismatch_ml
+              and (ratio is None or ratio > config.extend_ia_min_ratio))
+    return Lesions(core=core, hypoperfusion=hypo, tmax_masks=tmax_masks, rcbf=rcbf,
+                   reference_cbf=reference, core_ml=core_ml, hypoperfusion_ml=hypo_ml,
+                   mismatch_ml=mismatch, mismatch_ratio=ratio, hir=hir, side=side,
+                   defuse3_eligible=bool(defuse3), extend_ia_eligible=bool(extend),
+                   hemisphere_ml=hemi)

@@ -1,0 +1,76 @@
+"""Brain mask and baseline: intracranial parenchyma without skull, air, CSF or large vessels.
+
+The baseline is the mean of the frames before the bolus reaches the brain. The intracranial
+space is what the skull (> 300 HU) encloses, slice by slice; without a closed skull (phantoms,
+skull-stripped data) the soft-tissue range alone is used.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+
+from perfusion.config import PerfusionConfig
+
+BONE_HU = 300.0
+
+
+def bolus_arrival_frame(frames: np.ndarray, head: np.ndarray) -> int:
+    """Index of the first frame where the strongest-enhancing 0.5 % of the head has risen.
+
+    Those voxels are arteries: the rise is the earliest arrival anywhere in the brain.
+    """
+    voxels = frames[:, head]
+    if voxels.shape[1] == 0:
+        return 1
+    enhancement = voxels - voxels[:2].mean(axis=0)
+    peak = enhancement.max(axis=0)
+    top = peak >= np.percentile(peak, 99.5)
+    curve = enhancement[:, top].mean(axis=1)
+    rise = np.flatnonzero(curve > 0.1 * curve.max())
+    return int(max(1, rise[0] if rise.size else 1))
+
+
+def baseline_frames(arrival: int) -> slice:
+    """Frames before the arrival, leaving out the one just before it (partial rise)."""
+    return slice(0, max(1, arrival - 1) if arrival > 2 else max(1, arrival))
+
+
+def head_region(baseline: np.ndarray) -> np.ndarray:
+    """Inside the head and not bone: the intracranial space when a closed skull is seen."""
+    bone = baseline > BONE_HU
+    soft = (baseline > -100) & (baseline < 150)
+    if bone.sum() < 0.002 * bone.size:
+        return soft
+    inside = np.zeros_like(bone)
+    for z in range(bone.shape[0]):
+        filled = ndimage.binary_fill_holes(bone[z])
+        inside[z] = filled & ~bone[z]
+    # Slices where the skull is open (vertex, skull base): fall back to soft tissue inside the
+    # convex outline of the closed slices' intracranial area.
+    closed = inside.reshape(inside.shape[0], -1).sum(axis=1) > 0.02 * inside[0].size
+    if closed.any():
+        union = inside[closed].any(axis=0)
+        for z in np.flatnonzero(~closed):
+            inside[z] = soft[z] & ndimage.binary_erosion(union, iterations=3)
+    return ndimage.binary_erosion(inside, structure=np.ones((1, 3, 3)), iterations=1) & soft
+
+
+def tissue_mask(baseline_smooth: np.ndarray, head: np.ndarray, peak_enhancement: np.ndarray,
+                config: PerfusionConfig) -> np.ndarray:
+    """Parenchyma: head region, tissue HU range (no CSF), no large vessel enhancement."""
+    low, high = config.tissue_hu
+    tissue = head & (baseline_smooth >= low) & (baseline_smooth <= high)
+    vessels = ndimage.binary_dilation(peak_enhancement > config.vessel_enhancement_hu,
+                                      structure=np.ones((1, 3, 3)))
+    tissue &= ~vessels
+    return ndimage.binary_opening(tissue, structure=np.ones((1, 2, 2)))
+
+
+def smooth_in_mask(volume: np.ndarray, mask: np.ndarray,
+                   sigma_px: tuple[float, float]) -> np.ndarray:
+    """Normalised in-plane Gaussian: averages only voxels inside ``mask`` (z, y, x)."""
+    weights = ndimage.gaussian_filter(mask.astype(np.float32), (0, *sigma_px))
+    values = ndimage.gaussian_filter(np.where(mask, volume, 0).astype(np.float32), (0, *sigma_px))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mask, values / np.maximum(weights, 1e-6), 0).astype(np.float32)

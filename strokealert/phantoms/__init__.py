@@ -1,0 +1,1 @@
+"""Synthetic DICOM studies with known ground truth (``strokealert phantom ...``)."""
