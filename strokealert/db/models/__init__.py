@@ -20,4 +20,7 @@ for _name in MODEL_MODULES:
 
 def all_metadata() -> list[MetaData]:
     """Every MetaData the migrations cover: the service's and the notifications library's."""
-    return [Base.metadata]
+    import notifications.models  # noqa: F401  (registers the notify_* tables)
+    from notifications.schema import metadata as notifications_metadata
+
+    return [Base.metadata, notifications_metadata]

@@ -1,0 +1,391 @@
+"""The escalation engine: raise alerts, page along a policy, acknowledge, report history.
+
+Everything is planned into the outbox inside the caller's transaction; the relay sends it.
+A page of a person writes one outbox row per notification rule, due ``after_minutes`` after the
+page (push now, SMS two minutes later, ...). An acknowledgement cancels the rows not yet due,
+stops the escalation and broadcasts "<name> is on the way" to everyone already paged.
+:meth:`Notifier.tick` moves due escalations to their next step; it only reads the database,
+so it re-plans correctly after any restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import event, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications.clock import Clock, SystemClock
+from notifications.directory import resolve_targets
+from notifications.models import (
+    Acknowledgement,
+    Alert,
+    DeliveryAttempt,
+    Escalation,
+    OutboxMessage,
+    Person,
+    Policy,
+)
+from notifications.payload import ack_payload, alert_payload
+
+log = logging.getLogger(__name__)
+
+SENT_OR_IN_FLIGHT = ("sent", "sending")
+
+
+@dataclass(frozen=True)
+class AlertSpec:
+    """What the host application alerts about (finding text only: no PHI)."""
+
+    case_id: str
+    level: str
+    kind: str
+    title: str
+    body: str
+    site: str
+    url: str
+    key_images: tuple[str, ...] = ()
+
+
+@dataclass
+class Notifier:
+    """The engine, bound to a host database (session factory) and configuration.
+
+    ``channels`` names the channels that can actually send (``push``, ``sms``, ``mms``,
+    ``email``); a person's rule for any other channel is routed to ``console`` so it is never
+    silently dropped. ``webhook_url`` receives every alert; ``console`` logs every alert.
+    """
+
+    factory: sessionmaker[Session]
+    policy: str | None = None
+    channels: frozenset[str] = frozenset()
+    webhook_url: str | None = None
+    console: bool = True
+    clock: Clock = field(default_factory=SystemClock)
+    on_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    # ---------------------------------------------------------------- raising
+    def raise_alert(self, session: Session, spec: AlertSpec) -> str:
+        """Write the alert and its outbox rows in ``session``'s transaction; returns alert id."""
+        now = self.clock.now()
+        alert = Alert(id=str(uuid.uuid4()), case_id=spec.case_id, level=spec.level,
+                      kind=spec.kind, title=spec.title, body=spec.body, site=spec.site,
+                      url=spec.url, key_images=list(spec.key_images), created_at=now)
+        payload = self._payload(alert, spec.kind)  # validates level, kind, size
+        session.add(alert)
+        session.flush()
+        escalation = session.scalar(select(Escalation).where(Escalation.case_id == spec.case_id))
+        restart = spec.kind in ("new", "escalation")
+        if escalation is not None and (spec.kind == "update" or escalation.status == "active"):
+            restart = False
+        if escalation is None or restart:
+            self._start_escalation(session, alert, escalation, now)
+        else:
+            if escalation.status == "active":
+                escalation.alert_id = alert.id
+                escalation.updated_at = now
+            self._notify_paged(session, alert, payload, purpose="update", step="update", now=now)
+        self._broadcast(session, alert, payload, step="all", now=now)
+        session.flush()
+        self._wake_after_commit(session)
+        return alert.id
+
+    def _wake_after_commit(self, session: Session) -> None:
+        for callback in self.on_commit:
+            event.listen(session, "after_commit", lambda _s, cb=callback: cb(), once=True)
+
+    @staticmethod
+    def _payload(alert: Alert, kind: str) -> dict[str, Any]:
+        return alert_payload(alert_id=alert.id, case_id=alert.case_id, level=alert.level,
+                             kind=kind, title=alert.title, body=alert.body, site=alert.site,
+                             created_at=alert.created_at, url=alert.url)
+
+    def _start_escalation(self, session: Session, alert: Alert, escalation: Escalation | None,
+                          now: datetime) -> None:
+        policy = self._policy(session)
+        if escalation is None:
+            escalation = Escalation(case_id=alert.case_id, created_at=now, version=0)
+            session.add(escalation)
+        escalation.alert_id, escalation.policy = alert.id, policy.name if policy else None
+        escalation.status, escalation.step, escalation.cycle = "active", 0, 0
+        escalation.updated_at = now
+        escalation.next_due_at = None
+        if policy is None or not policy.steps:
+            log.warning("no escalation policy %r: alert %s goes to broadcast channels only",
+                        self.policy, alert.id)
+            session.flush()
+            return
+        self._page_step(session, alert, policy, escalation, at=now, kind=alert.kind)
+        escalation.next_due_at = now + timedelta(minutes=policy.steps[0]["delay_minutes"])
+        session.flush()
+
+    def _policy(self, session: Session) -> Policy | None:
+        if not self.policy:
+            return None
+        return session.scalar(select(Policy).where(Policy.name == self.policy))
+
+    def _page_step(self, session: Session, alert: Alert, policy: Policy,
+                   escalation: Escalation, at: datetime, kind: str) -> None:
+        step = policy.steps[escalation.step]
+        payload = self._payload(alert, kind)
+        people = resolve_targets(session, step["targets"], at)
+        if not people:
+            log.warning("alert %s: step %d of policy %r names nobody on call", alert.id,
+                        escalation.step + 1, policy.name)
+        for person in people:
+            self._page_person(session, alert, person, payload, purpose="page",
+                              step=f"c{escalation.cycle}s{escalation.step}", at=at,
+                              immediate_only=False)
+
+    def _page_person(self, session: Session, alert: Alert, person: Person,
+                     payload: dict[str, Any], *, purpose: str, step: str, at: datetime,
+                     immediate_only: bool) -> int:
+        """Outbox rows for ``person`` by their rules (only the first rule if immediate_only)."""
+        rules = sorted(person.rules, key=lambda r: r.after_minutes) or []
+        if immediate_only:
+            rules = rules[:1]
+        written = 0
+        for rule in rules:
+            due = at if immediate_only else at + timedelta(minutes=rule.after_minutes)
+            for channel, address, key in self._addresses(person, rule.channel):
+                written += self._add_row(session, alert, payload, purpose=purpose, step=step,
+                                         person=person, recipient_key=key, channel=channel,
+                                         address=address, due=due, now=at)
+        if not written:  # nobody may be silently unreachable
+            written += self._add_row(session, alert, payload, purpose=purpose, step=step,
+                                     person=person, recipient_key=f"p{person.id}",
+                                     channel="console", address="unreachable", due=at, now=at)
+        return written
+
+    def _addresses(self, person: Person, wanted: str) -> list[tuple[str, str, str]]:
+        """(channel, address, recipient key) for a rule's channel; console if not configured."""
+        if wanted == "push":
+            found = [("push", d.token, f"p{person.id}/d{d.id}") for d in person.devices
+                     if d.active]
+        else:
+            kinds = ("sms", "mms") if wanted in ("sms", "mms") else (wanted,)
+            found = [(c.channel, c.address, f"p{person.id}/c{c.id}") for c in person.contacts
+                     if c.channel in kinds]
+        routed = []
+        for channel, address, key in found:
+            if channel == "mms" and "mms" not in self.channels and "sms" in self.channels:
+                channel = "sms"
+            if channel not in self.channels:
+                routed.append(("console", f"{channel}:{address[-4:]}", key))
+            else:
+                routed.append((channel, address, key))
+        return routed
+
+    def _add_row(self, session: Session, alert: Alert, payload: dict[str, Any], *,
+                 purpose: str, step: str, person: Person | None, recipient_key: str,
+                 channel: str, address: str, due: datetime, now: datetime) -> int:
+        key = f"{alert.id}|{recipient_key}|{channel}|{step}"
+        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
+            return 0
+        session.add(OutboxMessage(
+            dedupe_key=key, alert_id=alert.id, case_id=alert.case_id, purpose=purpose,
+            person_id=person.id if person else None,
+            recipient=person.name if person else channel, channel=channel, address=address,
+            step=step, payload=payload, status="pending", attempts=0, due_at=due,
+            next_attempt_at=due, created_at=now, updated_at=now))
+        return 1
+
+    def _broadcast(self, session: Session, alert: Alert, payload: dict[str, Any], *, step: str,
+                   now: datetime) -> None:
+        if self.webhook_url:
+            self._add_row(session, alert, payload, purpose="broadcast", step=step, person=None,
+                          recipient_key="webhook", channel="webhook", address=self.webhook_url,
+                          due=now, now=now)
+        if self.console:
+            self._add_row(session, alert, payload, purpose="broadcast", step=step, person=None,
+                          recipient_key="console", channel="console", address="log",
+                          due=now, now=now)
+
+    def _paged_people(self, session: Session, case_id: str) -> list[Person]:
+        ids = session.scalars(
+            select(OutboxMessage.person_id).where(
+                OutboxMessage.case_id == case_id, OutboxMessage.purpose == "page",
+                OutboxMessage.status.in_(SENT_OR_IN_FLIGHT),
+                OutboxMessage.person_id.is_not(None)).distinct())
+        return list(session.scalars(select(Person).where(Person.id.in_(list(ids)))
+                                    .order_by(Person.id)))
+
+    def _notify_paged(self, session: Session, alert: Alert, payload: dict[str, Any], *,
+                      purpose: str, step: str, now: datetime, skip: str | None = None) -> None:
+        for person in self._paged_people(session, alert.case_id):
+            if person.name != skip:
+                self._page_person(session, alert, person, payload, purpose=purpose, step=step,
+                                  at=now, immediate_only=True)
+
+    # ------------------------------------------------------------- escalating
+    def tick(self) -> int:
+        """Advance every due escalation by as many steps as are due; returns steps taken."""
+        now = self.clock.now()
+        with self.factory() as session:
+            due = list(session.scalars(
+                select(Escalation.id).where(Escalation.status == "active",
+                                            Escalation.next_due_at <= now)))
+        steps = 0
+        for escalation_id in due:
+            steps += self._advance(escalation_id, now)
+        return steps
+
+    def _advance(self, escalation_id: int, now: datetime) -> int:
+        with self.factory.begin() as session:
+            escalation = session.get(Escalation, escalation_id)
+            if escalation is None or escalation.status != "active" \
+                    or escalation.next_due_at is None or escalation.next_due_at > now:
+                return 0
+            version = escalation.version
+            policy = session.scalar(select(Policy).where(Policy.name == escalation.policy))
+            alert = session.get(Alert, escalation.alert_id)
+            assert alert is not None
+            state = (escalation.step, escalation.cycle, escalation.status,
+                     escalation.next_due_at)
+            taken = 0
+            step, cycle, status, due_at = state
+            while status == "active" and due_at is not None and due_at <= now:
+                if policy is None or not policy.steps:
+                    status, due_at = "exhausted", None
+                    break
+                step += 1
+                if step >= len(policy.steps):
+                    step, cycle = 0, cycle + 1
+                if cycle > policy.repeat:
+                    status, due_at = "exhausted", None
+                    break
+                escalation.step, escalation.cycle = step, cycle
+                self._page_step(session, alert, policy, escalation, at=due_at, kind="escalation")
+                due_at = due_at + timedelta(minutes=policy.steps[step]["delay_minutes"])
+                taken += 1
+            # Optimistic lock: another engine that moved this escalation first wins.
+            result = session.execute(
+                update(Escalation).where(Escalation.id == escalation_id,
+                                         Escalation.version == version)
+                .values(step=step, cycle=cycle, status=status, next_due_at=due_at,
+                        version=version + 1, updated_at=now)
+                .execution_options(synchronize_session=False))
+            if result.rowcount != 1:
+                session.rollback()
+                return 0
+            if status == "exhausted":
+                log.warning("case %s: escalation exhausted without acknowledgement",
+                            escalation.case_id)
+        if taken:
+            for callback in self.on_commit:
+                callback()
+        return taken
+
+    def next_due(self) -> datetime | None:
+        """The earliest time an escalation moves next (for the scheduler's wake-up)."""
+        with self.factory() as session:
+            return session.scalar(select(Escalation.next_due_at).where(
+                Escalation.status == "active", Escalation.next_due_at.is_not(None))
+                .order_by(Escalation.next_due_at).limit(1))
+
+    # -------------------------------------------------------- acknowledging
+    def acknowledge(self, session: Session, *, case_id: str | None = None,
+                    alert_id: str | None = None, by: str, via: str) -> bool:
+        """Stop the case's escalation for everyone and broadcast "<by> is on the way".
+
+        Returns False when there is nothing to acknowledge (unknown, or already acknowledged).
+        """
+        if not by.strip():
+            raise ValueError("an acknowledgement needs the name of who acknowledges")
+        if case_id is None:
+            if alert_id is None:
+                raise ValueError("acknowledge needs a case_id or an alert_id")
+            alert_row = session.get(Alert, alert_id)
+            if alert_row is None:
+                return False
+            case_id = alert_row.case_id
+        now = self.clock.now()
+        escalation = session.scalar(select(Escalation).where(Escalation.case_id == case_id))
+        if escalation is None or escalation.status == "acknowledged":
+            return False
+        result = session.execute(
+            update(Escalation).where(Escalation.id == escalation.id,
+                                     Escalation.version == escalation.version)
+            .values(status="acknowledged", next_due_at=None, version=escalation.version + 1,
+                    updated_at=now).execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            return False
+        session.refresh(escalation)
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.case_id == case_id,
+                                        OutboxMessage.purpose.in_(("page", "update")),
+                                        OutboxMessage.status == "pending")
+            .values(status="cancelled", updated_at=now,
+                    last_error=f"acknowledged by {by}")
+            .execution_options(synchronize_session=False))
+        alert = session.get(Alert, escalation.alert_id)
+        assert alert is not None
+        session.add(Acknowledgement(case_id=case_id, alert_id=alert.id, by=by, via=via, at=now))
+        payload = ack_payload(alert_id=alert.id, case_id=case_id, by=by, via=via, at=now,
+                              site=alert.site, url=alert.url)
+        self._notify_paged(session, alert, payload, purpose="ack", step="ack", now=now, skip=by)
+        self._broadcast(session, alert, payload, step="ack", now=now)
+        session.flush()
+        self._wake_after_commit(session)
+        return True
+
+    def acknowledge_from_phone(self, session: Session, phone: str, via: str = "sms") -> bool:
+        """An SMS reply: acknowledge the latest active case this number was paged for."""
+        row = session.execute(
+            select(OutboxMessage.case_id, Person.name)
+            .join(Person, Person.id == OutboxMessage.person_id)
+            .join(Escalation, Escalation.case_id == OutboxMessage.case_id)
+            .where(OutboxMessage.address == phone, OutboxMessage.purpose == "page",
+                   Escalation.status == "active")
+            .order_by(OutboxMessage.created_at.desc()).limit(1)).first()
+        if row is None:
+            return False
+        return self.acknowledge(session, case_id=row.case_id, by=row.name, via=via)
+
+    # --------------------------------------------------------------- history
+    def history(self, session: Session, case_id: str) -> list[dict[str, Any]]:
+        """Alerts of a case, oldest first, each with its deliveries (and attempts) and acks."""
+        alerts = list(session.scalars(select(Alert).where(Alert.case_id == case_id)
+                                      .order_by(Alert.created_at, Alert.id)))
+        out: list[dict[str, Any]] = []
+        for alert in alerts:
+            rows = list(session.scalars(select(OutboxMessage).where(
+                OutboxMessage.alert_id == alert.id).order_by(OutboxMessage.due_at,
+                                                              OutboxMessage.id)))
+            attempts: dict[int, list[DeliveryAttempt]] = {}
+            if rows:
+                for attempt in session.scalars(select(DeliveryAttempt).where(
+                        DeliveryAttempt.outbox_id.in_([r.id for r in rows]))
+                        .order_by(DeliveryAttempt.id)):
+                    attempts.setdefault(attempt.outbox_id, []).append(attempt)
+            acks = session.scalars(select(Acknowledgement).where(
+                Acknowledgement.alert_id == alert.id).order_by(Acknowledgement.at))
+            out.append({
+                "alert_id": alert.id, "case_id": alert.case_id, "level": alert.level,
+                "kind": alert.kind, "title": alert.title, "body": alert.body,
+                "site": alert.site, "url": alert.url, "created_at": alert.created_at,
+                "deliveries": [{
+                    "channel": r.channel, "recipient": r.recipient, "purpose": r.purpose,
+                    "step": r.step, "status": r.status, "provider_id": r.provider_id,
+                    "provider_status": r.provider_status, "attempts": r.attempts,
+                    "due_at": r.due_at, "sent_at": r.sent_at, "last_error": r.last_error,
+                    "tries": [{"number": a.number, "outcome": a.outcome, "error": a.error,
+                               "started_at": a.started_at, "finished_at": a.finished_at}
+                              for a in attempts.get(r.id, [])],
+                } for r in rows],
+                "acks": [{"by": a.by, "via": a.via, "at": a.at} for a in acks],
+            })
+        return out
+
+    def record_provider_status(self, session: Session, provider_id: str, status: str) -> bool:
+        """A delivery receipt (e.g. Twilio status callback); False if the id is unknown."""
+        result = session.execute(
+            update(OutboxMessage).where(OutboxMessage.provider_id == provider_id)
+            .values(provider_status=status[:32], updated_at=self.clock.now())
+            .execution_options(synchronize_session=False))
+        return result.rowcount > 0

@@ -1,0 +1,94 @@
+"""The PHI-free payload (schema ``strokealert.alert/1``) and its SMS / e-mail renderings.
+
+Only the fields below ever leave the building: an opaque case id, the finding, the site name and
+a link. The payload is shortened to fit FCM's 4096-byte limit.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+ALERT_SCHEMA = "strokealert.alert/1"
+ACK_SCHEMA = "strokealert.ack/1"
+MAX_PAYLOAD_BYTES = 4096
+LEVELS = ("critical", "warning", "manual_review")
+KINDS = ("new", "update", "escalation")
+ALERT_FIELDS = ("schema", "alert_id", "case_id", "level", "kind", "title", "body", "site",
+                "created_at", "url")
+
+
+class PayloadError(ValueError):
+    """An alert that cannot be sent as given (unknown level or kind, missing field)."""
+
+
+def iso_utc(when: datetime) -> str:
+    """``2026-03-14T02:49:02Z``."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def encoded_size(payload: dict[str, Any]) -> int:
+    """Bytes of the compact UTF-8 JSON encoding."""
+    return len(json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _fit(payload: dict[str, Any], limit: int) -> dict[str, Any]:
+    """Shorten ``body`` then ``title`` (with an ellipsis) until the payload fits ``limit``."""
+    for field in ("body", "title"):
+        while encoded_size(payload) > limit and payload[field]:
+            excess = encoded_size(payload) - limit
+            text = payload[field]
+            keep = max(0, len(text) - max(excess, 1) - 1)
+            payload[field] = text[:keep].rstrip() + "…" if keep else ""
+    if encoded_size(payload) > limit:
+        raise PayloadError(f"payload exceeds {limit} bytes even without title and body")
+    return payload
+
+
+def alert_payload(*, alert_id: str, case_id: str, level: str, kind: str, title: str, body: str,
+                  site: str, created_at: datetime, url: str,
+                  limit: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """The ``strokealert.alert/1`` payload: exactly the schema's fields, ≤ ``limit`` bytes."""
+    if level not in LEVELS:
+        raise PayloadError(f"unknown alert level {level!r} (expected one of {', '.join(LEVELS)})")
+    if kind not in KINDS:
+        raise PayloadError(f"unknown alert kind {kind!r} (expected one of {', '.join(KINDS)})")
+    if not case_id or not title:
+        raise PayloadError("an alert needs a case id and a title")
+    payload = {"schema": ALERT_SCHEMA, "alert_id": alert_id, "case_id": case_id, "level": level,
+               "kind": kind, "title": title, "body": body, "site": site,
+               "created_at": iso_utc(created_at), "url": url}
+    return _fit(payload, limit)
+
+
+def ack_payload(*, alert_id: str, case_id: str, by: str, via: str, at: datetime, site: str,
+                url: str) -> dict[str, Any]:
+    """The ``strokealert.ack/1`` broadcast: "<by> is on the way"."""
+    payload = {"schema": ACK_SCHEMA, "alert_id": alert_id, "case_id": case_id,
+               "title": f"{by} is on the way", "body": f"Acknowledged via {via}", "by": by,
+               "via": via, "site": site, "acknowledged_at": iso_utc(at), "url": url}
+    return _fit(payload, MAX_PAYLOAD_BYTES)
+
+
+def sms_text(payload: dict[str, Any], ref: str, max_chars: int = 480) -> str:
+    """The SMS body: level, title, finding, site, link, how to acknowledge, and a reference."""
+    if payload["schema"] == ACK_SCHEMA:
+        text = f"{payload['title']} ({payload['site']}). {payload['url']}"
+    else:
+        head = payload["level"].replace("_", " ").upper()
+        if payload["kind"] != "new":
+            head += f" {payload['kind'].upper()}"
+        text = (f"[{head}] {payload['title']}. {payload['body']} - {payload['site']} "
+                f"{payload['url']} Reply 1 or ACK to acknowledge.")
+    suffix = f" #{ref}"
+    if len(text) + len(suffix) > max_chars:
+        text = text[: max_chars - len(suffix) - 1] + "…"
+    return text + suffix
+
+
+def subject_line(payload: dict[str, Any]) -> str:
+    """An e-mail subject for the payload."""
+    if payload["schema"] == ACK_SCHEMA:
+        return f"[strokealert] {payload['title']}"
+    return f"[strokealert {payload['level']}] {payload['title']}"

@@ -1,0 +1,265 @@
+"""The outbox relay: claims due rows, sends them through their channel, records every attempt.
+
+Exactly once per (alert, recipient, channel, step):
+
+* a row is claimed (``sending``, a lease, a claim token) in its own committed transaction;
+* the outcome is recorded only where the claim token still matches;
+* a ``sending`` row whose lease ran out (the relay died, or the provider timed out) is *in
+  doubt*: the channel's ``reconcile`` asks the provider first and only resends when the provider
+  has no record (channels without a lookup resend with the same idempotency key / collapse id).
+
+Retries back off exponentially with full jitter (``backoff_base_s · 2^(attempt-1)``, capped),
+or follow the provider's ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications.channels import (
+    Channel,
+    ChannelError,
+    Delivery,
+    InDoubtError,
+    PermanentError,
+    RetryableError,
+    SendResult,
+)
+from notifications.clock import Clock, SystemClock
+from notifications.models import Alert, DeliveryAttempt, DeviceToken, OutboxMessage
+from notifications.signing import signed_url
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Links:
+    """Signed, short-lived links: key images for MMS, one-tap acknowledgement for push/e-mail."""
+
+    public_url: str
+    secret: str
+    media_ttl_s: int = 900
+    ack_ttl_s: int = 3600
+
+    def media_urls(self, alert_id: str, count: int, now: datetime) -> tuple[str, ...]:
+        exp = int(now.timestamp()) + self.media_ttl_s
+        return tuple(signed_url(self.public_url, f"/alerts/{alert_id}/images/{index}",
+                                self.secret, exp) for index in range(count))
+
+    def ack_url(self, alert_id: str, person_id: int, now: datetime) -> str:
+        exp = int(now.timestamp()) + self.ack_ttl_s
+        return signed_url(self.public_url, f"/alerts/{alert_id}/ack", self.secret, exp,
+                          person=str(person_id))
+
+
+def retry_on_busy(work: Callable[[], object], attempts: int = 20) -> object:
+    """Run ``work`` (one transaction) again when SQLite reports the database busy."""
+    for attempt in range(attempts):
+        try:
+            return work()
+        except OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
+                raise
+            threading.Event().wait(0.01 * (attempt + 1))
+    return None
+
+
+class Relay:
+    """Sends due outbox rows; :meth:`run_once` is one pass, :meth:`start` runs a thread."""
+
+    def __init__(self, factory: sessionmaker[Session], channels: dict[str, Channel],
+                 links: Links | None = None, clock: Clock | None = None, *,
+                 batch: int = 500, lease_s: float = 120.0, max_attempts: int = 10,
+                 backoff_base_s: float = 2.0, backoff_cap_s: float = 300.0,
+                 poll_s: float = 0.5, rng: random.Random | None = None) -> None:
+        self.factory = factory
+        self.channels = channels
+        self.links = links
+        self.clock = clock or SystemClock()
+        self.batch, self.lease_s, self.max_attempts = batch, lease_s, max_attempts
+        self.backoff_base_s, self.backoff_cap_s = backoff_base_s, backoff_cap_s
+        self.poll_s = poll_s
+        self.rng = rng or random.Random()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------- threading
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="notify-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                while self.run_once() and not self._stop.is_set():
+                    pass
+            except Exception:
+                log.exception("relay pass failed; retrying")
+            self._wake.wait(self.poll_s)
+            self._wake.clear()
+
+    # ------------------------------------------------------------------ work
+    def backoff_s(self, attempts: int) -> float:
+        """Full-jitter exponential backoff before attempt ``attempts + 1``, in seconds."""
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** max(0, attempts - 1))
+        return ceiling * (0.5 + 0.5 * self.rng.random())
+
+    def drain(self, max_passes: int = 1000) -> int:
+        """Passes until nothing is due now; returns rows handled."""
+        handled = 0
+        for _ in range(max_passes):
+            n = self.run_once()
+            if not n:
+                break
+            handled += n
+        return handled
+
+    def _due(self, now: datetime):  # type: ignore[no-untyped-def]
+        return or_(and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+                   and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now))
+
+    def _claim(self, now: datetime) -> tuple[str, list[OutboxMessage], set[int]]:
+        token = str(uuid.uuid4())
+
+        def work() -> tuple[list[OutboxMessage], set[int]]:
+            with self.factory.begin() as session:
+                candidates = session.execute(
+                    select(OutboxMessage.id, OutboxMessage.status).where(self._due(now))
+                    .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                    .limit(self.batch)).all()
+                if not candidates:
+                    return [], set()
+                in_doubt = {row.id for row in candidates if row.status == "sending"}
+                session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([row.id for row in candidates]), self._due(now))
+                    .values(status="sending", claim=token,
+                            lease_until=now + timedelta(seconds=self.lease_s),
+                            attempts=OutboxMessage.attempts + 1, updated_at=now)
+                    .execution_options(synchronize_session=False))
+                rows = list(session.scalars(select(OutboxMessage)
+                                            .where(OutboxMessage.claim == token)
+                                            .order_by(OutboxMessage.id)))
+                session.expunge_all()
+                return rows, in_doubt & {r.id for r in rows}
+
+        rows, in_doubt = retry_on_busy(work)  # type: ignore[misc]
+        return token, rows, in_doubt
+
+    def _delivery(self, row: OutboxMessage, key_images: dict[str, int],
+                  now: datetime) -> Delivery:
+        media: tuple[str, ...] = ()
+        ack_url = None
+        if self.links is not None:
+            if row.channel == "mms" and row.payload.get("schema") == "strokealert.alert/1":
+                media = self.links.media_urls(row.alert_id, key_images.get(row.alert_id, 0), now)
+            if row.person_id is not None and row.purpose in ("page", "update"):
+                ack_url = self.links.ack_url(row.alert_id, row.person_id, now)
+        return Delivery(outbox_id=row.id, dedupe_key=row.dedupe_key, channel=row.channel,
+                        recipient=row.recipient, address=row.address, payload=row.payload,
+                        ref=str(row.id), media_urls=media, ack_url=ack_url)
+
+    def run_once(self) -> int:
+        """Claim one batch of due rows, send them, record the outcomes; returns rows handled."""
+        now = self.clock.now()
+        token, rows, in_doubt = self._claim(now)
+        if not rows:
+            return 0
+        with self.factory() as session:
+            alert_ids = {r.alert_id for r in rows}
+            key_images = {a.id: len(a.key_images or []) for a in session.scalars(
+                select(Alert).where(Alert.id.in_(alert_ids)))}
+        deliveries = {r.id: self._delivery(r, key_images, now) for r in rows}
+        outcomes: dict[int, tuple[str, SendResult | ChannelError]] = {}
+        to_send: dict[str, list[Delivery]] = {}
+        for row in rows:
+            channel = self.channels.get(row.channel)
+            delivery = deliveries[row.id]
+            if channel is None:
+                outcomes[row.id] = ("sent", PermanentError(f"channel {row.channel!r} not set up"))
+                continue
+            if row.id in in_doubt:
+                try:
+                    provider_id = channel.reconcile(delivery)
+                except ChannelError as exc:
+                    outcomes[row.id] = ("reconcile", exc)
+                    continue
+                if provider_id is not None:
+                    outcomes[row.id] = ("reconciled", SendResult(provider_id))
+                    continue
+            to_send.setdefault(row.channel, []).append(delivery)
+        for name, batch in to_send.items():
+            results = self.channels[name].send_many(batch)
+            for delivery, result in zip(batch, results, strict=True):
+                outcomes[delivery.outbox_id] = ("sent", result)
+        retry_on_busy(lambda: self._record(token, rows, outcomes, now))
+        return len(rows)
+
+    def _record(self, token: str, rows: list[OutboxMessage],
+                outcomes: dict[int, tuple[str, SendResult | ChannelError]],
+                started: datetime) -> None:
+        finished = self.clock.now()
+        with self.factory.begin() as session:
+            for row in rows:
+                how, result = outcomes[row.id]
+                values: dict[str, object] = {"claim": None, "updated_at": finished}
+                provider_id = None
+                error = None
+                if isinstance(result, SendResult):
+                    outcome = "reconciled" if how == "reconciled" else "sent"
+                    provider_id = result.provider_id
+                    values.update(status="sent", provider_id=provider_id, sent_at=finished,
+                                  lease_until=None, last_error=None)
+                elif how == "reconcile" or isinstance(result, InDoubtError):
+                    outcome, error = "in_doubt", str(result)
+                    # stays ``sending``: reconciled with the provider once this lease ends
+                    values.update(lease_until=finished + timedelta(
+                        seconds=self.backoff_s(row.attempts)), last_error=error)
+                elif isinstance(result, RetryableError) and row.attempts < self.max_attempts:
+                    outcome, error = "retry", str(result)
+                    delay = result.retry_after_s or self.backoff_s(row.attempts)
+                    values.update(status="pending", lease_until=None, last_error=error,
+                                  next_attempt_at=finished + timedelta(seconds=delay))
+                else:
+                    outcome, error = "failed", str(result)
+                    values.update(status="failed", lease_until=None, last_error=error)
+                    if isinstance(result, PermanentError) and result.deactivate_token:
+                        session.execute(update(DeviceToken).where(
+                            DeviceToken.token == row.address).values(
+                                active=False, deactivated_reason=error[:64]))
+                    log.error("notification %s to %s via %s failed: %s", row.id,
+                              row.recipient, row.channel, error)
+                updated = session.execute(
+                    update(OutboxMessage).where(OutboxMessage.id == row.id,
+                                                OutboxMessage.claim == token)
+                    .values(**values).execution_options(synchronize_session=False))
+                if updated.rowcount != 1:
+                    log.error("notification %s: claim lost before recording %s", row.id,
+                              outcome)
+                    continue
+                session.add(DeliveryAttempt(outbox_id=row.id, number=row.attempts,
+                                            outcome=outcome, provider_id=provider_id,
+                                            error=error, started_at=started,
+                                            finished_at=finished))

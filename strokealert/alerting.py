@@ -1,0 +1,283 @@
+"""The service side of notifications: builds the library's engine from Settings and the DB.
+
+The pipeline calls :func:`raise_alert` inside its own transaction; the web API calls
+:func:`acknowledge`, :func:`alert_history`, the Twilio webhook handlers and the signed-link
+checks; :class:`AlertingComponent` runs the outbox relay (and, in embedded mode, the
+escalation scheduler) inside ``strokealert.service.Service``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications.channels import Channel
+from notifications.channels.console import ConsoleChannel
+from notifications.clock import Clock, SystemClock
+from notifications.directory import register_device_token
+from notifications.engine import AlertSpec, Notifier
+from notifications.inbound import SignatureError, TwilioInbound
+from notifications.models import Alert, Person
+from notifications.relay import Links, Relay
+from notifications.scheduler import EscalationScheduler
+from notifications.signing import verify_signed
+from strokealert import db
+from strokealert.config import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+__all__ = ["AlertingComponent", "SignatureError", "acknowledge", "acknowledge_link",
+           "alert_history", "key_image_for", "raise_alert", "register_device", "set_clock",
+           "twilio_incoming", "twilio_status"]
+
+_clock: Clock = SystemClock()
+_active: AlertingComponent | None = None
+_lock = threading.Lock()
+
+
+def set_clock(clock: Clock | None) -> None:
+    """Test hook: the time source of every notifier built afterwards (None = wall clock)."""
+    global _clock
+    _clock = clock or SystemClock()
+
+
+def signing_secret(settings: Settings) -> str:
+    """``secret_key``, else a random key kept in ``<data_dir>/secret_key`` (shared by processes)."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def channel_names(settings: Settings) -> frozenset[str]:
+    """The person-facing channels these settings can send on."""
+    names = set()
+    if settings.fcm_credentials_file:
+        names.add("push")
+    if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
+        names |= {"sms", "mms"}
+    if settings.smtp_host:
+        names.add("email")
+    return frozenset(names)
+
+
+def build_channels(settings: Settings) -> dict[str, Channel]:
+    """Every configured channel; ``console`` always (unreachable people are logged there)."""
+    from notifications.channels.fcm import FcmChannel
+    from notifications.channels.smtp import SmtpChannel
+    from notifications.channels.twilio_sms import TwilioChannel
+    from notifications.channels.webhook import WebhookChannel
+
+    names = channel_names(settings)
+    channels: dict[str, Channel] = {"console": ConsoleChannel()}
+    if "push" in names:
+        channels["push"] = FcmChannel(str(settings.fcm_credentials_file),
+                                      project_id=settings.fcm_project_id,
+                                      ttl_s=settings.fcm_ttl_s,
+                                      timeout_s=settings.notify_timeout_s,
+                                      endpoint=settings.fcm_endpoint)
+    if "sms" in names:
+        callback = f"{settings.public_url.rstrip('/')}/api/notifications/twilio/status"
+        for kind in ("sms", "mms"):
+            channels[kind] = TwilioChannel(
+                settings.twilio_account_sid or "", settings.twilio_auth_token or "",
+                settings.twilio_from_number or "", channel=kind, status_callback=callback,
+                timeout_s=settings.notify_timeout_s, base_url=settings.twilio_base_url)
+    if "email" in names:
+        channels["email"] = SmtpChannel(
+            settings.smtp_host or "", settings.smtp_port, settings.smtp_sender,
+            username=settings.smtp_username, password=settings.smtp_password,
+            starttls=settings.smtp_starttls, timeout_s=settings.notify_timeout_s)
+    if settings.webhook_url:
+        channels["webhook"] = WebhookChannel(settings.webhook_secret,
+                                             timeout_s=settings.notify_timeout_s)
+    return channels
+
+
+def build_notifier(settings: Settings, factory: sessionmaker[Session],
+                   on_commit: list[Callable[[], None]] | None = None) -> Notifier:
+    return Notifier(factory=factory, policy=settings.escalation_policy or None,
+                    channels=channel_names(settings), webhook_url=settings.webhook_url,
+                    console=settings.notify_console, clock=_clock,
+                    on_commit=on_commit if on_commit is not None else [])
+
+
+def _notifier(session: Session) -> Notifier:
+    with _lock:
+        active = _active
+    if active is not None and active.notifier is not None:
+        return active.notifier
+    return build_notifier(get_settings(), sessionmaker(bind=session.get_bind()))
+
+
+# ------------------------------------------------------------------ the contract
+def raise_alert(session: Session, *, case_id: str, level: str, kind: str, title: str,
+                body: str, site: str, url: str, key_images: list[str] | None = None) -> str:
+    """Write an alert and its outbox rows in the caller's transaction (no commit); alert id.
+
+    ``kind``: ``new`` pages along the escalation policy; ``update`` re-notifies only the
+    people already paged for the case; ``escalation`` restarts the policy. No PHI: pass the
+    finding text only. ``key_images`` are references served by the web API behind signed links.
+    """
+    spec = AlertSpec(case_id=case_id, level=level, kind=kind, title=title, body=body, site=site,
+                     url=url, key_images=tuple(key_images or ()))
+    return _notifier(session).raise_alert(session, spec)
+
+
+def acknowledge(session: Session, *, case_id: str | None = None, alert_id: str | None = None,
+                by: str, via: str) -> bool:
+    """Stop the case's escalation for everyone; broadcast "<by> is on the way" (no commit)."""
+    return _notifier(session).acknowledge(session, case_id=case_id, alert_id=alert_id, by=by,
+                                          via=via)
+
+
+def alert_history(session: Session, case_id: str) -> list[dict[str, Any]]:
+    """Alerts of a case with deliveries (channel, recipient, status, provider id, attempts,
+    times) and acknowledgements, oldest first."""
+    return _notifier(session).history(session, case_id)
+
+
+def _inbound(session: Session, settings: Settings | None) -> TwilioInbound:
+    settings = settings or (_active.settings if _active else get_settings())
+    if not settings.twilio_auth_token:
+        raise SignatureError("Twilio is not configured")
+    return TwilioInbound(_notifier(session), settings.twilio_auth_token)
+
+
+def twilio_incoming(session: Session, url: str, params: dict[str, str],
+                    signature: str | None, settings: Settings | None = None) -> str:
+    """An inbound SMS (``1``/``ACK`` acknowledges); returns TwiML; raises SignatureError."""
+    return _inbound(session, settings).incoming_sms(session, url, params, signature)
+
+
+def twilio_status(session: Session, url: str, params: dict[str, str], signature: str | None,
+                  settings: Settings | None = None) -> bool:
+    """A Twilio status callback: records the delivery status; raises SignatureError."""
+    return _inbound(session, settings).status_callback(session, url, params, signature)
+
+
+def _link_ok(settings: Settings, path: str, query: dict[str, str]) -> bool:
+    return verify_signed(path, query, signing_secret(settings), int(_clock.now().timestamp()))
+
+
+def key_image_for(session: Session, alert_id: str, index: int, query: dict[str, str],
+                  settings: Settings | None = None) -> str | None:
+    """The key-image reference behind a signed ``/alerts/<id>/images/<n>`` link, else None."""
+    settings = settings or get_settings()
+    if not _link_ok(settings, f"/alerts/{alert_id}/images/{index}", query):
+        return None
+    alert = session.get(Alert, alert_id)
+    if alert is None or not 0 <= index < len(alert.key_images or []):
+        return None
+    return alert.key_images[index]
+
+
+def acknowledge_link(session: Session, alert_id: str, query: dict[str, str],
+                     settings: Settings | None = None) -> bool:
+    """The one-tap acknowledgement link of a push / e-mail (``/alerts/<id>/ack?person=…``)."""
+    settings = settings or get_settings()
+    if not _link_ok(settings, f"/alerts/{alert_id}/ack", query):
+        return False
+    person = session.get(Person, int(query.get("person", "0") or 0))
+    if person is None:
+        return False
+    return acknowledge(session, alert_id=alert_id, by=person.name, via="push")
+
+
+def register_device(session: Session, person: str, token: str, platform: str) -> None:
+    """Register a phone's FCM token for ``person`` (from the app, after login)."""
+    register_device_token(session, person, token, platform, _clock.now())
+
+
+def people_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Person.name).order_by(Person.name)))
+
+
+# ------------------------------------------------------------------ the component
+class AlertingComponent:
+    """Relay (always) and escalation scheduler (embedded mode, or ``with_scheduler=True``)."""
+
+    def __init__(self, settings: Settings, factory: sessionmaker[Session] | None = None, *,
+                 with_scheduler: bool | None = None, relay_poll_s: float = 0.5) -> None:
+        self.settings = settings
+        self.engine = factory.kw["bind"] if factory is not None else db.make_engine(
+            settings.resolved_database_url)
+        self.factory = factory or db.make_session_factory(self.engine)
+        self.with_scheduler = (settings.scheduler_mode == "embedded"
+                               if with_scheduler is None else with_scheduler)
+        self.relay_poll_s = relay_poll_s
+        self.notifier: Notifier | None = None
+        self.relay: Relay | None = None
+        self.scheduler: EscalationScheduler | None = None
+        self.channels: dict[str, Channel] = {}
+
+    def build(self) -> Notifier:
+        """Channels, relay and engine, without starting threads (tests drive them by hand)."""
+        global _active
+        if self.notifier is not None:
+            return self.notifier
+        self.channels = build_channels(self.settings)
+        links = Links(self.settings.public_url, signing_secret(self.settings),
+                      media_ttl_s=self.settings.media_url_ttl_s)
+        self.relay = Relay(self.factory, self.channels, links, _clock,
+                           max_attempts=self.settings.notify_max_attempts,
+                           lease_s=max(60.0, 4 * self.settings.notify_timeout_s),
+                           poll_s=self.relay_poll_s)
+        wakers: list[Callable[[], None]] = [self.relay.wake]
+        self.notifier = build_notifier(self.settings, self.factory, wakers)
+        with _lock:
+            _active = self
+        return self.notifier
+
+    def start(self) -> None:
+        notifier = self.build()
+        assert self.relay is not None
+        self.relay.start()
+        if self.with_scheduler:
+            self.scheduler = EscalationScheduler(self.engine, notifier.tick,
+                                                 interval_s=self.settings.scheduler_interval_s)
+            self.scheduler.start()
+        log.info("alerting: channels %s, policy %r, scheduler %s",
+                 ", ".join(sorted(self.channels)), self.settings.escalation_policy,
+                 "embedded" if self.with_scheduler else "elsewhere")
+
+    def tick(self) -> int:
+        """Advance due escalations now (what the scheduler does on each wake-up)."""
+        assert self.notifier is not None
+        return self.notifier.tick()
+
+    def next_due(self) -> datetime | None:
+        assert self.notifier is not None
+        return self.notifier.next_due()
+
+    def stop(self) -> None:
+        global _active
+        with _lock:
+            if _active is self:
+                _active = None
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        if self.relay is not None:
+            self.relay.stop()
+            self.relay = None
+        self.notifier = None
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
+        self.channels = {}
