@@ -36,7 +36,7 @@ def send(
     typer.echo(f"sent {result.sent}, failed {len(result.failed)}, "
                f"not DICOM {len(result.skipped)}")
     if result.failed:
-        raise typer.Exit(1)
+        raise SystemExit(1)  # some images did not get through (typer.Exit is swallowed by main)
 
 
 def studies(

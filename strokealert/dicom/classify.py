@@ -33,7 +33,8 @@ PERFUSION_HINT = re.compile(r"perf|vpct|\bpct\b|4d|dynamic|dyn\b|\bctp\b|cine|bo
 CTA_HINT = re.compile(r"\bcta\b|angio|\bcow\b|circle of willis|carotid|arterial|\bc\+|\+c\b")
 UNENHANCED_HINT = re.compile(r"w/o|without|non[- ]?con|\bnc\b|plain|nativ|unenhanced|\bncct\b")
 HEAD_HINT = re.compile(r"head|brain|neuro|stroke|skull|cranial|cerebr|kopf|schaedel|neck|cow")
-HEAD_BODY_PARTS = {"", "HEAD", "BRAIN", "NECK", "HEADNECK", "HEAD_NECK", "SKULL", "CIRCLEOFWILLIS"}
+BODY_HINT = re.compile(r"thorax|chest|abdom|pelvi|spine|lung|cardiac|heart|liver|knee")
+HEAD_BODY_PARTS = {"HEAD", "BRAIN", "NECK", "HEADNECK", "HEAD_NECK", "SKULL", "CIRCLEOFWILLIS"}
 
 
 def _float(value: Any) -> float | None:
@@ -184,7 +185,10 @@ def classify_slices(slices: Sequence[SliceInfo]) -> str:
     contrast = any(s.contrast for s in slices) or bool(CTA_HINT.search(text))
     if UNENHANCED_HINT.search(text) and not any(s.contrast for s in slices):
         contrast = False
-    head = first.body_part in HEAD_BODY_PARTS or bool(HEAD_HINT.search(text))
+    # An explicit BodyPartExamined decides; without one, assume the stroke scanner's head
+    # unless nothing in the description says so and something else is named there.
+    head = first.body_part in HEAD_BODY_PARTS if first.body_part else (
+        bool(HEAD_HINT.search(text)) or not BODY_HINT.search(text))
     if not head:
         return "other"
 

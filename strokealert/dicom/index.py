@@ -37,6 +37,7 @@ from strokealert.dicom.store import ImageStore
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 500
+MAX_ATTEMPTS = 5  # per batch, before it is dropped from the index (files are kept)
 
 
 @dataclass
@@ -168,23 +169,33 @@ class Indexer:
 
     # --- main loop -------------------------------------------------------------------------
     def _run(self) -> None:
+        batch: list[InstanceRecord | QuarantineRecord] = []
+        failures = 0
         while True:
-            batch = self._drain(self._wait_s())
+            if not batch:
+                batch = self._drain(self._wait_s())
             try:
+                if failures:  # the previous attempt failed: memory may disagree with the DB
+                    self._series.clear()
+                    self._studies.clear()
+                    self._load_open_state()
                 if batch:
                     self._index(batch)
                 self._check_completions()
                 if time.time() >= self._next_purge:
                     self.purge()
+                failures = 0
             except Exception:
-                log.exception("indexer batch failed; state reloaded from the database")
-                self._series.clear()
-                self._studies.clear()
-                self._load_open_state()
-                time.sleep(0.5)
-            finally:
-                for _ in batch:
-                    self._queue.task_done()
+                failures += 1
+                log.exception("indexing failed (attempt %d)", failures)
+                if failures < MAX_ATTEMPTS and not self._stop.is_set():
+                    time.sleep(0.5 * failures)
+                    continue
+                log.error("dropping %d records from the index; their files stay in the store: "
+                          "%s", len(batch), ", ".join(r.sop_uid or "?" for r in batch[:20]))
+            for _ in batch:
+                self._queue.task_done()
+            batch = []
             if self._stop.is_set() and self._queue.empty():
                 return
 
