@@ -66,29 +66,28 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
     if strong.sum() < 3:
         raise PerfusionError("no arterial input function found: no vessel enhances "
                              "(contrast bolus missing, extravasated or mistimed)")
-    cut = max(np.percentile(peak[strong], 50), MIN_VESSEL_HU)
-    cand = np.flatnonzero(strong & (peak >= cut))
-    c_curves, c_peak = curves[:, cand], peak[cand]
-    ttp = np.argmax(c_curves, axis=0)
-    area = integral(c_curves.T, dt)
-    width = (c_curves >= 0.5 * c_peak).sum(axis=0) * dt
-
-    # VOF: late, large-area curves.
-    late = ttp >= np.percentile(ttp, 60)
-    vof_idx = cand[late][np.argsort(area[late])[::-1][: config.aif_voxel_count]]
-    # AIF: among the earliest-peaking candidates, the tallest and narrowest.
-    early = ttp <= np.percentile(ttp, 20)
-    score = c_peak / np.maximum(width, dt)
-    order = np.argsort(np.where(early, score, -np.inf))[::-1]
-    aif_idx = cand[order[: min(config.aif_voxel_count, int(early.sum()))]]
+    # AIF: among the earliest-peaking vessels, the tallest and narrowest.
+    strong_idx = np.flatnonzero(strong)
+    s_curves = curves[:, strong_idx]
+    s_ttp = np.argmax(s_curves, axis=0)
+    s_peak = peak[strong_idx]
+    early = s_ttp <= np.percentile(s_ttp, 20)
+    tall = s_peak >= np.percentile(s_peak[early], 50)
+    width = (s_curves >= 0.5 * s_peak).sum(axis=0) * dt
+    score = np.where(early & tall, s_peak / np.maximum(width, dt), -np.inf)
+    order = np.argsort(score)[::-1][: min(config.aif_voxel_count, int((early & tall).sum()))]
+    aif_idx = strong_idx[order]
     if aif_idx.size == 0:
         raise PerfusionError("no arterial input function found: no early-enhancing artery")
+    aif = enhancement[:, allowed][:, aif_idx].mean(axis=1)
+    # VOF: among all enhancing vessels peaking at least two frames after the AIF, the largest
+    # areas (sinus curves are lower but broader than arterial ones).
+    s_area = integral(s_curves.T, dt)
+    late = s_ttp >= int(np.argmax(aif)) + 2
+    vof_idx = strong_idx[late][np.argsort(s_area[late])[::-1][: config.aif_voxel_count]]
     aif_voxels = [tuple(int(v) for v in coords[i]) for i in aif_idx]
     vof_voxels = [tuple(int(v) for v in coords[i]) for i in vof_idx]
-    aif = enhancement[:, allowed][:, aif_idx].mean(axis=1)
     vof = enhancement[:, allowed][:, vof_idx].mean(axis=1) if vof_idx.size else None
-    if vof is not None and np.argmax(vof) <= np.argmax(aif):
-        vof, vof_voxels = None, []
     aif_peak_frame = int(np.argmax(aif))
     if aif_peak_frame >= n_t - 2:
         raise PerfusionError("no arterial input function found: the bolus peak is not within "

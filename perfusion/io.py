@@ -227,7 +227,7 @@ def assemble(datasets: Sequence[Dataset]) -> Series4D:
     t0 = min(float(t[0]) for t, _ in per_position)
     rel_times = [t - t0 for t, _ in per_position]
     starts = np.array([t[0] for t in rel_times])
-    if np.ptp(starts) > 0.5 * np.median(np.diff(rel_times[0])):
+    if np.ptp(starts) > 0.25 * np.median(np.diff(rel_times[0])):
         notes.append("table positions sampled at different times (shuttle mode): "
                      "each position resampled onto a common time grid")
     grid = regular_grid(rel_times)
