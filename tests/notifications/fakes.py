@@ -126,9 +126,16 @@ class FakeFcm(_HttpFake):
     def __init__(self) -> None:
         super().__init__()
         self.unregistered: set[str] = set()
-        self.shown: Counter[tuple[str, str]] = Counter()  # (token, android tag) on the phone
+        # (token, android tag) arrivals: a phone shows one notification per tag, however many
+        self.shown: Counter[tuple[str, str]] = Counter()
         self.sent: list[dict[str, Any]] = []  # accepted messages, in order
         self.token_requests = 0
+        self.token_faults: dict[str, list[str]] = {}
+
+    def fail_token(self, token: str, *faults: str) -> None:
+        """Queue faults for the next requests to ``token`` only."""
+        with self.lock:
+            self.token_faults.setdefault(token, []).extend(faults)
 
     def sends(self) -> list[Recorded]:
         return [r for r in self.requests if r.path.endswith("/messages:send")]
@@ -144,6 +151,12 @@ class FakeFcm(_HttpFake):
         fault = self._next_fault(record)
         if record.headers.get("Authorization") != f"Bearer {self.access_token}":
             return 401, {}, _fcm_error(401, "UNAUTHENTICATED", None, "bad token")
+        message = record.json()["message"]
+        token = message["token"]
+        with self.lock:
+            queued = self.token_faults.get(token)
+            if fault is None and queued:
+                fault = queued.pop(0)
         if fault == "hang":
             time.sleep(self.hang_s)
             return 503, {}, _fcm_error(503, "UNAVAILABLE", None, "late")
@@ -153,8 +166,6 @@ class FakeFcm(_HttpFake):
         if fault is not None and fault.isdigit():
             return int(fault), {"Content-Type": "application/json"}, _fcm_error(
                 int(fault), "INTERNAL", "INTERNAL", "boom")
-        message = record.json()["message"]
-        token = message["token"]
         if token in self.unregistered:
             return 404, {"Content-Type": "application/json"}, _fcm_error(
                 404, "NOT_FOUND", "UNREGISTERED", "Requested entity was not found.")
@@ -248,17 +259,23 @@ class FakeTwilio(_HttpFake):
 class FakeWebhook(_HttpFake):
     """Keeps every POST; answers scripted faults, else 200."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.accepted: list[Recorded] = []
+
     def dispatch(self, record: Recorded) -> tuple[int, dict[str, str], Any]:
         fault = self._next_fault(record)
         if fault == "hang":
             time.sleep(self.hang_s)
         if fault is not None and fault.isdigit():
             return int(fault), {"Retry-After": "1"} if fault == "429" else {}, b""
+        with self.lock:
+            self.accepted.append(record)
         return 200, {"X-Request-Id": uuid.uuid4().hex}, b"{}"
 
     def deliveries(self) -> Counter[str]:
-        """How many times each ``Idempotency-Key`` arrived."""
-        return Counter(r.headers["Idempotency-Key"] for r in self.requests)
+        """How many times each ``Idempotency-Key`` was accepted (answered 200)."""
+        return Counter(r.headers["Idempotency-Key"] for r in self.accepted)
 
 
 class FakeSmtp:
