@@ -1,0 +1,139 @@
+"""On-call schedules (rotations, overrides, DST), directory validation, Twilio inbound, CLI."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from conftest import STROKE_TEAM, TWILIO_FROM, Stack
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+from typer.testing import CliRunner
+
+from notifications.directory import DirectoryError, load_directory, on_call
+from notifications.inbound import SignatureError
+from notifications.models import Schedule
+from strokealert import alerting
+from strokealert.cli import app
+from strokealert.cli.notify import read_directory_file
+from strokealert.errors import InputError
+
+
+def daily(start: str = "2026-03-01T08:00", tz: str = "America/New_York") -> Schedule:
+    return Schedule(name="s", time_zone=tz, overrides=[], rotations=[
+        {"name": "daily", "start": start, "shift_hours": 24, "participants": ["A", "B", "C"]}])
+
+
+def test_daily_handoff_stays_at_0800_local_across_dst() -> None:
+    schedule = daily()
+    # US DST began 2026-03-08 02:00 local: 08:00 EST = 13:00Z before, 08:00 EDT = 12:00Z after.
+    assert on_call(schedule, datetime(2026, 3, 7, 12, 59, tzinfo=UTC)) == ["C"]  # 07:59 EST
+    assert on_call(schedule, datetime(2026, 3, 7, 13, 0, tzinfo=UTC)) == ["A"]  # 08:00 EST
+    assert on_call(schedule, datetime(2026, 3, 8, 11, 59, tzinfo=UTC)) == ["A"]  # 07:59 EDT
+    assert on_call(schedule, datetime(2026, 3, 8, 12, 0, tzinfo=UTC)) == ["B"]  # 08:00 EDT
+    assert on_call(schedule, datetime(2026, 11, 1, 12, 59, tzinfo=UTC)) != on_call(
+        schedule, datetime(2026, 11, 1, 13, 0, tzinfo=UTC))  # back to EST: 08:00 = 13:00Z
+    assert on_call(schedule, datetime(2026, 2, 28, tzinfo=UTC)) == []  # before the start
+    schedule.overrides = [{"person": "Z", "start": "2026-03-08T12:00:00+00:00",
+                           "end": "2026-03-08T18:00:00+00:00"}]
+    assert on_call(schedule, datetime(2026, 3, 8, 13, tzinfo=UTC)) == ["Z"]
+    assert on_call(schedule, datetime(2026, 3, 8, 18, tzinfo=UTC)) == ["B"]
+
+
+@pytest.mark.parametrize("mutate, message", [
+    (lambda d: d["people"][0].update(time_zone="Mars/Olympus"), "unknown time zone"),
+    (lambda d: d["people"][0]["contacts"].append({"type": "sms", "address": "555-1234"}),
+     "E.164"),
+    (lambda d: d["schedules"][0]["rotations"][0]["participants"].append("Dr Nobody"),
+     "unknown person 'Dr Nobody'"),
+    (lambda d: d["policies"][0]["steps"][0]["targets"].append({"schedule": "nope"}),
+     "unknown schedule 'nope'"),
+    (lambda d: d["policies"][0]["steps"][1].update(delay_minutes=0), "must be > 0"),
+    (lambda d: d.update(pagers=[]), "unknown sections: pagers"),
+])
+def test_invalid_directory_is_refused_whole(migrated_url: str, mutate, message: str) -> None:
+    from strokealert import db
+
+    data = copy.deepcopy(STROKE_TEAM)
+    mutate(data)
+    engine = db.make_engine(migrated_url)
+    with db.make_session_factory(engine).begin() as session:
+        with pytest.raises(DirectoryError, match=message):
+            load_directory(session, data, datetime.now(UTC))
+        assert session.scalars(select(Schedule)).all() == []  # nothing written
+    engine.dispose()
+
+
+def test_twilio_inbound_is_verified_and_status_callbacks_recorded(stack: Stack) -> None:
+    stack.raise_alert()
+    stack.advance(minutes=2)  # Ada's SMS fallback
+    url = "https://strokealert.example.org/api/notifications/twilio/sms"
+    validator = RequestValidator(stack.fakes.twilio.auth_token)
+    reply = {"From": "+15550000001", "To": TWILIO_FROM, "Body": "1"}
+    with stack.factory.begin() as session:
+        with pytest.raises(SignatureError):
+            alerting.twilio_incoming(session, url, reply, "forged", stack.settings)
+        with pytest.raises(SignatureError):  # signed for another URL
+            alerting.twilio_incoming(session, url, reply, validator.compute_signature(
+                url + "x", reply), stack.settings)
+        chat = {**reply, "Body": "who is this?"}
+        assert "Reply 1 or ACK" in alerting.twilio_incoming(
+            session, url, chat, validator.compute_signature(url, chat), stack.settings)
+        stranger = {**reply, "From": "+15559999999"}
+        assert "Nothing to acknowledge" in alerting.twilio_incoming(
+            session, url, stranger, validator.compute_signature(url, stranger), stack.settings)
+        assert "Acknowledged" in alerting.twilio_incoming(
+            session, url, reply, validator.compute_signature(url, reply), stack.settings)
+    sms = stack.rows(recipient="Dr Ada Okafor", channel="sms")[0]
+    status_url = "https://strokealert.example.org/api/notifications/twilio/status"
+    callback = {"MessageSid": sms.provider_id, "MessageStatus": "delivered"}
+    with stack.factory.begin() as session:
+        assert alerting.twilio_status(session, status_url, callback,
+                                      validator.compute_signature(status_url, callback),
+                                      stack.settings)
+        history = alerting.alert_history(session, "case-1")
+    assert history[0]["acks"][0]["by"] == "Dr Ada Okafor"
+    delivered = [d for d in history[0]["deliveries"] if d["provider_status"] == "delivered"]
+    assert [(d["recipient"], d["channel"]) for d in delivered] == [("Dr Ada Okafor", "sms")]
+
+
+def readme_example() -> str:
+    """The stroke-team TOML in the README's Notifications section."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("## Notifications", 1)[1]
+    return "# oncall.toml" + section.split("```toml\n# oncall.toml", 1)[1].split("```", 1)[0]
+
+
+def test_oncall_cli_loads_the_readme_example_and_refuses_bad_files(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"STROKEALERT_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin"}
+    cli = [sys.executable, "-m", "strokealert"]
+    good = tmp_path / "oncall.toml"
+    good.write_text(readme_example())
+    done = subprocess.run([*cli, "oncall", "load", str(good)], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "loaded 5 people, 1 schedules, 1 policies"
+    monkeypatch.setenv("STROKEALERT_DATA_DIR", env["STROKEALERT_DATA_DIR"])
+    shown = CliRunner().invoke(app, ["oncall", "show", "--at", "2026-03-14T02:49:00Z"])
+    assert shown.exit_code == 0, shown.output
+    assert "schedule stroke-neurology (America/New_York): on call Dr Ada Okafor" in shown.output
+    assert "policy   stroke (active)" in shown.output
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"policies": [{"name": "p", "steps": [
+        {"delay_minutes": 5, "targets": [{"user": "Dr Who"}]}]}]}))
+    refused = subprocess.run([*cli, "oncall", "load", str(bad)], env=env, capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines()[-1] == (
+        f"strokealert: {bad}: policy 'p' step 1: unknown user 'Dr Who'")
+    with pytest.raises(InputError, match="cannot read"):
+        read_directory_file(tmp_path / "nope.toml")
+    (tmp_path / "broken.toml").write_text("[[people]\nname = 1")
+    with pytest.raises(InputError, match="not valid toml"):
+        read_directory_file(tmp_path / "broken.toml")
