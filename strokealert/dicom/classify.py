@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from statistics import median
-from typing import Any
+from typing import Any, Protocol
 
 from pydicom.dataset import Dataset
 from pydicom.uid import CTImageStorage, EnhancedCTImageStorage
@@ -65,6 +65,21 @@ def _seconds_of_day(tm: Any) -> float | None:
     return hours * 3600.0 + minutes * 60.0 + seconds
 
 
+class Header(Protocol):
+    """Keyword access to a DICOM header: a pydicom Dataset or a cheaper view of one."""
+
+    def get(self, keyword: str, default: Any = None) -> Any: ...
+
+
+def _strings(value: Any) -> tuple[str, ...]:
+    """A multi-valued string element as a tuple (pydicom gives a bare str for one value)."""
+    if value is None:
+        return ()
+    if isinstance(value, str | bytes):
+        return (str(value),)
+    return tuple(str(v) for v in value)
+
+
 @dataclass(frozen=True)
 class SliceInfo:
     """The header fields of one image that structure and completion need (no PHI)."""
@@ -89,19 +104,19 @@ class SliceInfo:
     cardiac_number_of_images: int | None
 
 
-def slice_info(ds: Dataset) -> SliceInfo:
+def slice_info(ds: Header) -> SliceInfo:
     """Extract :class:`SliceInfo` from a header (pixel data is never touched)."""
     z_mm: float | None = None
     position, orientation = ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient")
-    if position is not None and orientation is not None and len(position) == 3 \
-            and len(orientation) == 6:
+    position, orientation = _strings(position), _strings(orientation)
+    if len(position) == 3 and len(orientation) == 6:
         row = [float(v) for v in orientation[:3]]
         col = [float(v) for v in orientation[3:]]
         normal = (row[1] * col[2] - row[2] * col[1], row[2] * col[0] - row[0] * col[2],
                   row[0] * col[1] - row[1] * col[0])
         z_mm = sum(float(p) * n for p, n in zip(position, normal, strict=True))
     elif ds.get("SliceLocation") is not None:
-        z_mm = _float(ds.SliceLocation)
+        z_mm = _float(ds.get("SliceLocation"))
     temporal = _int(ds.get("TemporalPositionIndex"))
     if temporal is None:
         temporal = _int(ds.get("TemporalPositionIdentifier"))
@@ -112,7 +127,7 @@ def slice_info(ds: Dataset) -> SliceInfo:
     return SliceInfo(
         sop_class_uid=str(ds.get("SOPClassUID", "")),
         modality=str(ds.get("Modality", "") or "").upper(),
-        image_type=tuple(str(v).upper() for v in (ds.get("ImageType") or ())),
+        image_type=tuple(v.upper() for v in _strings(ds.get("ImageType"))),
         description=description.lower().strip(),
         manufacturer=str(ds.get("Manufacturer", "") or ""),
         body_part=str(ds.get("BodyPartExamined", "") or "").upper().replace(" ", ""),

@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 
 import pydicom
 from pydicom.dataset import Dataset
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert.config import Settings
 from strokealert.db.models.ingest import CompletionEvent, Instance, QuarantinedFile, Series, Study
 from strokealert.dicom.classify import SliceInfo, classify_slices, expected_count, slice_info
-from strokealert.dicom.header import Description, describe
+from strokealert.dicom.header import Description, RawHeader, describe
 from strokealert.dicom.retention import purge_expired
 from strokealert.dicom.store import ImageStore
 
@@ -293,6 +293,7 @@ class Indexer:
         touched_studies: dict[str, _StudyState] = {}
         reopened_series: set[str] = set()
         reopened_studies: set[str] = set()
+        new_rows: dict[str, dict[str, object]] = {}
         with self.factory.begin() as session:
             uids = [r.sop_uid for r in instances]
             existing = {uid: (row_id, sha) for uid, row_id, sha in session.execute(
@@ -312,7 +313,14 @@ class Indexer:
                 study = self._study_state(session, record, desc)
                 series = self._series_state(session, record, desc, study)
                 epoch = record.received_at.timestamp()
-                if record.sop_uid in existing:  # a second copy: the file on disk is the latest
+                pending = new_rows.get(record.sop_uid)
+                if pending is not None:  # a second copy within this batch
+                    if pending["sha256"] == sha:
+                        continue
+                    pending.update(path=record.path, sha256=sha, size_bytes=record.size_bytes,
+                                   transfer_syntax_uid=record.transfer_syntax_uid,
+                                   received_at=record.received_at)
+                elif record.sop_uid in existing:  # a second copy: the file on disk is the latest
                     row_id, old_sha = existing[record.sop_uid]
                     session.execute(update(Instance).where(Instance.id == row_id).values(
                         path=record.path, sha256=sha, size_bytes=record.size_bytes,
@@ -322,15 +330,13 @@ class Indexer:
                     if sha == old_sha:
                         continue
                 else:
-                    instance = Instance(
-                        series_id=series.series_id, sop_instance_uid=record.sop_uid,
-                        sop_class_uid=record.sop_class_uid,
-                        transfer_syntax_uid=record.transfer_syntax_uid,
-                        instance_number=desc.instance_number, path=record.path,
-                        size_bytes=record.size_bytes, sha256=sha,
-                        received_at=record.received_at)
-                    session.add(instance)
-                    existing[record.sop_uid] = (0, sha)
+                    new_rows[record.sop_uid] = {
+                        "series_id": series.series_id, "sop_instance_uid": record.sop_uid,
+                        "sop_class_uid": record.sop_class_uid,
+                        "transfer_syntax_uid": record.transfer_syntax_uid,
+                        "instance_number": desc.instance_number, "path": record.path,
+                        "size_bytes": record.size_bytes, "sha256": sha,
+                        "received_at": record.received_at}
                     series.count += 1
                     self._add_slice(series, desc.slice)
                 series.last_received = max(series.last_received, epoch)
@@ -343,7 +349,8 @@ class Indexer:
                     reopened_studies.add(study.study_uid)
                 touched_series[series.series_uid] = series
                 touched_studies[study.study_uid] = study
-            session.flush()
+            if new_rows:  # one executemany: the ORM's unit of work costs ~1 ms per row
+                session.execute(insert(Instance), list(new_rows.values()))
             for series in touched_series.values():
                 values: dict[str, object] = {
                     "instance_count": series.count, "expected_count": series.expected,
@@ -362,7 +369,7 @@ class Indexer:
 
     def _describe(self, record: InstanceRecord) -> Description:
         try:
-            return describe(record.dataset or Dataset(), self.zone)
+            return describe(RawHeader(record.dataset or Dataset()), self.zone)
         except Exception as exc:  # odd values: index it anyway, without the details
             log.warning("header of SOP %s only partly readable: %s", record.sop_uid, exc)
             return describe(Dataset(), self.zone)

@@ -71,7 +71,7 @@ class BadInstance(Exception):
 
 
 @dataclass(frozen=True)
-class Header:
+class ReceivedIdentity:
     """The identity of a received object, checked before it is stored."""
 
     study_uid: str
@@ -123,7 +123,7 @@ def _expected_pixel_bytes(ds: Dataset) -> int:
 
 
 def read_header(ds: Dataset, transfer_syntax: UID, command_sop_uid: str,
-                command_sop_class: str) -> Header:
+                command_sop_class: str) -> ReceivedIdentity:
     """Check a received dataset's identity and pixel data; raises :class:`BadInstance`.
 
     Missing/invalid UIDs, UIDs that differ from the C-STORE request, no pixel data,
@@ -163,7 +163,7 @@ def read_header(ds: Dataset, transfer_syntax: UID, command_sop_uid: str,
         if undefined_length or pixel.length not in (expected, expected + 1):
             raise BadInstance(STATUS_INCONSISTENT,
                               f"pixel data is {pixel.length} bytes, the header says {expected}")
-    return Header(study_uid, series_uid, sop_uid, sop_class)
+    return ReceivedIdentity(study_uid, series_uid, sop_uid, sop_class)
 
 
 DUL_LOOP_DELAY_S = 0.0002  # pynetdicom's default 1 ms nap between socket polls caps throughput
