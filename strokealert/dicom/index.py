@@ -37,6 +37,7 @@ from strokealert.dicom.store import ImageStore
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 500
+BATCH_WINDOW_S = 0.05  # collect records this long after the first (adds to completion latency)
 MAX_ATTEMPTS = 5  # per batch, before it is dropped from the index (files are kept)
 
 
@@ -211,13 +212,18 @@ class Indexer:
         return min(0.5, max(0.01, min(deadlines) - now))
 
     def _drain(self, timeout: float) -> list[InstanceRecord | QuarantineRecord]:
+        """The next batch: waits ``timeout`` for a first record, then up to
+        ``BATCH_WINDOW_S`` for more (one transaction per batch, not per image)."""
         try:
             batch = [self._queue.get(timeout=timeout)]
         except queue.Empty:
             return []
+        window_end = time.monotonic() + BATCH_WINDOW_S
         while len(batch) < BATCH_MAX:
+            left = window_end - time.monotonic()
             try:
-                batch.append(self._queue.get_nowait())
+                batch.append(self._queue.get(timeout=left) if left > 0
+                             else self._queue.get_nowait())
             except queue.Empty:
                 break
         return batch

@@ -75,13 +75,16 @@ def test_storescu_study_stored_once_and_completed_once(database_url: str, make_s
 def test_corrupt_image_quarantined_rest_of_series_completes(database_url: str, make_service,
                                                             tmp_path: Path) -> None:
     running = make_service(database_url)
-    paths = write_series(tmp_path / "in", 6)
+    paths = write_series(tmp_path / "in", 7)
     broken = pydicom.dcmread(paths[2])
     broken.Rows = 80  # header no longer matches the pixel data length
     broken.save_as(paths[2])
     no_pixels = pydicom.dcmread(paths[4])
     del no_pixels.PixelData
     no_pixels.save_as(paths[4])
+    no_series = pydicom.dcmread(paths[5])
+    del no_series.SeriesInstanceUID
+    no_series.save_as(paths[5])
 
     result = storescu(running.port, tmp_path / "in", options=("-v",))
     log = (result.stdout + result.stderr).lower()
@@ -90,14 +93,15 @@ def test_corrupt_image_quarantined_rest_of_series_completes(database_url: str, m
     wait_for(lambda: len(running.series_done) == 1)
 
     assert running.series_done[0].instance_count == 4
-    assert running.series_done[0].reason == "quiet"  # 6 announced, 4 acceptable
+    assert running.series_done[0].reason == "quiet"  # 7 announced, 4 acceptable
     assert _count(running, Instance) == 4
     with running.service.factory() as session:
         quarantined = list(session.scalars(select(QuarantinedFile)))
     assert sorted(q.sop_instance_uid for q in quarantined) == sorted(
-        [broken.SOPInstanceUID, no_pixels.SOPInstanceUID])
+        [broken.SOPInstanceUID, no_pixels.SOPInstanceUID, no_series.SOPInstanceUID])
     reasons = " ".join(q.reason for q in quarantined)
     assert "pixel data is" in reasons and "no pixel data" in reasons
+    assert "missing or invalid SeriesInstanceUID" in reasons
     for row in quarantined:
         assert Path(row.path).is_file()
         assert Path(row.path).with_suffix(".reason.txt").read_text().startswith("status 0x")
@@ -159,3 +163,37 @@ def test_retention_purges_files_and_rows(make_service, tmp_path: Path) -> None:
                          datetime.now(UTC) + timedelta(seconds=1)) == 4
     assert _count(running, Instance) == 0 and _count(running, Series) == 0
     assert not list(running.settings.store_dir.rglob("*.dcm"))
+
+
+def test_scheduled_retention_purges_while_serving(make_service, tmp_path: Path) -> None:
+    running = make_service(retention_days=1.0 / 86400, retention_interval_s=0.5)
+    write_series(tmp_path / "in", 3)
+    assert storescu(running.port, tmp_path / "in").returncode == 0
+    running.settle()
+    wait_for(lambda: _count(running, Instance) == 0, timeout_s=10)
+    assert not list(running.settings.store_dir.rglob("*.dcm"))
+
+
+def test_tls_association(make_service, tmp_path: Path) -> None:
+    import ssl
+    import subprocess
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    running = make_service(dicom_tls_cert=cert, dicom_tls_key=key)
+    paths = write_series(tmp_path / "in", 2)
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(cert))
+    context.check_hostname = False
+    ae = AE(ae_title="SCANNER")
+    ae.add_requested_context(CTImageStorage, syn.ExplicitVRLittleEndian)
+    plain = ae.associate("127.0.0.1", running.port, ae_title="STROKEALERT")
+    assert not plain.is_established  # a cleartext peer gets no association
+    assoc = ae.associate("127.0.0.1", running.port, ae_title="STROKEALERT",
+                         tls_args=(context, None))
+    assert assoc.is_established
+    assert [assoc.send_c_store(p).Status for p in paths] == [0, 0]
+    assoc.release()
+    running.settle()
+    assert _count(running, Instance) == 2
