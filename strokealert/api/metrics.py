@@ -1,0 +1,86 @@
+"""Prometheus metrics read from the database at scrape time, so every process of the service
+(receiver, workers, web) is counted: studies, analyses, alerts and their latency, deliveries,
+failures. Only counts and durations: no identifiers, no PHI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.registry import Collector, CollectorRegistry
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications.models import OutboxMessage
+from strokealert.db.models.cases import Case
+from strokealert.db.models.ingest import Instance, QuarantinedFile, Study
+from strokealert.db.models.pipeline import Job
+
+LATENCY_BUCKETS_S = (30, 60, 120, 180, 300, 600, 900, 1800)
+
+
+class DatabaseCollector(Collector):
+    def __init__(self, factory: sessionmaker[Session]) -> None:
+        self.factory = factory
+
+    def collect(self) -> Iterator[object]:
+        with self.factory() as session:
+            yield CounterMetricFamily("strokealert_studies_received", "Studies received",
+                                      value=session.scalar(select(func.count(Study.id))) or 0)
+            yield CounterMetricFamily("strokealert_instances_received", "Images stored",
+                                      value=session.scalar(select(func.count(Instance.id))) or 0)
+            yield CounterMetricFamily(
+                "strokealert_instances_quarantined", "Objects refused into quarantine",
+                value=session.scalar(select(func.count(QuarantinedFile.id))) or 0)
+            jobs = GaugeMetricFamily("strokealert_analyses", "Analysis jobs by kind and status",
+                                     labels=["kind", "status"])
+            for kind, status, count in session.execute(
+                    select(Job.kind, Job.status, func.count()).group_by(Job.kind, Job.status)):
+                jobs.add_metric([kind, status], count)
+            yield jobs
+            cases = GaugeMetricFamily("strokealert_cases", "Cases by alert level",
+                                      labels=["level"])
+            for level, count in session.execute(
+                    select(Case.alert_level, func.count()).group_by(Case.alert_level)):
+                cases.add_metric([level or "pending"], count)
+            yield cases
+            deliveries = GaugeMetricFamily("strokealert_deliveries",
+                                           "Notifications by channel and status",
+                                           labels=["channel", "status"])
+            for channel, status, count in session.execute(
+                    select(OutboxMessage.channel, OutboxMessage.status, func.count())
+                    .group_by(OutboxMessage.channel, OutboxMessage.status)):
+                deliveries.add_metric([channel, status], count)
+            yield deliveries
+            yield _histogram(session, "strokealert_scan_to_alert_seconds",
+                             "Acquisition (CTA/CTP) to alert", "scan")
+            yield _histogram(session, "strokealert_alert_to_ack_seconds",
+                             "Alert to first acknowledgement", "ack")
+
+
+def _histogram(session: Session, name: str, doc: str, kind: str) -> HistogramMetricFamily:
+    if kind == "scan":
+        rows = session.execute(select(Case.cta_at, Case.ctp_at, Case.alert_sent_at)
+                               .where(Case.alert_sent_at.is_not(None)))
+        durations = [(r[2] - min(t for t in r[:2] if t)).total_seconds() for r in rows
+                     if r[0] or r[1]]
+    else:
+        rows = session.execute(select(Case.alert_sent_at, Case.first_ack_at)
+                               .where(Case.alert_sent_at.is_not(None),
+                                      Case.first_ack_at.is_not(None)))
+        durations = [(b - a).total_seconds() for a, b in rows]
+    buckets = [(str(b), sum(1 for d in durations if d <= b)) for b in LATENCY_BUCKETS_S]
+    buckets.append(("+Inf", len(durations)))
+    metric = HistogramMetricFamily(name, doc)
+    metric.add_metric([], buckets, sum_value=sum(durations))
+    return metric
+
+
+def registry_for(factory: sessionmaker[Session]) -> CollectorRegistry:
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(DatabaseCollector(factory))
+    return registry

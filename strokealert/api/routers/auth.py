@@ -1,0 +1,173 @@
+"""Login (password or hospital SSO via OIDC), logout, API tokens, phone registration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy import select
+
+from strokealert.api.dependencies import DB, Principal, audit, client_ip, require, utcnow
+from strokealert.api.schemas import DeviceIn, TokenIn, TokenOut, UserOut
+from strokealert.api.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    new_api_token,
+    verify_password,
+)
+from strokealert.db.models.users import ApiToken, User
+
+router = APIRouter(tags=["auth"])
+AnyUser = Annotated[Principal, Depends(require())]
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+def login_page(request: Request, *, error: str | None = None, status_code: int = 200,
+               next_url: str = "/") -> HTMLResponse:
+    token, cookie = request.app.state.signer.login_csrf()
+    response = request.app.state.templates.TemplateResponse(
+        request, "login.html", {"error": error, "csrf": token, "next": _safe_next(next_url),
+                                "oidc": request.app.state.oidc is not None},
+        status_code=status_code)
+    response.set_cookie(LOGIN_CSRF_COOKIE, cookie, httponly=True, samesite="strict",
+                        secure=request.app.state.https, max_age=3600)
+    return response
+
+
+def start_session(request: Request, user: User, redirect: str) -> Response:
+    cookie, _csrf = request.app.state.signer.dump(user.id)
+    response = RedirectResponse(_safe_next(redirect), status_code=303)
+    response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
+                        secure=request.app.state.https,
+                        max_age=request.app.state.settings.session_max_age_s)
+    response.delete_cookie(LOGIN_CSRF_COOKIE)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return login_page(request, next_url=next)
+
+
+@router.post("/login", include_in_schema=False)
+def login(request: Request, session: DB, username: Annotated[str, Form()],
+          password: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "/") -> Response:
+    """Password login; rate limited per user and per address; every attempt audited."""
+    state = request.app.state
+    ip = client_ip(request)
+    if not state.signer.check_login_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
+        return login_page(request, error="The form expired; please try again.", status_code=403,
+                          next_url=next)
+    wait = state.limiter.blocked(username, ip)
+    if wait > 0:
+        audit(request, session, None, "login_failed", username=username, outcome="rate_limited")
+        session.commit()
+        response = login_page(request, error=f"Too many attempts. Try again in {wait:.0f} s.",
+                              status_code=429, next_url=next)
+        response.headers["Retry-After"] = str(int(wait) + 1)
+        return response
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None or not user.active or not verify_password(user.password_hash, password):
+        state.limiter.failed(username, ip)
+        audit(request, session, None, "login_failed", username=username, outcome="denied")
+        session.commit()
+        return login_page(request, error="Wrong username or password.", status_code=401,
+                          next_url=next)
+    state.limiter.succeeded(username)
+    user.last_login_at = utcnow()
+    audit(request, session, Principal(user, "session"), "login", detail={"method": "password"})
+    session.commit()
+    return start_session(request, user, next)
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(request: Request, session: DB, principal: AnyUser) -> Response:
+    audit(request, session, principal, "logout")
+    session.commit()
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/login/oidc", include_in_schema=False)
+async def oidc_start(request: Request) -> Response:
+    """Redirect to the hospital's identity provider (when OIDC is configured)."""
+    client = request.app.state.oidc
+    if client is None:
+        raise HTTPException(404, "single sign-on is not configured")
+    return await client.authorize_redirect(request, str(request.url_for("oidc_callback")))
+
+
+@router.get("/auth/oidc/callback", include_in_schema=False, name="oidc_callback")
+async def oidc_callback(request: Request, session: DB) -> Response:
+    """Map the identity provider's user to a local user (by subject, then username)."""
+    client = request.app.state.oidc
+    if client is None:
+        raise HTTPException(404, "single sign-on is not configured")
+    try:
+        token = await client.authorize_access_token(request)
+    except Exception:
+        raise HTTPException(401, "single sign-on failed") from None
+    claims = token.get("userinfo") or {}
+    subject = str(claims.get("sub") or "")
+    username = str(claims.get("preferred_username") or claims.get("email") or subject)
+    settings = request.app.state.settings
+    user = session.scalar(select(User).where(User.oidc_subject == subject)) if subject else None
+    if user is None:
+        user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        from strokealert.api.services.users import role_from_claims
+
+        role = role_from_claims(claims, settings.oidc_role_claim, settings.oidc_default_role)
+        if role is None:
+            audit(request, session, None, "login_failed", username=username,
+                  outcome="unknown_sso_user")
+            session.commit()
+            raise HTTPException(403, "this account is not enabled for strokealert")
+        user = User(username=username, display_name=str(claims.get("name") or username),
+                    role=role, created_at=utcnow(), active=True)
+        session.add(user)
+    if not user.active:
+        raise HTTPException(403, "this account is disabled")
+    user.oidc_subject = subject or user.oidc_subject
+    user.last_login_at = utcnow()
+    session.flush()
+    audit(request, session, Principal(user, "session"), "login", detail={"method": "oidc"})
+    session.commit()
+    return start_session(request, user, "/")
+
+
+@router.get("/api/me", response_model=UserOut)
+def me(principal: AnyUser) -> UserOut:
+    u = principal.user
+    return UserOut(username=u.username, display_name=u.display_name, role=u.role)
+
+
+@router.post("/api/tokens", response_model=TokenOut, status_code=201)
+def create_token(request: Request, session: DB, principal: AnyUser, body: TokenIn) -> TokenOut:
+    """A bearer token for a device or script of the calling user (shown once)."""
+    token, digest = new_api_token()
+    session.add(ApiToken(user_id=principal.user.id, name=body.name, token_sha256=digest,
+                         created_at=utcnow()))
+    audit(request, session, principal, "token_created", detail={"name": body.name})
+    session.commit()
+    return TokenOut(token=token, name=body.name)
+
+
+@router.post("/api/devices", status_code=204)
+def register_device(request: Request, session: DB, principal: AnyUser, body: DeviceIn) -> None:
+    """The PWA / phone app registers its FCM token for the logged-in user's person."""
+    from notifications.models import Person
+    from strokealert import alerting
+
+    person = session.get(Person, principal.user.person_id) if principal.user.person_id else None
+    if person is None:
+        raise HTTPException(409, "your account is not linked to an on-call person")
+    alerting.register_device(session, person.name, body.token, body.platform)
+    audit(request, session, principal, "device_registered", detail={"platform": body.platform})
+    session.commit()

@@ -1,0 +1,179 @@
+"""The cases JSON API, key images and map slices, and the live worklist event stream (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import FileResponse, Response, StreamingResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strokealert.api.dependencies import DB, Acker, Principal, TimelineEditor, Viewer, audit
+from strokealert.api.schemas import AckIn, CaseDetail, CaseSummary, TimelineIn
+from strokealert.api.services import cases as case_service
+from strokealert.api.services import images, views
+from strokealert.db.models.cases import Case
+from strokealert.errors import InputError
+
+router = APIRouter(tags=["cases"])
+STREAM_POLL_S = 1.0
+KEEPALIVE_S = 15.0
+
+
+def get_case(session: Session, case_id: str) -> Case:
+    case = session.get(Case, case_id)
+    if case is None:
+        raise HTTPException(404, "no such case")
+    return case
+
+
+def ack_name(session: Session, principal: Principal) -> str:
+    """The name the team sees ("<name> is on the way"): the linked on-call person's, if any."""
+    from notifications.models import Person
+
+    if principal.user.person_id is not None:
+        person = session.get(Person, principal.user.person_id)
+        if person is not None:
+            return person.name
+    return principal.name
+
+
+def acknowledge(request: Request, session: Session, principal: Principal, case: Case,
+                via: str) -> bool:
+    first = case_service.acknowledge_case(session, case, by=ack_name(session, principal),
+                                          via=via)
+    audit(request, session, principal, "ack", object_type="case", object_id=case.id,
+          detail={"via": via, "first": first})
+    session.commit()
+    return first
+
+
+def edit_timeline(request: Request, session: Session, principal: Principal, case: Case,
+                  changes: dict[str, Any]) -> dict[str, Any]:
+    try:
+        diff = case_service.set_timeline(case, changes)
+    except InputError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if diff:
+        audit(request, session, principal, "timeline_edit", object_type="case",
+              object_id=case.id, detail={"changes": diff})
+    session.commit()
+    return diff
+
+
+def parse_timeline(body: dict[str, Any], zone: Any) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    for name, value in body.items():
+        if name.endswith("_at"):
+            try:
+                changes[name] = views.parse_time(value, zone)
+            except InputError as exc:
+                raise HTTPException(422, f"{name}: {exc}") from None
+        elif name == "tici":
+            changes[name] = value or None
+        else:
+            changes[name] = value
+    return changes
+
+
+@router.get("/api/cases", response_model=list[CaseSummary])
+def list_cases(session: DB, _principal: Viewer, limit: int = 100) -> list[Case]:
+    """The worklist: most urgent, newest first (no PHI)."""
+    return case_service.worklist(session, limit=max(1, min(limit, 500)))
+
+
+@router.get("/api/cases/{case_id}", response_model=CaseDetail)
+def case_detail(request: Request, session: DB, principal: Viewer, case_id: str) -> dict:
+    """One case with PHI, result, timeline, measures and alert history (audited)."""
+    case = get_case(session, case_id)
+    data = views.case_json(case, request.app.state.zone,
+                           views.alert_history(session, case.id))
+    audit(request, session, principal, "phi_view", object_type="case", object_id=case.id,
+          detail={"via": "api"})
+    session.commit()
+    return data
+
+
+@router.get("/api/cases/{case_id}/alerts")
+def case_alerts(session: DB, _principal: Viewer, case_id: str) -> list[dict[str, Any]]:
+    """Alerts, deliveries and acknowledgements of a case (no PHI)."""
+    return views.alert_history(session, get_case(session, case_id).id)
+
+
+@router.post("/api/cases/{case_id}/ack")
+def api_ack(request: Request, session: DB, principal: Acker, case_id: str,
+            body: AckIn | None = None) -> dict[str, Any]:
+    case = get_case(session, case_id)
+    first = acknowledge(request, session, principal, case, (body or AckIn()).via)
+    return {"acknowledged": True, "first": first, "first_ack_at": case.first_ack_at,
+            "first_ack_by": case.first_ack_by}
+
+
+@router.patch("/api/cases/{case_id}/timeline")
+def api_timeline(request: Request, session: DB, principal: TimelineEditor, case_id: str,
+                 body: TimelineIn) -> dict[str, Any]:
+    """Change timeline fields; date-times without offset are in the hospital's zone."""
+    case = get_case(session, case_id)
+    zone = request.app.state.zone
+    diff = edit_timeline(request, session, principal, case,
+                         parse_timeline(body.model_dump(exclude_unset=True), zone))
+    return {"changed": sorted(diff), **views.case_json(case, zone, [])["timeline"],
+            "measures": views.case_json(case, zone, [])["measures"]}
+
+
+@router.get("/cases/{case_id}/images/{index}", include_in_schema=False)
+def key_image(session: DB, _principal: Viewer, case_id: str, index: int) -> Response:
+    path = images.key_image_path(get_case(session, case_id), index)
+    if path is None:
+        raise HTTPException(404, "no such image")
+    return FileResponse(path, headers={"Cache-Control": "private, max-age=300"})
+
+
+@router.get("/cases/{case_id}/maps/{name}/{z}", include_in_schema=False)
+def map_slice(session: DB, _principal: Viewer, case_id: str, name: str, z: int) -> Response:
+    path = images.map_path(get_case(session, case_id), name)
+    png = images.slice_png(path, name, z) if path is not None else None
+    if png is None:
+        raise HTTPException(404, "no such map slice")
+    return Response(png, media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+def _changes_since(request: Request, since: datetime) -> list[dict[str, Any]]:
+    state = request.app.state
+    with state.factory() as session:
+        rows = list(session.scalars(select(Case).where(Case.updated_at > since)
+                                    .order_by(Case.updated_at).limit(200)))
+        row_template = state.templates.get_template("_case_row.html")
+        return [{"id": c.id, "urgency": c.urgency, "created": c.created_at.isoformat(),
+                 "updated": c.updated_at,
+                 "html": row_template.render(c=c, zone=state.zone, local=views.local)}
+                for c in rows]
+
+
+@router.get("/events", include_in_schema=False)
+async def events(request: Request, _principal: Viewer) -> StreamingResponse:
+    """Server-sent events: ``case`` with the worklist row of each new or changed case."""
+    since = datetime.now(request.app.state.zone)
+
+    async def stream() -> Any:
+        nonlocal since
+        idle = 0.0
+        yield "retry: 3000\n\n"
+        while not await request.is_disconnected() and not request.app.state.stopping.is_set():
+            for change in await asyncio.to_thread(_changes_since, request, since):
+                since = max(since, change.pop("updated"))
+                yield f"event: case\ndata: {json.dumps(change)}\n\n"
+                idle = 0.0
+            await asyncio.sleep(STREAM_POLL_S)
+            idle += STREAM_POLL_S
+            if idle >= KEEPALIVE_S:
+                idle = 0.0
+                yield ": keepalive\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"X-Accel-Buffering": "no"})

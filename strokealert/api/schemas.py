@@ -1,0 +1,86 @@
+"""Request and response bodies of the JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class UserOut(BaseModel):
+    username: str
+    display_name: str
+    role: str
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=128)
+
+
+class TokenOut(BaseModel):
+    token: str
+    name: str
+
+
+class DeviceIn(BaseModel):
+    token: str = Field(min_length=10, max_length=512)
+    platform: Literal["android", "ios", "web"] = "web"
+
+
+class CaseSummary(BaseModel):
+    """A worklist row: no PHI."""
+
+    id: str
+    site: str
+    status: str
+    alert_level: str | None
+    title: str
+    summary: str
+    created_at: datetime
+    updated_at: datetime
+    first_ack_at: datetime | None
+    first_ack_by: str | None
+
+
+class CaseDetail(CaseSummary):
+    """The viewer: PHI included (audited), the analysis result and the timeline."""
+
+    study_instance_uid: str
+    patient_name: str | None
+    patient_id: str | None
+    birth_date: str | None
+    accession_number: str | None
+    result: dict[str, Any] | None
+    key_images: list[str]
+    timeline: dict[str, Any]
+    measures: dict[str, int | str | None]
+    alerts: list[dict[str, Any]]
+
+
+class TimelineIn(BaseModel):
+    """Timeline edits: ISO 8601 date-times (an offset, or the hospital's zone if none), null to
+    clear; only the fields sent change."""
+
+    model_config = {"extra": "forbid"}
+
+    last_known_well_at: str | None = None
+    arrival_at: str | None = None
+    transfer_in_at: str | None = None
+    ncct_at: str | None = None
+    cta_at: str | None = None
+    ctp_at: str | None = None
+    alert_sent_at: str | None = None
+    first_ack_at: str | None = None
+    decision_at: str | None = None
+    needle_at: str | None = None
+    groin_puncture_at: str | None = None
+    first_pass_at: str | None = None
+    reperfusion_at: str | None = None
+    transfer_out_at: str | None = None
+    tici: str | None = None
+    transfer: bool | None = None
+
+
+class AckIn(BaseModel):
+    via: Literal["web", "app"] = "web"

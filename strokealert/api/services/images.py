@@ -1,0 +1,73 @@
+"""Key images and perfusion-map slices of a case, read only from the case's output folder."""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image
+
+from strokealert.db.models.cases import Case
+
+# Display windows (units of each map) and colour maps.
+MAP_WINDOWS = {"cbf": (0.0, 60.0, "turbo"), "cbv": (0.0, 6.0, "turbo"),
+               "mtt": (0.0, 16.0, "turbo"), "tmax": (0.0, 12.0, "turbo"),
+               "ttp": (0.0, 40.0, "turbo"), "rcbf": (0.0, 1.5, "turbo"),
+               "core": (0.0, 1.0, "magma"), "hypoperfusion": (0.0, 1.0, "viridis")}
+SCROLL_MAPS = ("cbf", "cbv", "mtt", "tmax")
+
+
+def _inside(case: Case, relative: str) -> Path | None:
+    if not case.output_dir:
+        return None
+    root = Path(case.output_dir).resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root) or not path.is_file():
+        return None
+    return path
+
+
+def key_image_path(case: Case, index: int) -> Path | None:
+    if not 0 <= index < len(case.key_images or []):
+        return None
+    return _inside(case, case.key_images[index])
+
+
+def map_path(case: Case, name: str) -> Path | None:
+    relative = (case.map_files or {}).get(name)
+    return _inside(case, relative) if relative else None
+
+
+@lru_cache(maxsize=16)
+def _volume(path: str, mtime: float) -> np.ndarray:
+    """The map as (z, y, x) float32 with the patient's right on the image left (radiological)."""
+    data = np.asarray(nib.load(path).dataobj, dtype=np.float32)  # (i, j, k) RAS-ish
+    return np.ascontiguousarray(np.transpose(data, (2, 1, 0))[:, ::-1, :])
+
+
+def slice_count(path: Path) -> int:
+    shape = nib.load(str(path)).shape
+    return int(shape[2]) if len(shape) >= 3 else 1
+
+
+def slice_png(path: Path, name: str, z: int) -> bytes | None:
+    """One axial slice as a colour PNG (window per map), or None if ``z`` is out of range."""
+    volume = _volume(str(path), path.stat().st_mtime)
+    if not 0 <= z < volume.shape[0]:
+        return None
+    low, high, cmap = MAP_WINDOWS.get(name, (float(np.nanmin(volume)),
+                                             float(np.nanmax(volume)) or 1.0, "gray"))
+    scaled = np.clip((np.nan_to_num(volume[z]) - low) / (high - low or 1.0), 0, 1)
+    rgba = (colormaps[cmap](scaled) * 255).astype(np.uint8)
+    rgba[np.nan_to_num(volume[z]) <= low, :3] = 0
+    image = Image.fromarray(rgba[..., :3])
+    if image.width < 256:
+        factor = max(1, 256 // image.width)
+        image = image.resize((image.width * factor, image.height * factor), Image.NEAREST)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()

@@ -1,0 +1,102 @@
+"""Web commands: ``user add``, ``report`` and ``web`` (the API alone)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from strokealert.config import load_settings
+from strokealert.errors import InputError
+
+user_app = typer.Typer(help="Web users.", no_args_is_help=True)
+
+
+def _factory(config: Path | None):  # type: ignore[no-untyped-def]
+    from strokealert import db
+
+    settings = load_settings(config)
+    db.upgrade(settings.resolved_database_url)
+    return settings, db.make_session_factory(db.make_engine(settings.resolved_database_url))
+
+
+@user_app.command("add")
+def user_add(
+    username: str = typer.Argument(..., help="login name"),
+    role: str = typer.Option(..., "--role", help="stroke_team, radiologist, coordinator, admin"),
+    password_stdin: bool = typer.Option(False, "--password-stdin",
+                                        help="read the password from standard input"),
+    display_name: str | None = typer.Option(None, "--name", help="name shown to the team"),
+    person: str | None = typer.Option(None, "--person", help="link to this on-call person"),
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
+) -> None:
+    """Create a user (password hashed with argon2id)."""
+    from sqlalchemy import select
+
+    from notifications.models import Person
+    from strokealert.api.services.users import add_user
+    from strokealert.audit import log as audit_log
+
+    if not password_stdin:
+        raise InputError("give the password on standard input with --password-stdin")
+    password = sys.stdin.readline().rstrip("\r\n")
+    _settings, factory = _factory(config)
+    with factory.begin() as session:
+        person_id = None
+        if person:
+            person_id = session.scalar(select(Person.id).where(Person.name == person))
+            if person_id is None:
+                raise InputError(f"no on-call person named {person!r}")
+        user = add_user(session, username, role, password, display_name=display_name,
+                        person_id=person_id)
+        audit_log.record(session, "user_added", username="cli", object_type="user",
+                         object_id=str(user.id), ip="local", detail={"role": role})
+    typer.echo(f"user {username} ({role}) added")
+
+
+def report(
+    date_from: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD"),
+    date_to: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD"),
+    fmt: str = typer.Option("csv", "--format", help="csv, html or json"),
+    out: Path | None = typer.Option(None, "--out", help="write to this file, not stdout"),
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
+) -> None:
+    """Door-to-needle / door-to-groin audit for the date range (arrival days, inclusive)."""
+    import getpass
+
+    from strokealert.audit import log as audit_log
+    from strokealert.audit import report as audit_report
+
+    start = audit_report.parse_date(date_from, "--from")
+    end = audit_report.parse_date(date_to, "--to")
+    if fmt not in ("csv", "html", "json"):
+        raise InputError(f"--format must be csv, html or json, not {fmt!r}")
+    settings, factory = _factory(config)
+    with factory.begin() as session:
+        summary = audit_report.build(session, start, end, settings.timezone)
+        text = audit_report.render(summary, fmt, generated_by=getpass.getuser())
+        audit_log.record(session, "export", username=f"cli:{getpass.getuser()}", ip="local",
+                         object_type="report", detail={"from": str(start), "to": str(end),
+                                                       "format": fmt, "cases": summary["cases"]})
+    if out is not None:
+        out.write_text(text)
+    else:
+        sys.stdout.write(text)
+
+
+def web(config: Path | None = typer.Option(None, "--config", help="TOML settings file")) -> None:
+    """Run the web app and API alone (no DICOM receiver) until SIGINT/SIGTERM."""
+    import uvicorn
+
+    from strokealert.api.app import create_app
+
+    settings, factory = _factory(config)
+    uvicorn.run(create_app(settings, factory), host=settings.http_host, port=settings.http_port,
+                log_level="info", timeout_graceful_shutdown=2)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(user_app, name="user")
+    app.command("report")(report)
+    app.command("web")(web)

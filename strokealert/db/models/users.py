@@ -1,0 +1,49 @@
+"""People who log in to the web app, their roles and their API (device) tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from notifications.schema import UTCDateTime
+from strokealert.db import Base
+
+ROLES = ("stroke_team", "radiologist", "coordinator", "admin")
+
+
+class User(Base):
+    """A local or single-sign-on user; ``person_id`` links to the notifications person paged."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(256))  # argon2id; None for SSO-only
+    oidc_subject: Mapped[str | None] = mapped_column(String(256), unique=True)
+    person_id: Mapped[int | None] = mapped_column(Integer)  # notify_people.id (other branch)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user",
+                                                  cascade="all, delete-orphan")
+
+
+class ApiToken(Base):
+    """A bearer token for the API or a phone; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
