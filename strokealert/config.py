@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     secret_key: str = Field("", description="signing key for sessions and URLs; random if unset")
     site_name: str = "Main campus CT"
     timezone: str = "UTC"
+    session_max_age_s: int = Field(43200, description="web login lifetime (seconds)")
+    login_max_failures: int = Field(5, description="failed logins per user/address per window")
+    login_window_s: float = Field(300.0, description="login rate-limit window (seconds)")
+    oidc_issuer: str | None = Field(None, description="hospital SSO issuer URL; enables OIDC")
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_role_claim: str = Field("roles", description="ID-token claim holding the role")
+    oidc_default_role: str | None = Field(
+        None, description="role for SSO users not created beforehand; unset = refuse them")
 
     # --- pipeline ---
     executor: Literal["local", "celery"] = "local"

@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "strokealert.cli.db",
     "strokealert.cli.phantom",
     "strokealert.cli.analyze",
+    "strokealert.cli.web",
     "strokealert.cli.notify",
 ]
 

@@ -12,6 +12,9 @@ from strokealert.db import Base
 MODEL_MODULES = (
     "ingest",
     "pipeline",
+    "cases",
+    "users",
+    "audit",
 )
 
 for _name in MODEL_MODULES:
