@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     rule_defuse3_critical: bool = True
     rule_large_core_ml: float = Field(70.0, description="core at or above this → warning")
 
+    # --- results to PACS ---
+    pacs_enabled: bool = Field(False, description="C-STORE the SC, SEG and SR to the PACS")
+    pacs_host: str = "127.0.0.1"
+    pacs_port: int = 104
+    pacs_ae_title: str = Field("PACS", description="called AE title of the destination")
+    pacs_attempts: int = Field(3, description="tries per result object before giving up")
+    pacs_retry_wait_s: float = Field(2.0, description="pause between attempts (doubles)")
+    pacs_timeout_s: float = Field(30.0, description="association/network timeout")
+
     # --- notifications ---
     webhook_url: str | None = None
     webhook_secret: str | None = None

@@ -1,0 +1,141 @@
+"""Ischaemic core and Tmax>6 s hypoperfusion as one binary DICOM Segmentation.
+
+The masks are (z, y, x) booleans on the CTP slice grid: z follows rising table position (as
+:func:`strokealert.results.common.first_time_frame` orders the source), y/x are image rows and
+columns. Masks computed on a block-averaged grid (perfusion's working resolution, an integer
+factor coarser in-plane) are expanded back to the source pixels by nearest neighbour.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import highdicom as hd
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import ExplicitVRLittleEndian
+
+from strokealert.results.common import (
+    DEVICE_SERIAL,
+    MANUFACTURER,
+    MODEL_NAME,
+    NOT_FOR_DIAGNOSTIC_USE,
+    SOFTWARE_VERSION,
+    new_uid,
+)
+
+# Segmented property category and types (SNOMED CT, CID 7150 / 7151 families).
+MORPHOLOGICALLY_ABNORMAL_STRUCTURE = hd.sr.CodedConcept(
+    "49755003", "SCT", "Morphologically Abnormal Structure")
+INFARCT = hd.sr.CodedConcept("55641003", "SCT", "Infarct")
+ISCHEMIA = hd.sr.CodedConcept("52674009", "SCT", "Ischemia")
+BRAIN = hd.sr.CodedConcept(codes.SCT.Brain.value, "SCT", codes.SCT.Brain.meaning)
+
+CORE_SEGMENT = 1
+HYPOPERFUSION_SEGMENT = 2
+CORE_LABEL = "Ischemic core (rCBF<30%)"
+HYPOPERFUSION_LABEL = "Hypoperfusion (Tmax>6s)"
+
+
+def algorithm_identification() -> hd.AlgorithmIdentificationSequence:
+    """The algorithm behind the segments: deconvolution maps, then thresholds."""
+    return hd.AlgorithmIdentificationSequence(
+        name="strokealert perfusion",
+        family=codes.DCM.ImageProcessing,
+        parameters={"core": "rCBF < 30 %", "hypoperfusion": "Tmax > 6 s"},
+        version=SOFTWARE_VERSION,
+    )
+
+
+def segment_descriptions() -> list[hd.seg.SegmentDescription]:
+    """Segment 1: core (Infarct); segment 2: Tmax>6 s hypoperfusion (Ischemia)."""
+    algorithm = algorithm_identification()
+    return [
+        hd.seg.SegmentDescription(
+            segment_number=CORE_SEGMENT,
+            segment_label=CORE_LABEL,
+            segmented_property_category=MORPHOLOGICALLY_ABNORMAL_STRUCTURE,
+            segmented_property_type=INFARCT,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+            tracking_uid=new_uid(),
+            tracking_id="ischemic core",
+            anatomic_regions=[BRAIN],
+            display_color=hd.color.CIELabColor(50.0, 70.0, 50.0),
+        ),
+        hd.seg.SegmentDescription(
+            segment_number=HYPOPERFUSION_SEGMENT,
+            segment_label=HYPOPERFUSION_LABEL,
+            segmented_property_category=MORPHOLOGICALLY_ABNORMAL_STRUCTURE,
+            segmented_property_type=ISCHEMIA,
+            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
+            algorithm_identification=algorithm,
+            tracking_uid=new_uid(),
+            tracking_id="hypoperfusion tmax6",
+            anatomic_regions=[BRAIN],
+            display_color=hd.color.CIELabColor(80.0, 0.0, 80.0),
+        ),
+    ]
+
+
+def to_source_grid(mask: np.ndarray, slices: int, rows: int, columns: int) -> np.ndarray:
+    """``mask`` (z, y, x) as booleans on the (slices, rows, columns) source grid.
+
+    A mask an integer factor coarser in-plane (block averaging that dropped the remainder)
+    is repeated back and padded with False; any other mismatch is a ValueError.
+    """
+    mask = np.asarray(mask).astype(bool, copy=False)
+    if mask.ndim != 3 or mask.shape[0] != slices:
+        raise ValueError(f"mask shape {mask.shape} does not match {slices} source slices")
+    if mask.shape[1:] == (rows, columns):
+        return mask
+    factor = rows // mask.shape[1] if mask.shape[1] else 0
+    if factor < 2 or rows // factor != mask.shape[1] or columns // factor != mask.shape[2]:
+        raise ValueError(f"mask shape {mask.shape} does not fit source images {rows}x{columns}")
+    expanded = np.zeros((slices, rows, columns), dtype=bool)
+    block = np.repeat(np.repeat(mask, factor, axis=1), factor, axis=2)
+    expanded[:, : block.shape[1], : block.shape[2]] = block
+    return expanded
+
+
+def build_segmentation(
+    source_images: Sequence[Dataset],
+    core_mask: np.ndarray,
+    hypoperfusion_mask: np.ndarray,
+    *,
+    series_instance_uid: str,
+    series_number: int,
+) -> hd.seg.Segmentation:
+    """A BINARY SEG with the core and hypoperfusion segments over ``source_images``.
+
+    ``source_images`` are one time frame of the CTP, one dataset per slice, ordered as the
+    masks' z axis (see :func:`strokealert.results.common.first_time_frame`); pixel data is not
+    needed.
+    """
+    if not source_images:
+        raise ValueError("a segmentation needs its source images")
+    rows, columns = int(source_images[0].Rows), int(source_images[0].Columns)
+    slices = len(source_images)
+    core = to_source_grid(core_mask, slices, rows, columns)
+    hypo = to_source_grid(hypoperfusion_mask, slices, rows, columns)
+    labels = np.stack([core, hypo], axis=-1)  # (z, y, x, segments)
+    return hd.seg.Segmentation(
+        source_images=list(source_images),
+        pixel_array=labels,
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=segment_descriptions(),
+        series_instance_uid=series_instance_uid,
+        series_number=series_number,
+        sop_instance_uid=new_uid(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        manufacturer_model_name=MODEL_NAME,
+        software_versions=SOFTWARE_VERSION,
+        device_serial_number=DEVICE_SERIAL,
+        content_label="PERFUSION",
+        content_description=f"Core and Tmax>6s, {NOT_FOR_DIAGNOSTIC_USE.lower()}",
+        series_description=f"Perfusion core/penumbra SEG ({NOT_FOR_DIAGNOSTIC_USE.lower()})",
+        transfer_syntax_uid=ExplicitVRLittleEndian,
+        omit_empty_frames=True,
+    )

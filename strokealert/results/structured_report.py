@@ -1,0 +1,236 @@
+"""Perfusion volumes and the LVO finding as a TID 1500 Measurement Report (Comprehensive 3D SR).
+
+Groups (each with a tracking identifier that names it):
+
+- ``ischemic core``: volume (mL), a volumetric ROI on SEG segment 1 when the SEG exists;
+- ``hypoperfusion tmax6``: Tmax>6 s volume (mL), on SEG segment 2;
+- ``mismatch``: mismatch volume (mL), mismatch ratio, HIR, DEFUSE 3 profile yes/no;
+- ``lvo``: LVO probability, suspected yes/no, finding site (ICA/M1/M2/basilar) with laterality.
+
+The observer is the device "strokealert"; concepts with no standard code use the local
+coding scheme ``99STRKA`` (declared in the Coding Scheme Identification Sequence).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import highdicom as hd
+from pydicom.dataset import Dataset
+from pydicom.sr.codedict import codes
+from pydicom.uid import ExplicitVRLittleEndian
+
+from strokealert.results.common import (
+    MANUFACTURER,
+    MODEL_NAME,
+    NOT_FOR_DIAGNOSTIC_USE,
+    SOFTWARE_VERSION,
+    new_uid,
+)
+from strokealert.results.segmentation import (
+    BRAIN,
+    CORE_SEGMENT,
+    HYPOPERFUSION_SEGMENT,
+    INFARCT,
+    ISCHEMIA,
+)
+
+LOCAL_SCHEME = "99STRKA"
+LOCAL_SCHEME_ITEM = hd.coding_schemes.CodingSchemeIdentificationItem(
+    designator=LOCAL_SCHEME, name="strokealert local codes", version=SOFTWARE_VERSION,
+    responsible_organization="strokealert project")
+
+
+def _local(value: str, meaning: str) -> hd.sr.CodedConcept:
+    return hd.sr.CodedConcept(value, LOCAL_SCHEME, meaning)
+
+
+def _code(code: Any) -> hd.sr.CodedConcept:
+    return hd.sr.CodedConcept(code.value, code.scheme_designator, code.meaning)
+
+
+MISMATCH_VOLUME = _local("MISMATCH_ML", "Mismatch volume")
+MISMATCH_RATIO = _local("MISMATCH_RATIO", "Mismatch ratio")
+HYPOPERFUSION_INTENSITY_RATIO = _local("HIR", "Hypoperfusion intensity ratio")
+DEFUSE3_PROFILE = _local("DEFUSE3", "DEFUSE 3 target mismatch profile")
+LVO_SUSPECTED = _local("LVO_SUSPECTED", "Large vessel occlusion suspected")
+LVO_PROBABILITY = _local("LVO_P", "Large vessel occlusion probability")
+CTA_LVO_PROCEDURE = _local("CTA_LVO", "CT angiography large vessel occlusion detection")
+CTP_PROCEDURE = _code(codes.DCM.PerfusionAnalysisByIVIodinatedContrastCTTechnique)
+OCCLUSION_OF_ARTERY = _code(codes.SCT.OcclusionOfArtery)
+VOLUME = _code(codes.SCT.Volume)
+MILLILITER = hd.sr.CodedConcept("mL", "UCUM", "milliliter")
+NO_UNITS = _code(codes.UCUM.NoUnits)
+YES, NO = _code(codes.SCT.Yes), _code(codes.SCT.No)
+SIDES = {"left": _code(codes.SCT.Left), "right": _code(codes.SCT.Right)}
+SITES = {
+    "ICA": _code(codes.SCT.InternalCarotidArtery),
+    "M1": _code(codes.SCT.MiddleCerebralArteryM1Segment),
+    "M2": _code(codes.SCT.MiddleCerebralArteryM2Segment),
+    "basilar": _code(codes.SCT.BasilarArtery),
+}
+
+# Tracking identifiers (free text) of the measurement groups; readers look groups up by these.
+TRACK_CORE = "ischemic core"
+TRACK_HYPOPERFUSION = "hypoperfusion tmax6"
+TRACK_MISMATCH = "mismatch"
+TRACK_LVO = "lvo"
+
+
+def _tracking(identifier: str) -> hd.sr.TrackingIdentifier:
+    return hd.sr.TrackingIdentifier(uid=new_uid(), identifier=identifier)
+
+
+def _number(value: Any) -> float | None:
+    """A finite float, or None for missing / infinite / not-a-number."""
+    if value is None or isinstance(value, bool):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def _yes_no(flag: bool) -> hd.sr.CodedConcept:
+    return YES if flag else NO
+
+
+def _perfusion_algorithm() -> hd.sr.AlgorithmIdentification:
+    return hd.sr.AlgorithmIdentification(name="strokealert perfusion", version=SOFTWARE_VERSION)
+
+
+def _volume_group(
+    identifier: str, finding: hd.sr.CodedConcept, volume_ml: float,
+    segmentation: Dataset | None, segment_number: int, source_image: Dataset | None,
+) -> hd.sr.MeasurementsAndQualitativeEvaluations | \
+        hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
+    measurement = hd.sr.Measurement(name=VOLUME, value=volume_ml, unit=MILLILITER,
+                                    algorithm_id=_perfusion_algorithm())
+    common = {"tracking_identifier": _tracking(identifier), "finding_type": finding,
+              "finding_sites": [hd.sr.FindingSite(BRAIN)], "measurements": [measurement],
+              "algorithm_id": _perfusion_algorithm()}
+    if segmentation is not None:
+        segment = hd.sr.ReferencedSegment.from_segmentation(segmentation, segment_number)
+        return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
+            referenced_segment=segment, **common)
+    sources = [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
+        if source_image is not None else None
+    return hd.sr.MeasurementsAndQualitativeEvaluations(source_images=sources, **common)
+
+
+def perfusion_groups(
+    perfusion: Mapping[str, Any], segmentation: Dataset | None, source_image: Dataset | None,
+) -> list[Any]:
+    """Core, Tmax>6 s and mismatch groups from a ``strokealert.analysis/1`` perfusion block."""
+    groups: list[Any] = []
+    core_ml = _number(perfusion.get("core_ml"))
+    tmax6_ml = _number((perfusion.get("hypoperfusion_ml") or {}).get("tmax6"))
+    if core_ml is not None:
+        groups.append(_volume_group(TRACK_CORE, INFARCT, core_ml, segmentation,
+                                    CORE_SEGMENT, source_image))
+    if tmax6_ml is not None:
+        groups.append(_volume_group(TRACK_HYPOPERFUSION, ISCHEMIA, tmax6_ml, segmentation,
+                                    HYPOPERFUSION_SEGMENT, source_image))
+    measurements = []
+    for name, unit, key in ((MISMATCH_VOLUME, MILLILITER, "mismatch_ml"),
+                            (MISMATCH_RATIO, NO_UNITS, "mismatch_ratio"),
+                            (HYPOPERFUSION_INTENSITY_RATIO, NO_UNITS, "hir")):
+        value = _number(perfusion.get(key))
+        if value is not None:
+            measurements.append(hd.sr.Measurement(name=name, value=value, unit=unit))
+    evaluations = []
+    if perfusion.get("defuse3_eligible") is not None:
+        evaluations.append(hd.sr.QualitativeEvaluation(
+            DEFUSE3_PROFILE, _yes_no(bool(perfusion["defuse3_eligible"]))))
+    if measurements or evaluations:
+        sources = [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
+            if source_image is not None else None
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=_tracking(TRACK_MISMATCH), finding_type=ISCHEMIA,
+            algorithm_id=_perfusion_algorithm(), measurements=measurements or None,
+            qualitative_evaluations=evaluations or None, source_images=sources))
+    return groups
+
+
+def lvo_group(lvo: Mapping[str, Any], source_image: Dataset | None
+              ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """The LVO finding from a ``strokealert.analysis/1`` lvo block (model ``name@version``)."""
+    name, _, version = str(lvo.get("model") or "strokealert lvo").partition("@")
+    algorithm = hd.sr.AlgorithmIdentification(name=name, version=version or SOFTWARE_VERSION)
+    suspected = bool(lvo.get("suspected"))
+    measurements = []
+    probability = _number(lvo.get("probability"))
+    if probability is not None:
+        measurements.append(hd.sr.Measurement(name=LVO_PROBABILITY, value=probability,
+                                              unit=NO_UNITS, algorithm_id=algorithm))
+    sites = None
+    site = SITES.get(str(lvo.get("site")))
+    if suspected and site is not None:
+        sites = [hd.sr.FindingSite(site, laterality=SIDES.get(str(lvo.get("side"))))]
+    sources = [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
+        if source_image is not None else None
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=_tracking(TRACK_LVO), finding_type=OCCLUSION_OF_ARTERY,
+        algorithm_id=algorithm, finding_sites=sites, measurements=measurements or None,
+        qualitative_evaluations=[hd.sr.QualitativeEvaluation(LVO_SUSPECTED, _yes_no(suspected))],
+        source_images=sources)
+
+
+def _observation_context() -> hd.sr.ObservationContext:
+    device = hd.sr.DeviceObserverIdentifyingAttributes(
+        uid=new_uid(), name="strokealert", manufacturer_name=MANUFACTURER,
+        model_name=f"{MODEL_NAME} {SOFTWARE_VERSION}")
+    return hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
+        observer_type=_code(codes.cid270.Device), observer_identifying_attributes=device))
+
+
+def build_structured_report(
+    *,
+    perfusion: Mapping[str, Any] | None,
+    lvo: Mapping[str, Any] | None,
+    ctp_images: Sequence[Dataset],
+    cta_images: Sequence[Dataset],
+    segmentation: Dataset | None,
+    series_instance_uid: str,
+    series_number: int,
+) -> hd.sr.Comprehensive3DSR | None:
+    """The TID 1500 report, or None when neither block has status ``ok``.
+
+    ``ctp_images`` / ``cta_images`` are the source images (one time frame for the CTP); all of
+    them are recorded as evidence, the middle one is the group's source image.
+    ``segmentation`` (the SEG built from the same CTP images) is referenced segment by segment.
+    """
+    groups: list[Any] = []
+    procedures: list[hd.sr.CodedConcept] = []
+    evidence: list[Dataset] = []
+    if perfusion is not None and perfusion.get("status") == "ok" and ctp_images:
+        middle = ctp_images[len(ctp_images) // 2]
+        groups += perfusion_groups(perfusion, segmentation, middle)
+        procedures.append(CTP_PROCEDURE)
+        evidence += ([segmentation] if segmentation is not None else []) + list(ctp_images)
+    if lvo is not None and lvo.get("status") == "ok" and cta_images:
+        groups.append(lvo_group(lvo, cta_images[len(cta_images) // 2]))
+        procedures.append(CTA_LVO_PROCEDURE)
+        evidence += list(cta_images)
+    if not groups:
+        return None
+    report = hd.sr.MeasurementReport(
+        observation_context=_observation_context(),
+        procedure_reported=procedures,
+        imaging_measurements=groups,
+        title=_code(codes.cid7021.ImagingMeasurementReport),
+    )
+    return hd.sr.Comprehensive3DSR(
+        evidence=evidence,
+        content=report[0],
+        series_instance_uid=series_instance_uid,
+        series_number=series_number,
+        sop_instance_uid=new_uid(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        is_complete=True,
+        is_final=False,
+        series_description=f"Stroke measurements ({NOT_FOR_DIAGNOSTIC_USE.lower()})",
+        coding_schemes=[LOCAL_SCHEME_ITEM],
+        transfer_syntax_uid=ExplicitVRLittleEndian,
+    )
