@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "strokealert.cli.phantom",
     "strokealert.cli.analyze",
     "strokealert.cli.web",
+    "strokealert.cli.lvo",
     "strokealert.cli.notify",
 ]
 

@@ -13,4 +13,7 @@ def register(app: typer.Typer) -> None:
     from strokealert.phantoms.ctp import ctp_command
 
     phantom_app.command("ctp")(ctp_command)
+    from strokealert.cli.lvo import phantom_cta
+
+    phantom_app.command("cta")(phantom_cta)
     app.add_typer(phantom_app, name="phantom")
