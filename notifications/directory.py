@@ -13,7 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from notifications.models import (
     ContactMethod,
@@ -152,6 +152,9 @@ def _parse_person(entry: Any, index: int) -> dict[str, Any]:
         if minutes < 0:
             raise DirectoryError(f"{where}: after_minutes must be ≥ 0")
         rules.append((channel, minutes))
+    channels = [c for c, _ in rules]
+    if len(set(channels)) != len(channels):
+        raise DirectoryError(f"{where}: one rule per channel (got {', '.join(channels)})")
     return {"name": name, "roles": [str(r) for r in entry.get("roles", [])], "time_zone": tz,
             "active": bool(entry.get("active", True)), "contacts": contacts,
             "devices": devices, "rules": sorted(rules, key=lambda r: r[1])}
@@ -241,21 +244,30 @@ def on_call(schedule: Schedule, at: datetime) -> list[str]:
     return names
 
 
+def with_reachability() -> tuple[Any, ...]:
+    """Loader options fetching people's rules, devices and contacts in three queries."""
+    return (selectinload(Person.rules), selectinload(Person.devices),
+            selectinload(Person.contacts))
+
+
 def resolve_targets(session: Session, targets: list[dict[str, str]], at: datetime) -> list[Person]:
     """Active people a policy step's targets name at ``at``, each once, in target order."""
     found: list[Person] = []
+    seen: set[int] = set()
+    people_query = select(Person).options(*with_reachability()).order_by(Person.id)
     for target in targets:
         if "user" in target:
-            people = list(session.scalars(select(Person).where(Person.name == target["user"])))
+            people = list(session.scalars(people_query.where(Person.name == target["user"])))
         elif "role" in target:
-            people = [p for p in session.scalars(select(Person).order_by(Person.id))
+            people = [p for p in session.scalars(people_query)
                       if target["role"] in (p.roles or [])]
         else:
             schedule = session.scalar(select(Schedule).where(Schedule.name == target["schedule"]))
             names = on_call(schedule, at) if schedule is not None else []
-            people = list(session.scalars(select(Person).where(Person.name.in_(names))))
+            people = list(session.scalars(people_query.where(Person.name.in_(names))))
         for person in people:
-            if person.active and person not in found:
+            if person.active and person.id not in seen:
+                seen.add(person.id)
                 found.append(person)
     return found
 

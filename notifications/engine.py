@@ -21,7 +21,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.clock import Clock, SystemClock
-from notifications.directory import resolve_targets
+from notifications.directory import resolve_targets, with_reachability
 from notifications.models import (
     Acknowledgement,
     Alert,
@@ -184,9 +184,7 @@ class Notifier:
     def _add_row(self, session: Session, alert: Alert, payload: dict[str, Any], *,
                  purpose: str, step: str, person: Person | None, recipient_key: str,
                  channel: str, address: str, due: datetime, now: datetime) -> int:
-        key = f"{alert.id}|{recipient_key}|{channel}|{step}"
-        if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)):
-            return 0
+        key = f"{alert.id}|{recipient_key}|{channel}|{step}"  # unique by construction
         session.add(OutboxMessage(
             dedupe_key=key, alert_id=alert.id, case_id=alert.case_id, purpose=purpose,
             person_id=person.id if person else None,
@@ -212,8 +210,8 @@ class Notifier:
                 OutboxMessage.case_id == case_id, OutboxMessage.purpose == "page",
                 OutboxMessage.status.in_(SENT_OR_IN_FLIGHT),
                 OutboxMessage.person_id.is_not(None)).distinct())
-        return list(session.scalars(select(Person).where(Person.id.in_(list(ids)))
-                                    .order_by(Person.id)))
+        return list(session.scalars(select(Person).options(*with_reachability())
+                                    .where(Person.id.in_(list(ids))).order_by(Person.id)))
 
     def _notify_paged(self, session: Session, alert: Alert, payload: dict[str, Any], *,
                       purpose: str, step: str, now: datetime, skip: str | None = None) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -220,46 +220,62 @@ class Relay:
     def _record(self, token: str, rows: list[OutboxMessage],
                 outcomes: dict[int, tuple[str, SendResult | ChannelError]],
                 started: datetime) -> None:
+        """Write every outcome in one transaction, only for rows this claim still owns."""
         finished = self.clock.now()
+        updates: list[dict[str, object]] = []
+        attempts: list[dict[str, object]] = []
+        dead_tokens: list[tuple[str, str]] = []
+        for row in rows:
+            how, result = outcomes[row.id]
+            values: dict[str, object] = {
+                "oid": row.id, "status": "sending", "provider_id": row.provider_id,
+                "sent_at": row.sent_at, "lease_until": None, "last_error": None,
+                "next_attempt_at": row.next_attempt_at}
+            error = None
+            if isinstance(result, SendResult):
+                outcome = "reconciled" if how == "reconciled" else "sent"
+                values.update(status="sent", provider_id=result.provider_id, sent_at=finished)
+            elif how == "reconcile" or isinstance(result, InDoubtError):
+                outcome, error = "in_doubt", str(result)
+                # stays ``sending``: reconciled with the provider once this lease ends
+                values.update(lease_until=finished + timedelta(
+                    seconds=self.backoff_s(row.attempts)), last_error=error)
+            elif isinstance(result, RetryableError) and row.attempts < self.max_attempts:
+                outcome, error = "retry", str(result)
+                delay = result.retry_after_s or self.backoff_s(row.attempts)
+                values.update(status="pending", last_error=error,
+                              next_attempt_at=finished + timedelta(seconds=delay))
+            else:
+                outcome, error = "failed", str(result)
+                values.update(status="failed", last_error=error)
+                if isinstance(result, PermanentError) and result.deactivate_token:
+                    dead_tokens.append((row.address, error[:64]))
+                log.error("notification %s to %s via %s failed: %s", row.id, row.recipient,
+                          row.channel, error)
+            updates.append(values)
+            attempts.append({"outbox_id": row.id, "number": row.attempts, "outcome": outcome,
+                             "provider_id": values["provider_id"] if outcome in (
+                                 "sent", "reconciled") else None,
+                             "error": error, "started_at": started, "finished_at": finished})
         with self.factory.begin() as session:
-            for row in rows:
-                how, result = outcomes[row.id]
-                values: dict[str, object] = {"claim": None, "updated_at": finished}
-                provider_id = None
-                error = None
-                if isinstance(result, SendResult):
-                    outcome = "reconciled" if how == "reconciled" else "sent"
-                    provider_id = result.provider_id
-                    values.update(status="sent", provider_id=provider_id, sent_at=finished,
-                                  lease_until=None, last_error=None)
-                elif how == "reconcile" or isinstance(result, InDoubtError):
-                    outcome, error = "in_doubt", str(result)
-                    # stays ``sending``: reconciled with the provider once this lease ends
-                    values.update(lease_until=finished + timedelta(
-                        seconds=self.backoff_s(row.attempts)), last_error=error)
-                elif isinstance(result, RetryableError) and row.attempts < self.max_attempts:
-                    outcome, error = "retry", str(result)
-                    delay = result.retry_after_s or self.backoff_s(row.attempts)
-                    values.update(status="pending", lease_until=None, last_error=error,
-                                  next_attempt_at=finished + timedelta(seconds=delay))
-                else:
-                    outcome, error = "failed", str(result)
-                    values.update(status="failed", lease_until=None, last_error=error)
-                    if isinstance(result, PermanentError) and result.deactivate_token:
-                        session.execute(update(DeviceToken).where(
-                            DeviceToken.token == row.address).values(
-                                active=False, deactivated_reason=error[:64]))
-                    log.error("notification %s to %s via %s failed: %s", row.id,
-                              row.recipient, row.channel, error)
-                updated = session.execute(
-                    update(OutboxMessage).where(OutboxMessage.id == row.id,
-                                                OutboxMessage.claim == token)
-                    .values(**values).execution_options(synchronize_session=False))
-                if updated.rowcount != 1:
-                    log.error("notification %s: claim lost before recording %s", row.id,
-                              outcome)
-                    continue
-                session.add(DeliveryAttempt(outbox_id=row.id, number=row.attempts,
-                                            outcome=outcome, provider_id=provider_id,
-                                            error=error, started_at=started,
-                                            finished_at=finished))
+            owned = set(session.scalars(
+                select(OutboxMessage.id).where(OutboxMessage.claim == token).with_for_update()))
+            lost = [u["oid"] for u in updates if u["oid"] not in owned]
+            if lost:
+                log.error("notifications %s: claim lost before recording", lost)
+            mine = [u for u in updates if u["oid"] in owned]
+            if mine:
+                session.connection().execute(
+                    update(OutboxMessage.__table__)
+                    .where(OutboxMessage.__table__.c.id == bindparam("oid"),
+                           OutboxMessage.__table__.c.claim == token)
+                    .values(status=bindparam("status"), provider_id=bindparam("provider_id"),
+                            sent_at=bindparam("sent_at"), lease_until=bindparam("lease_until"),
+                            last_error=bindparam("last_error"),
+                            next_attempt_at=bindparam("next_attempt_at"), claim=None,
+                            updated_at=finished), mine)
+                session.execute(insert(DeliveryAttempt),
+                                [a for a in attempts if a["outbox_id"] in owned])
+            for address, reason in dead_tokens:
+                session.execute(update(DeviceToken).where(DeviceToken.token == address)
+                                .values(active=False, deactivated_reason=reason))

@@ -7,6 +7,7 @@ finds the ref, so the text is never sent twice and never lost.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -15,6 +16,7 @@ from twilio.rest import Client
 
 from notifications.channels import (
     ChannelBase,
+    ChannelError,
     Delivery,
     InDoubtError,
     PermanentError,
@@ -31,13 +33,15 @@ class TwilioChannel(ChannelBase):
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, *,
                  channel: str = "sms", status_callback: str | None = None,
-                 timeout_s: float = 10.0, base_url: str | None = None) -> None:
+                 timeout_s: float = 10.0, base_url: str | None = None,
+                 parallel: int = 4) -> None:
         """``base_url`` replaces ``https://api.twilio.com`` (a proxy, or a test fake)."""
         if channel not in ("sms", "mms"):
             raise ValueError(f"Twilio channel must be sms or mms, not {channel!r}")
         self.name = channel
         self.from_number = from_number
         self.status_callback = status_callback
+        self.parallel = parallel
         self.client = Client(account_sid, auth_token,
                              http_client=TwilioHttpClient(timeout=timeout_s))
         if base_url:
@@ -61,6 +65,19 @@ class TwilioChannel(ChannelBase):
         except OSError as exc:
             raise InDoubtError(f"Twilio transport error: {exc}") from exc
         return SendResult(provider_id=str(message.sid))
+
+    def send_many(self, deliveries: list[Delivery]) -> list[SendResult | ChannelError]:
+        """Up to ``parallel`` requests at once (Twilio queues per sender number anyway)."""
+        def one(delivery: Delivery) -> SendResult | ChannelError:
+            try:
+                return self.send(delivery)
+            except ChannelError as exc:
+                return exc
+
+        if len(deliveries) <= 1:
+            return [one(d) for d in deliveries]
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(deliveries))) as pool:
+            return list(pool.map(one, deliveries))
 
     def reconcile(self, delivery: Delivery) -> str | None:
         """The sid of a message to this number carrying this delivery's ``#ref``, if any."""
