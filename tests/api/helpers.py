@@ -1,0 +1,84 @@
+"""Shared helpers of the web/API tests: an app on a fresh database, users, logins, cases."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from strokealert import db
+from strokealert.api.app import create_app
+from strokealert.api.services.cases import upsert_case_from_analysis
+from strokealert.api.services.users import add_user
+from strokealert.config import Settings
+from strokealert.db.models.cases import Case
+
+PASSWORD = "correct horse battery"
+ROLES = ("stroke_team", "radiologist", "coordinator", "admin")
+
+
+@dataclass
+class Env:
+    settings: Settings
+    factory: sessionmaker[Session]
+    app: FastAPI
+
+
+def make_env(data_dir: Path, url: str | None = None, **overrides: Any) -> Env:
+    settings = Settings(data_dir=data_dir, database_url=url, secret_key="k" * 32,
+                        timezone=overrides.pop("timezone", "America/New_York"), **overrides)
+    db.upgrade(settings.resolved_database_url)
+    factory = db.make_session_factory(db.make_engine(settings.resolved_database_url))
+    with factory.begin() as session:
+        for role in ROLES:
+            add_user(session, role, role, PASSWORD, display_name=f"Dr {role.title()}")
+    return Env(settings, factory, create_app(settings, factory))
+
+
+def analysis(uid: str, level: str = "critical", core: float = 21.0) -> dict[str, Any]:
+    """A ``strokealert.analysis/1`` result as the pipeline writes it."""
+    return {
+        "schema": "strokealert.analysis/1", "study_instance_uid": uid, "series": [],
+        "perfusion": {"status": "ok", "error": None, "core_ml": core,
+                      "hypoperfusion_ml": {"tmax4": 140.0, "tmax6": 102.0, "tmax8": 70.0,
+                                           "tmax10": 35.0},
+                      "mismatch_ml": 81.0, "mismatch_ratio": 4.8, "hir": 0.34, "side": "left",
+                      "defuse3_eligible": True, "maps": {}, "key_images": []},
+        "lvo": {"status": "ok", "error": None, "probability": 0.97, "suspected": True,
+                "threshold": 0.5, "side": "left", "site": "M1", "model": "demo@1",
+                "key_images": []},
+        "alert": {"level": level, "reasons": ["LVO suspected: left M1 (p=0.97)"],
+                  "rules": ["lvo_suspected"]},
+        "timings_s": {"total": 10.0},
+    }
+
+
+def new_case(factory: sessionmaker[Session], uid: str, **timeline: Any) -> str:
+    with factory.begin() as session:
+        case = upsert_case_from_analysis(session, study=None, result=analysis(uid))
+        for name, value in timeline.items():
+            setattr(case, name, value)
+        return case.id
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    """Log in through the form; returns the session's CSRF token."""
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    response = client.post("/login", data={"username": username, "password": password,
+                                           "csrf_token": token}, follow_redirects=False)
+    assert response.status_code == 303, response.text[:200]
+    home = client.get("/")
+    return re.search(r'name="csrf-token" content="([^"]+)"', home.text).group(1)
+
+
+def get_case(factory: sessionmaker[Session], case_id: str) -> Case:
+    with factory() as session:
+        case = session.get(Case, case_id)
+        assert case is not None
+        return case

@@ -1,0 +1,145 @@
+"""Authentication, roles, CSRF, rate limiting, security headers, and every route's guard."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from starlette.routing import Mount
+
+from tests.api.helpers import PASSWORD, Env, login, make_env, new_case
+
+PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/login/oidc", "/auth/oidc/callback",
+          "/manifest.webmanifest", "/sw.js"}
+
+
+def all_routes(routes: list) -> list:
+    """Every route, looking inside included routers (no prefixes are used)."""
+    out = []
+    for route in routes:
+        inner = getattr(route, "original_router", None)
+        out.extend(all_routes(inner.routes) if inner is not None else [route])
+    return out
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
+    return make_env(tmp_path_factory.mktemp("auth"))
+
+
+def test_every_route_requires_login(env: Env) -> None:
+    """Walk every registered route without credentials: 401/403 unless explicitly public."""
+    case_id = new_case(env.factory, "1.2.826.0.1.1")
+    client = TestClient(env.app)
+    checked = 0
+    for route in all_routes(env.app.routes):
+        if isinstance(route, Mount):
+            assert route.path == "/static"
+            continue
+        assert isinstance(route, APIRoute) or route.path in PUBLIC, route.path
+        if route.path in PUBLIC:
+            continue
+        path = re.sub(r"\{case_id\}", case_id, route.path)
+        path = re.sub(r"\{[^}]+\}", "1", path)
+        for method in route.methods - {"HEAD"}:
+            response = client.request(method, path)
+            assert response.status_code in (401, 403), (method, path, response.status_code)
+            checked += 1
+    assert checked >= 20
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").status_code == 200
+    assert client.get("/static/app.css").status_code == 200
+    # A page asked for by a browser shows the login form (still 401).
+    page = client.get(f"/cases/{case_id}", headers={"accept": "text/html"})
+    assert page.status_code == 401 and 'name="password"' in page.text
+
+
+def test_login_logout_and_security_headers(env: Env) -> None:
+    client = TestClient(env.app)
+    login(client, "stroke_team")
+    response = client.get("/")
+    assert response.status_code == 200
+    headers = response.headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["cache-control"] == "no-store"
+    cookie = next(c for c in response.request.headers["cookie"].split("; ")
+                  if c.startswith("sa_session"))
+    assert "stroke_team" not in cookie  # signed, opaque-ish payload holds only the user id
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"', response.text).group(1)
+    out = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/api/me").status_code == 401
+
+
+def test_wrong_password_and_rate_limit(tmp_path: Path) -> None:
+    env = make_env(tmp_path, login_max_failures=3)
+    client = TestClient(env.app)
+    page = client.get("/login")
+    codes = []
+    for password in ["nope nope"] * 4 + [PASSWORD]:
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+        page = client.post("/login", data={"username": "admin", "password": password,
+                                           "csrf_token": token})
+        codes.append(page.status_code)
+    # The right password is refused too while blocked.
+    assert codes == [401, 401, 401, 429, 429]
+    assert "retry-after" in page.headers
+    # Without the login CSRF token the form is refused.
+    other = TestClient(env.app)
+    assert other.post("/login", data={"username": "coordinator",
+                                      "password": PASSWORD}).status_code in (403, 422)
+
+
+def test_csrf_is_required_for_cookie_sessions(env: Env) -> None:
+    case_id = new_case(env.factory, "1.2.826.0.1.2")
+    client = TestClient(env.app)
+    csrf = login(client, "stroke_team")
+    body = {"needle_at": "2026-03-14T02:41"}
+    assert client.patch(f"/api/cases/{case_id}/timeline", json=body).status_code == 403
+    assert client.patch(f"/api/cases/{case_id}/timeline", json=body,
+                        headers={"X-CSRF-Token": "forged"}).status_code == 403
+    ok = client.patch(f"/api/cases/{case_id}/timeline", json=body,
+                      headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 200 and ok.json()["changed"] == ["needle_at"]
+
+
+def test_bearer_tokens(env: Env) -> None:
+    client = TestClient(env.app)
+    csrf = login(client, "radiologist")
+    created = client.post("/api/tokens", json={"name": "phone"}, headers={"X-CSRF-Token": csrf})
+    assert created.status_code == 201
+    token = created.json()["token"]
+    api = TestClient(env.app)
+    auth = {"Authorization": f"Bearer {token}"}
+    assert api.get("/api/me", headers=auth).json()["role"] == "radiologist"
+    assert api.get("/api/cases", headers=auth).status_code == 200
+    assert api.get("/api/cases", headers={"Authorization": "Bearer sat_wrong"}).status_code == 401
+    # Token calls need no CSRF header (no cookie to ride on).
+    case_id = new_case(env.factory, "1.2.826.0.1.3")
+    assert api.post(f"/api/cases/{case_id}/ack", headers=auth).status_code == 200
+
+
+@pytest.mark.parametrize(("role", "allowed"), [
+    ("stroke_team", {"ack", "timeline"}), ("radiologist", {"ack"}),
+    ("coordinator", {"timeline", "export"}), ("admin", {"ack", "timeline", "export", "audit"}),
+])
+def test_roles(env: Env, role: str, allowed: set[str]) -> None:
+    case_id = new_case(env.factory, f"1.2.826.0.2.{role}")
+    client = TestClient(env.app)
+    csrf = login(client, role)
+    h = {"X-CSRF-Token": csrf}
+    outcomes = {
+        "ack": client.post(f"/api/cases/{case_id}/ack", headers=h).status_code,
+        "timeline": client.patch(f"/api/cases/{case_id}/timeline", headers=h,
+                                 json={"arrival_at": "2026-03-14T02:00"}).status_code,
+        "export": client.get("/report?start=2026-01-01&end=2026-12-31").status_code,
+        "audit": client.get("/admin/audit").status_code,
+    }
+    assert {k for k, v in outcomes.items() if v == 200} == allowed, outcomes
+    assert {v for k, v in outcomes.items() if k not in allowed} <= {403}
+    assert client.get(f"/api/cases/{case_id}").status_code == 200  # everyone may view
