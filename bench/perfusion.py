@@ -8,12 +8,16 @@ from __future__ import annotations
 import resource
 import sys
 import time
+from pathlib import Path
 
-import numpy as np
+# This script is named like the package: keep its folder off the import path.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import perfusion
-from perfusion import phantoms
-from perfusion.config import METHODS, PerfusionConfig
+import numpy as np  # noqa: E402
+
+import perfusion  # noqa: E402
+from perfusion import phantoms  # noqa: E402
+from perfusion.config import METHODS, PerfusionConfig  # noqa: E402
 
 
 def tile_table(noise_hu: float = 10.0) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import ndimage
 
 from perfusion.config import PerfusionConfig
 from perfusion.errors import PerfusionError
@@ -60,7 +61,15 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
 
     allowed = head & (baseline > -50) & (baseline < 150)
     coords = np.argwhere(allowed)
-    curves = _smooth_time(enhancement[:, allowed])
+    # Voxels are chosen on neighbourhood-averaged curves and then measured on their own:
+    # choosing on the same noisy values that are averaged would favour noise. The AIF is
+    # chosen on the 3x3 mean; the VOF, whose area sets the scale of every CBF and CBV, on the
+    # 8 neighbours alone so that a voxel's own noise plays no part in its selection.
+    box = np.stack([ndimage.uniform_filter(frame, (1, 3, 3))[allowed]
+                    for frame in enhancement])
+    ring = (9.0 * box - enhancement[:, allowed]) / 8.0
+    curves = _smooth_time(box)
+    ring_curves = _smooth_time(ring)
     peak = curves.max(axis=0)
     strong = peak > max(MIN_VESSEL_HU, 5.0 * noise_hu)
     if strong.sum() < 3:
@@ -82,7 +91,7 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
     aif = enhancement[:, allowed][:, aif_idx].mean(axis=1)
     # VOF: among all enhancing vessels peaking at least two frames after the AIF, the largest
     # areas (sinus curves are lower but broader than arterial ones).
-    s_area = integral(s_curves.T, dt)
+    s_area = integral(ring_curves[:, strong_idx].T, dt)
     late = s_ttp >= int(np.argmax(aif)) + 2
     vof_idx = strong_idx[late][np.argsort(s_area[late])[::-1][: config.aif_voxel_count]]
     aif_voxels = [tuple(int(v) for v in coords[i]) for i in aif_idx]

@@ -16,9 +16,16 @@ from scipy import ndimage
 from perfusion import io, lesions, mask, motion
 from perfusion.aif import InputFunctions, find_input_functions
 from perfusion.config import PerfusionConfig
-from perfusion.denoise import denoise, noise_level, smoothing_sigma_px
+from perfusion.denoise import (
+    denoise,
+    model_subspace,
+    noise_level,
+    processed_noise,
+    project,
+    smoothing_sigma_px,
+)
 from perfusion.errors import PerfusionError
-from perfusion.maps import Calibration, compute_maps
+from perfusion.maps import Calibration, NoiseSamples, compute_maps
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +140,27 @@ def analyze_volume(
     lap("aif")
 
     smoothed = denoise(enhancement, tissue, sigma)
+    wider = denoise(smoothed, tissue, sigma)  # sigma * sqrt(2): where the residue peaks
     del enhancement
+    noise_samples = None
+    if config.noise_floor_correction and noise > 0:
+        n_pre = pre.stop - (pre.start or 0)
+        residual = (float(np.sqrt(np.mean(smoothed[pre][:, tissue].var(axis=0, ddof=1))))
+                    if n_pre >= 3 else None)
+        noise_samples = NoiseSamples(*processed_noise(frames.shape, tissue, sigma, noise,
+                                                      residual))
     lap("denoise")
 
-    curves = smoothed[:, tissue].T
-    values, calibration = compute_maps(curves, inputs.aif, dt, config)
+    curves, position_curves = smoothed[:, tissue].T, wider[:, tissue].T
+    del smoothed, wider
+    if config.temporal_projection:
+        basis = model_subspace(inputs.aif, dt, config.subspace_energy)
+        curves, position_curves = project(curves, basis), project(position_curves, basis)
+        if noise_samples is not None:
+            noise_samples = NoiseSamples(project(noise_samples.curves, basis),
+                                         project(noise_samples.position_curves, basis))
+    values, calibration = compute_maps(curves, inputs.aif, dt, config, position_curves,
+                                       noise_samples)
     maps = {}
     for name in MAP_NAMES:
         volume = np.zeros(tissue.shape, dtype=np.float32)
@@ -148,6 +171,12 @@ def analyze_volume(
         tissue = tissue & ~ndimage.binary_dilation(vessel_like, structure=np.ones((1, 3, 3)))
         for name in MAP_NAMES:
             maps[name][~tissue] = 0
+    if config.cbf_smoothing:
+        # CBF read at the residue peak is unbiased but noisy: average it like the curves.
+        maps["cbf"] = mask.smooth_in_mask(maps["cbf"], tissue, sigma)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            maps["mtt"] = np.where(maps["cbf"] > 1e-3, 60.0 * maps["cbv"] / maps["cbf"],
+                                   0.0).astype(np.float32)
     lap("deconvolution")
 
     voxel_ml = float(np.prod(spacing)) / 1000.0

@@ -18,7 +18,7 @@ class PerfusionConfig:
 
     method: str = "bcsvd"
     # bcSVD / sSVD truncation, relative to the largest singular value.
-    svd_threshold: float = 0.1
+    svd_threshold: float = 0.2
     # oSVD: oscillation-index limit (0.095 for CT in OpenPerfusion) and candidate truncations.
     osvd_oscillation_limit: float = 0.095
     osvd_thresholds: tuple[float, ...] = (0.02, 0.04, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5)
@@ -27,6 +27,10 @@ class PerfusionConfig:
     # Correct CBF underestimation and Tmax overestimation of the truncated deconvolution by a
     # noise-free calibration with the study's own AIF (see maps.calibrate).
     bias_correction: bool = True
+    # Correct the upward bias of low CBF on the noise floor (maps.noise_floor_table).
+    noise_floor_correction: bool = True
+    # Smooth the CBF map (same sigma as the curves) after the noise-floor correction.
+    cbf_smoothing: bool = True
     density_g_per_ml: float = TISSUE_DENSITY_G_PER_ML
     hematocrit_factor: float = HEMATOCRIT_FACTOR
 
@@ -35,6 +39,10 @@ class PerfusionConfig:
     working_pixel_mm: float = 0.8
     # Spatial denoising: in-plane Gaussian (sigma, mm) on baseline-subtracted frames.
     smoothing_mm: float = 2.5
+    # Temporal denoising: project curves on the span of AIF-convolved residues (denoise.py),
+    # keeping this fraction of that dictionary's energy.
+    temporal_projection: bool = True
+    subspace_energy: float = 0.99
 
     motion_correction: bool = True
     # Frames moved more than this (mm, at the brain's edge) make the study unusable.

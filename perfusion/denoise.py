@@ -16,13 +16,13 @@ from perfusion.mask import smooth_in_mask
 
 
 def noise_level(frames: np.ndarray, baseline: slice, mask: np.ndarray) -> float:
-    """Temporal standard deviation (HU) over the baseline frames in the mask (median)."""
+    """Temporal standard deviation (HU) over the baseline frames in the mask (RMS)."""
     pre = frames[baseline][:, mask]
     if pre.shape[0] < 2:
         # One baseline frame: differences of neighbouring voxels estimate the noise instead.
         diffs = np.diff(frames[0], axis=-1)[mask[:, :, 1:]]
         return float(np.median(np.abs(diffs)) / 0.6745 / np.sqrt(2.0))
-    return float(np.median(pre.std(axis=0, ddof=1)))
+    return float(np.sqrt(np.mean(pre.var(axis=0, ddof=1))))
 
 
 def smoothing_sigma_px(noise_hu: float, pixel_mm: tuple[float, float],
@@ -40,3 +40,71 @@ def denoise(enhancement: np.ndarray, mask: np.ndarray,
     for t in range(enhancement.shape[0]):
         out[t] = smooth_in_mask(enhancement[t], mask, sigma_px)
     return out
+
+
+def model_subspace(aif: np.ndarray, dt: float, energy: float = 0.999) -> np.ndarray:
+    """Orthonormal time courses (T, k) spanning every plausible tissue curve for this AIF.
+
+    Tissue curves are the AIF convolved with a delayed residue; a dictionary of exponential
+    and box residues (MTT 1-30 s, delays 0-20 s in half steps) is reduced by SVD to the
+    components holding ``energy`` of it. Projecting on them removes the noise outside,
+    including most of a constant baseline error, while keeping late and slow curves (an
+    estimate from the voxels themselves would favour the majority, normal tissue).
+    """
+    n = aif.size
+    upsample = 4
+    fine_t = np.arange(n * upsample) * dt / upsample
+    fine_aif = np.interp(fine_t, np.arange(n) * dt, aif)
+    mtts = np.geomspace(1.0, 30.0, 12)
+    delays = np.arange(0.0, min(20.0, 0.6 * n * dt), dt / 2.0)
+    residues = [np.exp(-fine_t[None, :] / mtts[:, None]),
+                (fine_t[None, :] < mtts[:, None]).astype(float)]
+    shapes = np.concatenate(residues)
+    size = 2 * fine_t.size
+    base = np.fft.irfft(np.fft.rfft(shapes, size, axis=-1) * np.fft.rfft(fine_aif, size),
+                        size, axis=-1)[:, : fine_t.size]
+    curves = []
+    for delay in delays:
+        shift = int(round(delay / dt * upsample))
+        shifted = np.zeros_like(base)
+        shifted[:, shift:] = base[:, : fine_t.size - shift]
+        curves.append(shifted[:, ::upsample])
+    dictionary = np.concatenate(curves)
+    dictionary /= np.maximum(np.linalg.norm(dictionary, axis=1, keepdims=True), 1e-12)
+    _, values, vt = np.linalg.svd(dictionary, full_matrices=False)
+    cumulative = np.cumsum(values**2) / np.sum(values**2)
+    k = int(np.searchsorted(cumulative, energy) + 1)
+    return vt[:k].T.astype(np.float32)
+
+
+def project(curves: np.ndarray, basis: np.ndarray) -> np.ndarray:
+    """Curves (voxels, T) projected on the orthonormal columns of ``basis`` (T, k)."""
+    return (curves @ basis) @ basis.T
+
+
+def processed_noise(shape_tzyx: tuple[int, int, int, int], tissue: np.ndarray,
+                    sigma_px: tuple[float, float], noise_hu: float, target_hu: float | None,
+                    samples: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pure noise put through the same spatial smoothing as the data: (samples, T) twice.
+
+    White noise of ``noise_hu`` is smoothed once (value curves) and twice (peak-position
+    curves) inside the tissue of the two slices with most tissue. When ``target_hu`` (the
+    data's own residual noise after smoothing, from its baseline frames) is given, both are
+    rescaled to it, which accounts for the scanner's spatially correlated noise.
+    """
+    n_t = shape_tzyx[0]
+    slices = np.argsort(tissue.reshape(tissue.shape[0], -1).sum(axis=1))[::-1][:2]
+    sub = tissue[np.sort(slices)]
+    rng = np.random.default_rng(seed)
+    raw = rng.standard_normal((n_t, *sub.shape), dtype=np.float32) * np.float32(noise_hu)
+    once = denoise(raw, sub, sigma_px)
+    twice = denoise(once, sub, sigma_px)
+    voxels = np.flatnonzero(sub)
+    voxels = rng.choice(voxels, size=min(samples, voxels.size), replace=False)
+    value = once.reshape(n_t, -1)[:, voxels].T.copy()
+    position = twice.reshape(n_t, -1)[:, voxels].T.copy()
+    if target_hu:
+        scale = target_hu / max(float(np.sqrt(np.mean(value.var(axis=1)))), 1e-6)
+        value *= scale
+        position *= scale
+    return value, position

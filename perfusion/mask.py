@@ -16,20 +16,20 @@ BONE_HU = 300.0
 
 
 def bolus_arrival_frame(frames: np.ndarray, head: np.ndarray) -> int:
-    """First frame where any of the strongest-enhancing 2 % of the head (vessels) has risen.
+    """First frame where the mean curve of the strongest vessels has risen (10 % of its peak).
 
-    Per voxel the rise is the first frame above 10 % of its peak; the earliest 5 % of those
-    rises (arteries, not veins or sinus) mark the arrival anywhere in the brain.
+    Strong vessels peak above half the 99.9th percentile of all peaks: arteries and sinus; the
+    sinus peaks later, so the rise of their mean is the earliest arterial arrival.
     """
     voxels = frames[:, head]
     if voxels.shape[1] == 0:
         return 1
     enhancement = voxels - voxels[:2].mean(axis=0)
     peak = enhancement.max(axis=0)
-    top = enhancement[:, peak >= min(float(np.percentile(peak, 98)), 50.0)]
-    risen = top > 0.1 * top.max(axis=0)
-    first = np.argmax(risen, axis=0)
-    return int(max(1, np.percentile(first, 5)))
+    vessels = peak >= 0.5 * float(np.percentile(peak, 99.9))
+    curve = enhancement[:, vessels].mean(axis=1)
+    rise = np.flatnonzero(curve > 0.1 * curve.max())
+    return int(max(1, rise[0] if rise.size else 1))
 
 
 def baseline_frames(arrival: int) -> slice:
