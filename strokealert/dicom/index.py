@@ -57,6 +57,8 @@ class InstanceRecord:
     size_bytes: int
     data: bytes | None
     received_at: datetime
+    sha256: str | None = None  # computed once by the indexer (then ``data`` is dropped)
+    description: Description | None = None  # likewise, from ``dataset``
 
 
 @dataclass
@@ -244,10 +246,7 @@ class Indexer:
                         study_row.id, study_uid, _epoch(study_row.last_received_at),
                         study_row.completed_at is not None)
                 study_state.series.add(series.series_instance_uid)
-                self._series[series.series_instance_uid] = _SeriesState(
-                    series.id, study_uid, series.series_instance_uid, series.instance_count,
-                    _epoch(series.last_received_at), series.completed_at is not None,
-                    series.expected_count, slices=None)
+                self._series[series.series_instance_uid] = self._state_from_row(series, study_uid)
 
     def _study_state(self, session: Session, record: InstanceRecord,
                      desc: Description) -> _StudyState:
@@ -263,10 +262,20 @@ class Indexer:
             session.flush()
         state = _StudyState(row.id, record.study_uid, _epoch(row.last_received_at),
                             row.completed_at is not None)
-        state.series.update(session.scalars(select(Series.series_instance_uid)
-                                            .where(Series.study_id == row.id)))
+        for series in session.scalars(select(Series).where(Series.study_id == row.id)):
+            state.series.add(series.series_instance_uid)  # all of them: the study waits for all
+            self._series.setdefault(series.series_instance_uid, self._state_from_row(
+                series, record.study_uid))
         self._studies[record.study_uid] = state
         return state
+
+    @staticmethod
+    def _state_from_row(series: Series, study_uid: str) -> _SeriesState:
+        """State of a series known only from the database (headers re-read when needed)."""
+        return _SeriesState(series.id, study_uid, series.series_instance_uid,
+                            series.instance_count, _epoch(series.last_received_at),
+                            series.completed_at is not None, series.expected_count,
+                            slices=None if series.instance_count else [])
 
     def _series_state(self, session: Session, record: InstanceRecord, desc: Description,
                       study: _StudyState) -> _SeriesState:
@@ -281,12 +290,7 @@ class Indexer:
                          last_received_at=record.received_at, **desc.series_fields)
             session.add(row)
             session.flush()
-            slices: list[SliceInfo] | None = []
-        else:
-            slices = None if row.instance_count else []
-        state = _SeriesState(row.id, record.study_uid, record.series_uid, row.instance_count,
-                             _epoch(row.last_received_at), row.completed_at is not None,
-                             row.expected_count, slices=slices)
+        state = self._state_from_row(row, record.study_uid)
         study.series.add(record.series_uid)
         self._series[record.series_uid] = state
         return state
@@ -313,9 +317,11 @@ class Indexer:
                         series_instance_uid=record.series_uid,
                         sop_instance_uid=record.sop_uid, received_at=record.received_at))
                     continue
-                sha = hashlib.sha256(record.data or b"").hexdigest()
-                desc = self._describe(record)
-                record.data = record.dataset = None
+                if record.sha256 is None or record.description is None:
+                    record.sha256 = hashlib.sha256(record.data or b"").hexdigest()
+                    record.description = self._describe(record)
+                    record.data = record.dataset = None  # a retry needs neither again
+                sha, desc = record.sha256, record.description
                 study = self._study_state(session, record, desc)
                 series = self._series_state(session, record, desc, study)
                 epoch = record.received_at.timestamp()

@@ -242,9 +242,6 @@ class Receiver:
         self.store = store
         self._server: NoDelayAssociationServer | None = None
         self._thread: threading.Thread | None = None
-        self.stored = 0
-        self.duplicates = 0
-        self.rejected = 0
 
     @property
     def port(self) -> int:
@@ -289,13 +286,16 @@ class Receiver:
 
     def _quarantine(self, event: Event, calling_aet: str, bad: BadInstance,
                     header_uids: tuple[str | None, str | None, str | None]) -> None:
-        self.rejected += 1
         try:
             data = event.encoded_dataset(include_meta=True)
         except Exception:  # the meta itself could not be encoded: keep the raw dataset
             data = event.encoded_dataset(include_meta=False)
-        path = self.store.quarantine(data, f"status 0x{bad.status:04X}: {bad.reason}")
         study_uid, series_uid, sop_uid = header_uids
+        try:
+            path = self.store.quarantine(data, f"status 0x{bad.status:04X}: {bad.reason}")
+        except OSError as exc:
+            log.error("cannot quarantine SOP %s (%s): %s", sop_uid, bad.reason, exc)
+            return
         log.warning("quarantined SOP %s from %s (status 0x%04X): %s", sop_uid, calling_aet,
                     bad.status, bad.reason)
         self.indexer.submit(QuarantineRecord(
@@ -324,7 +324,6 @@ class Receiver:
             return bad.status
         path = self.store.instance_path(header.study_uid, header.series_uid, header.sop_uid)
         if self.settings.dicom_duplicate_policy == "discard" and path.exists():
-            self.duplicates += 1
             log.info("duplicate SOP %s discarded", header.sop_uid)
             return STATUS_SUCCESS
         data = event.encoded_dataset(include_meta=True)
@@ -333,7 +332,6 @@ class Receiver:
         except OSError as exc:
             log.error("cannot store SOP %s: %s", header.sop_uid, exc)
             return STATUS_OUT_OF_RESOURCES
-        self.stored += 1
         self.indexer.submit(InstanceRecord(
             study_uid=header.study_uid, series_uid=header.series_uid, sop_uid=header.sop_uid,
             sop_class_uid=header.sop_class_uid, transfer_syntax_uid=str(transfer_syntax),

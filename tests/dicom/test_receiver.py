@@ -112,12 +112,15 @@ def test_late_image_reopens_and_recompletes(make_service, tmp_path: Path) -> Non
     paths = write_series(tmp_path / "in", 5, with_count=False)
     late = paths.pop()
     late.rename(tmp_path / "late.dcm")
-    assert storescu(running.port, tmp_path / "in").returncode == 0
-    wait_for(lambda: len(running.series_done) == 1)
+    other = write_series(tmp_path / "other", 3, study=syn.StudyInfo(
+        study_instance_uid=pydicom.dcmread(paths[0]).StudyInstanceUID), seed=3)
+    assert storescu(running.port, tmp_path / "in", *other).returncode == 0
+    wait_for(lambda: len(running.studies_done) == 1)  # both series complete, study too
     assert storescu(running.port, tmp_path / "late.dcm").returncode == 0
-    wait_for(lambda: len(running.series_done) == 2)
-    assert [c.instance_count for c in running.series_done] == [4, 5]
-    assert [e.instance_count for e in _events(running, "series")] == [4, 5]
+    wait_for(lambda: len(running.studies_done) == 2)  # re-opened and re-completed
+    assert sorted(c.instance_count for c in running.series_done) == [3, 4, 5]
+    assert [c.instance_count for c in running.studies_done] == [7, 8]
+    assert sorted(e.instance_count for e in _events(running, "series")) == [3, 4, 5]
 
 
 def test_unknown_calling_ae_rejected(make_service, tmp_path: Path) -> None:
