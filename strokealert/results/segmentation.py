@@ -137,5 +137,5 @@ def build_segmentation(
         content_description=f"Core and Tmax>6s, {NOT_FOR_DIAGNOSTIC_USE.lower()}",
         series_description=f"Perfusion core/penumbra SEG ({NOT_FOR_DIAGNOSTIC_USE.lower()})",
         transfer_syntax_uid=ExplicitVRLittleEndian,
-        omit_empty_frames=True,
+        omit_empty_frames=bool(labels.any()),  # no lesion at all: keep every (empty) frame
     )

@@ -97,6 +97,14 @@ def test_segmentation_segments_and_voxels(sources: StudySources) -> None:
     assert seg.ReferencedSeriesSequence[0].SeriesInstanceUID == frame[0].SeriesInstanceUID
 
 
+def test_empty_masks_still_make_a_valid_segmentation(sources: StudySources) -> None:
+    empty = np.zeros_like(sources.core)
+    [seg] = build_results(sources.ctp, None, core_mask=empty, hypoperfusion_mask=empty)
+    parsed = hd.seg.segread(BytesIO(_roundtrip(seg)))
+    uids = [ds.SOPInstanceUID for ds in first_time_frame(sources.ctp)]
+    assert not parsed.get_pixels_by_source_instance(uids, segment_numbers=[1, 2]).any()
+
+
 def test_coarse_masks_are_expanded_to_source_pixels() -> None:
     coarse = np.zeros((2, 21, 21), dtype=bool)
     coarse[0, 1, 2] = True
