@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE
-from pynetdicom.presentation import build_context
+from pynetdicom import AE, Association
+from pynetdicom.presentation import PresentationContext, build_context
 
 from strokealert.config import Settings
 
@@ -71,7 +71,8 @@ class SendReport:
         return f"{text} ({'; '.join(reasons)})" if reasons else text
 
 
-def _contexts(datasets: Sequence[Dataset]) -> list:
+def _contexts(datasets: Sequence[Dataset]) -> list[PresentationContext]:
+    """One context per SOP class: the dataset's own transfer syntax, then the uncompressed ones."""
     pairs: dict[str, list[str]] = {}
     for ds in datasets:
         syntaxes = pairs.setdefault(str(ds.SOPClassUID), [])
@@ -125,7 +126,8 @@ def send_datasets(
     return report
 
 
-def _store_one(assoc, ds: Dataset, result: ObjectResult) -> None:
+def _store_one(assoc: Association, ds: Dataset, result: ObjectResult) -> None:
+    """C-STORE one dataset and record the status (or why there is none) in ``result``."""
     if not assoc.is_established:
         result.error = "association lost"
         return
