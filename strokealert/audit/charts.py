@@ -52,7 +52,7 @@ def histogram(values: list[int], *, bin_min: int = 10, max_min: int = 120,
 
 def target_bars(targets: list[dict[str, Any]], title: str = "Targets") -> str:
     """Horizontal bars: actual share per target, with the required share as a tick."""
-    row_h, label_w = 30, 250
+    row_h, label_w = 30, 300
     height = PAD_T + row_h * len(targets) + 8
     plot_w = W - label_w - 50
     parts = []
@@ -94,8 +94,10 @@ def trend(rows: list[dict[str, Any]], title: str = "Monthly DTN median") -> str:
         x = PAD_L + i * step
         if r["dtn_median"] is not None:
             h = plot_h * r["dtn_median"] / top
-            parts.append(f'<rect class="bar" x="{x + 4:.1f}" y="{H - PAD_B - h:.1f}" '
-                         f'width="{step - 8:.1f}" height="{h:.1f}"><title>{r["month"]}: median '
+            bar_w = min(step - 8, 48)
+            parts.append(f'<rect class="bar" x="{x + (step - bar_w) / 2:.1f}" '
+                         f'y="{H - PAD_B - h:.1f}" '
+                         f'width="{bar_w:.1f}" height="{h:.1f}"><title>{r["month"]}: median '
                          f'{r["dtn_median"]:g} min, n={r["dtn_n"]}</title></rect>')
         if r["dtn_le_60"] is not None:
             points.append(f"{x + step / 2:.1f},{H - PAD_B - plot_h * r['dtn_le_60']:.1f}")

@@ -13,7 +13,7 @@ from typing import Any
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from sqlalchemy import event, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from notifications.models import Alert
 from strokealert.db.models.cases import TICI_GRADES, TIMELINE_FIELDS, Case
@@ -212,7 +212,9 @@ def acknowledge_case(session: Session, case: Case, *, by: str, via: str) -> bool
 
 def worklist(session: Session, *, limit: int = 100, before: datetime | None = None) -> list[Case]:
     """The most urgent, newest cases first (critical → manual review → warning → none)."""
-    query = select(Case).order_by(Case.urgency, Case.created_at.desc()).limit(limit)
+    query = (select(Case).options(defer(Case.result_json), defer(Case.key_images),
+                                  defer(Case.map_files))
+             .order_by(Case.urgency, Case.created_at.desc()).limit(limit))
     if before is not None:
         query = query.where(Case.created_at < before)
     return list(session.scalars(query))
