@@ -56,6 +56,18 @@ def wait_for(predicate: Callable[[], object], timeout_s: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def run_cli(monkeypatch: pytest.MonkeyPatch, *args: str) -> int:
+    """Run the ``strokealert`` entry point in-process; returns its exit status."""
+    from strokealert.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["strokealert", *args])
+    try:
+        main()
+    except SystemExit as exited:
+        return int(exited.code or 0)
+    return 0
+
+
 class RunningService:
     """A started :class:`Service` and the completions it reported."""
 

@@ -7,12 +7,15 @@ import os
 import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
+import pytest
+from sqlalchemy import Engine, create_engine, func, select
+
+from strokealert.db.models.ingest import Study
 from strokealert.dicom import synthetic as syn
 
-from .conftest import CLI, storescu, wait_for, write_series
+from .conftest import CLI, run_cli, storescu, wait_for, write_series
 
 
 def _port_open(port: int) -> bool:
@@ -20,7 +23,15 @@ def _port_open(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def test_serve_receives_and_studies_reports(tmp_path: Path, free_port: int) -> None:
+def _study_complete(database: Engine) -> bool:
+    with database.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(Study)
+                           .where(Study.completed_at.is_not(None))) == 1
+
+
+def test_serve_receives_and_studies_reports(tmp_path: Path, free_port: int,
+                                            monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     env = {**os.environ, "STROKEALERT_DATA_DIR": str(tmp_path / "var"),
            "STROKEALERT_DICOM_PORT": str(free_port), "STROKEALERT_DICOM_HOST": "127.0.0.1",
            "STROKEALERT_SERIES_QUIET_S": "0.5", "STROKEALERT_STUDY_QUIET_S": "0.5"}
@@ -34,16 +45,17 @@ def test_serve_receives_and_studies_reports(tmp_path: Path, free_port: int) -> N
         assert server.poll() is None
         assert storescu(free_port, tmp_path / "in").returncode == 0
 
-        def report() -> dict:
-            out = subprocess.run([*CLI, "studies", "--json"], env=env, capture_output=True,
-                                 text=True, timeout=30)
-            assert out.returncode == 0, out.stderr
-            return json.loads(out.stdout)
-
-        wait_for(lambda: (r := report())["studies"] and r["studies"][0]["complete"],
-                 timeout_s=20)
-        text = subprocess.run([*CLI, "studies", "--json"], env=env, capture_output=True,
-                              text=True, timeout=30).stdout
+        database = create_engine(f"sqlite:///{tmp_path / 'var' / 'strokealert.sqlite3'}")
+        try:
+            wait_for(lambda: _study_complete(database), timeout_s=20)
+        finally:
+            database.dispose()
+        for name, value in env.items():
+            if name.startswith("STROKEALERT_"):
+                monkeypatch.setenv(name, value)
+        monkeypatch.delenv("STROKEALERT_DATABASE_URL", raising=False)
+        assert run_cli(monkeypatch, "studies", "--json") == 0
+        text = capsys.readouterr().out
         payload = json.loads(text)
         assert payload["studies"][0]["study_instance_uid"] == study.study_instance_uid
         series = payload["studies"][0]["series"][0]
@@ -59,15 +71,12 @@ def test_serve_receives_and_studies_reports(tmp_path: Path, free_port: int) -> N
     assert study.patient.name not in output  # the log names UIDs, never the patient
 
 
-def test_send_exit_codes(tmp_path: Path, free_port: int) -> None:
-    missing = subprocess.run([*CLI, "send", str(tmp_path / "nope"), "--port", str(free_port)],
-                             capture_output=True, text=True, timeout=30)
-    assert missing.returncode == 2
-    assert missing.stderr.strip().startswith("strokealert: no such file or folder")
+def test_send_exit_codes(tmp_path: Path, free_port: int, monkeypatch: pytest.MonkeyPatch,
+                         capsys: pytest.CaptureFixture[str]) -> None:
+    assert run_cli(monkeypatch, "send", str(tmp_path / "nope"), "--port", str(free_port)) == 2
+    assert capsys.readouterr().err.strip() == f"strokealert: no such file or folder: " \
+        f"{tmp_path / 'nope'}"
     write_series(tmp_path / "in", 1)
-    started = time.monotonic()
-    nobody = subprocess.run([*CLI, "send", str(tmp_path / "in"), "--port", str(free_port)],
-                            capture_output=True, text=True, timeout=60)
-    assert nobody.returncode == 1
-    assert "sent 0, failed 1" in nobody.stdout
-    assert time.monotonic() - started < 30
+    assert run_cli(monkeypatch, "send", str(tmp_path / "in"), "--port", str(free_port)) == 1
+    out = capsys.readouterr()
+    assert "sent 0, failed 1" in out.out and "no association" in out.err

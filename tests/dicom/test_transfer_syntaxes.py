@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from strokealert.db.models.ingest import Instance
 
-from .conftest import CLI, storescu, write_series
+from .conftest import run_cli, storescu, write_series
 
 
 @pytest.mark.parametrize("decoder", [
@@ -60,7 +60,9 @@ def test_compressed_series_stored_and_decodable(make_service, tmp_path: Path, to
     assert len(compressed) == 4
 
 
-def test_strokealert_send_jpeg2000(make_service, tmp_path: Path) -> None:
+def test_strokealert_send_jpeg2000(make_service, tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     """`strokealert send` proposes each file's own syntax (JPEG 2000 here) and reports counts."""
     running = make_service()
     originals = write_series(tmp_path / "native", 3)
@@ -71,11 +73,10 @@ def test_strokealert_send_jpeg2000(make_service, tmp_path: Path) -> None:
         ds.compress(JPEG2000Lossless)
         ds.save_as(j2k_dir / path.name)
     (j2k_dir / "notes.txt").write_text("not DICOM")
-    result = subprocess.run(
-        [*CLI, "send", str(j2k_dir), "--host", "127.0.0.1", "--port", str(running.port),
-         "--aet", "CT1"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert "sent 3, failed 0, not DICOM 1" in result.stdout
+    status = run_cli(monkeypatch, "send", str(j2k_dir), "--host", "127.0.0.1",
+                     "--port", str(running.port), "--aet", "CT1")
+    assert status == 0
+    assert "sent 3, failed 0, not DICOM 1" in capsys.readouterr().out
     running.settle()
     with running.service.factory() as session:
         rows = list(session.scalars(select(Instance)))
