@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +28,9 @@ class Component(Protocol):
     def stop(self) -> None: ...
 
 
+C = TypeVar("C", bound=Component)
+
+
 class Service:
     """A list of components sharing the settings and one database engine."""
 
@@ -42,13 +45,26 @@ class Service:
 
     @classmethod
     def default(cls, settings: Settings) -> Service:
-        """The DICOM ingest (receiver, completion monitor, retention)."""
+        """Everything ``strokealert serve`` runs, started in this order (stopped in reverse):
+        alerting (outbox relay, embedded scheduler), the pipeline (executor warmed up, then
+        its dispatcher), the web app, and last the DICOM ingest, so that images are accepted
+        only once everything that handles them is ready.
+        """
+        from strokealert.alerting import AlertingComponent
+        from strokealert.api.server import WebComponent
+        from strokealert.pipeline.component import PipelineComponent
+
         service = cls(settings)
+        service.add(AlertingComponent(settings, service.factory))
+        pipeline = service.add(PipelineComponent(settings, service.factory))
+        service.add(WebComponent(settings, service.factory))
         service.ingest = IngestComponent(settings, service.factory)
+        service.ingest.on_series_complete.append(pipeline.wake)
+        service.ingest.on_study_complete.append(pipeline.wake)
         service.add(service.ingest)
         return service
 
-    def add(self, component: Component) -> Component:
+    def add(self, component: C) -> C:
         self.components.append(component)
         return component
 

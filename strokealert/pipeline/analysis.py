@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
@@ -92,10 +93,19 @@ def run_stage(name: str, func: Callable[[], dict[str, Any]]) -> tuple[dict[str, 
     return block, time.perf_counter() - started
 
 
-def run_perfusion(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
+def run_perfusion_with_masks(
+    paths: Sequence[Path], out_dir: Path
+) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray] | None]:
+    """The perfusion block, and the (core, Tmax>6) masks for the DICOM SEG when there are any."""
     import perfusion
 
-    return perfusion.analyze_files(list(paths), out_dir).to_json()
+    result = perfusion.analyze_files(list(paths), out_dir)
+    core, hypo = result.core_mask, result.hypoperfusion_mask
+    return result.to_json(), (core, hypo) if core is not None and hypo is not None else None
+
+
+def run_perfusion(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
+    return run_perfusion_with_masks(paths, out_dir)[0]
 
 
 def run_lvo(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:

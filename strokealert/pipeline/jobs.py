@@ -25,6 +25,7 @@ from strokealert.config import Settings
 from strokealert.db.models.ingest import CompletionEvent, Instance, Series, Study
 from strokealert.db.models.pipeline import Job, StageEvent, StudyDecision
 from strokealert.pipeline import analysis
+from strokealert.pipeline.publish import publish
 from strokealert.pipeline.rules import Decision, RuleSettings, decide
 
 log = logging.getLogger(__name__)
@@ -146,10 +147,13 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
                                                  job.series_instance_uid, job.attempts)
         out_dir = job_output_dir(settings, job)
     started = time.perf_counter()
+    masks = None
     try:
-        run = analysis.run_perfusion if kind == "perfusion" else analysis.run_lvo
         out_dir.mkdir(parents=True, exist_ok=True)
-        block = run(paths, out_dir)
+        if kind == "perfusion":
+            block, masks = analysis.run_perfusion_with_masks(paths, out_dir)
+        else:
+            block = analysis.run_lvo(paths, out_dir)
         status, error = "done", None
     except Exception as exc:
         log.exception("job %s (%s) raised on attempt %d", job_id, kind, attempts)
@@ -169,6 +173,11 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
                      detail={"kind": kind, "status": block.get("status"),
                              "seconds": round(elapsed, 3)})
     finalize_study(factory, settings, study_uid)
+    report = publish(settings, kind, paths, out_dir, block, masks)
+    if report is not None:
+        with factory.begin() as session:
+            record_stage(session, study_uid, "sent_to_pacs", series_uid=series_uid,
+                         detail={"kind": kind, "ok": report.ok, "summary": report.summary()})
     return status
 
 
@@ -240,8 +249,10 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
         if not jobs:
             result["perfusion"] = perfusion_block
         output_dirs = [job.output_dir for job in jobs.values() if job.output_dir]
-        case = upsert_case_from_analysis(session, study=study, result=result,
-                                         output_dirs=output_dirs, rule_fired=decision.rule_names)
+        case = upsert_case_from_analysis(
+            session, study=study, result=result, output_dirs=output_dirs,
+            rule_fired=decision.rule_names, title=decision.title, summary=decision.body,
+            site=settings.site_name)
         now = utcnow()
         signature = hashlib.sha256(
             f"{decision.level}|{decision.title}|{decision.body}".encode()).hexdigest()

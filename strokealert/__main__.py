@@ -1,0 +1,5 @@
+"""``python -m strokealert`` is the ``strokealert`` command."""
+
+from strokealert.cli import main
+
+main()

@@ -1,0 +1,52 @@
+"""Results back to PACS for one finished job: key images (SC), SEG and TID 1500 SR."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pydicom
+from PIL import Image
+from pydicom.dataset import Dataset
+
+from strokealert.config import Settings
+from strokealert.results import SendReport, build_results, send_to_pacs
+
+log = logging.getLogger(__name__)
+
+
+def read_headers(paths: Sequence[Path]) -> list[Dataset]:
+    """Headers of the source images (pixel data not read)."""
+    return [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
+
+
+def load_key_images(out_dir: Path, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The job's key-image PNGs as RGB arrays, keyed by file name."""
+    images = {}
+    for name in names:
+        path = out_dir / name
+        if path.suffix.lower() == ".png" and path.is_file():
+            images[path.name] = np.asarray(Image.open(path).convert("RGB"))
+    return images
+
+
+def publish(settings: Settings, kind: str, paths: Sequence[Path], out_dir: Path,
+            block: dict[str, Any], masks: tuple[np.ndarray, np.ndarray] | None = None
+            ) -> SendReport | None:
+    """Build and C-STORE the job's result objects; ``None`` when sending is off or not useful."""
+    if not settings.pacs_enabled or block.get("status") != "ok":
+        return None
+    headers = read_headers(paths)
+    key_images = load_key_images(out_dir, block.get("key_images") or [])
+    if kind == "perfusion":
+        core, hypo = masks if masks is not None else (None, None)
+        datasets = build_results(headers, None, core_mask=core, hypoperfusion_mask=hypo,
+                                 perfusion_block=block, key_images=key_images)
+    else:
+        datasets = build_results(None, headers, lvo_block=block, key_images=key_images)
+    report = send_to_pacs(datasets, settings)
+    log.info("results to PACS (%s): %s", kind, report.summary())
+    return report
