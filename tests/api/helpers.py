@@ -58,9 +58,16 @@ def analysis(uid: str, level: str = "critical", core: float = 21.0) -> dict[str,
     }
 
 
-def new_case(factory: sessionmaker[Session], uid: str, **timeline: Any) -> str:
+def new_case(factory: sessionmaker[Session], uid: str, level: str = "critical",
+             **timeline: Any) -> str:
+    """A case as the pipeline creates it, then timeline (or other) columns set by hand."""
     with factory.begin() as session:
-        case = upsert_case_from_analysis(session, study=None, result=analysis(uid))
+        result = analysis(uid, level)
+        if level != "critical":
+            result["alert"]["reasons"] = {"warning": ["Large core: 84 mL"],
+                                          "manual_review": ["CTA needs manual review: motion"],
+                                          "none": []}[level]
+        case = upsert_case_from_analysis(session, study=None, result=result)
         for name, value in timeline.items():
             setattr(case, name, value)
         return case.id

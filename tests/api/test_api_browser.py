@@ -49,10 +49,15 @@ def test_browser_worklist_case_ack_needle_dashboard(tmp_path: Path, output_dir: 
     env = make_env(tmp_path, timezone="UTC")
     today = datetime.now(UTC).replace(second=0, microsecond=0)
     # History so the dashboard has a distribution: DTN 38 and 72 minutes.
-    for i, dtn in enumerate((38, 72)):
-        start = today - timedelta(days=20 + i)
-        new_case(env.factory, f"1.2.826.0.77.{9 + i}", arrival_at=start, created_at=start,
-                 needle_at=start + timedelta(minutes=dtn), ncct_at=start + timedelta(minutes=12))
+    for i, (dtn, level) in enumerate(((38, "critical"), (72, "warning"))):
+        start = today - timedelta(hours=5 + 30 * i)
+        new_case(env.factory, f"1.2.826.0.77.{9 + i}", level, arrival_at=start,
+                 created_at=start, needle_at=start + timedelta(minutes=dtn),
+                 ncct_at=start + timedelta(minutes=12), first_ack_by="Dr Okafor",
+                 first_ack_at=start + timedelta(minutes=16))
+    for i, level in enumerate(("manual_review", "none")):
+        start = today - timedelta(hours=2 + 9 * i)
+        new_case(env.factory, f"1.2.826.0.77.{20 + i}", level, created_at=start)
     web = WebComponent(env.settings, env.factory, port=free_port)
     web.start()
     base = f"http://127.0.0.1:{free_port}"
@@ -76,6 +81,9 @@ def test_browser_worklist_case_ack_needle_dashboard(tmp_path: Path, output_dir: 
             row = page.locator(f"#case-{case_id}")
             expect(row).to_be_visible(timeout=15000)
             expect(row).to_contain_text("LVO suspected: left M1")
+            # Critical and newest first: the new case is the first row.
+            expect(page.locator(".case-row").first).to_have_id(f"case-{case_id}")
+            page.wait_for_timeout(1000)
             page.screenshot(path=str(output_dir / "worklist.png"), full_page=True)
 
             row.click()

@@ -25,6 +25,7 @@ from strokealert.db.models.cases import TICI_GRADES, TIMELINE_FIELDS
 from strokealert.errors import InputError
 
 router = APIRouter(include_in_schema=False)
+WORKLIST_PAGE = 50
 
 
 def page(request: Request, template: str, principal: Any, **context: Any) -> HTMLResponse:
@@ -49,9 +50,13 @@ def date_range(request: Request, start: str | None, end: str | None) -> tuple[da
 
 
 @router.get("/", response_class=HTMLResponse)
-def worklist(request: Request, session: DB, principal: Viewer) -> HTMLResponse:
-    rows = case_service.worklist(session, limit=100)
-    return page(request, "worklist.html", principal, cases=rows)
+def worklist(request: Request, session: DB, principal: Viewer,
+             limit: int = WORKLIST_PAGE) -> HTMLResponse:
+    """The live worklist: the ``limit`` most urgent, newest cases (a phone-sized page)."""
+    limit = max(1, min(limit, 1000))
+    rows = case_service.worklist(session, limit=limit)
+    more = limit * 4 if len(rows) == limit else None
+    return page(request, "worklist.html", principal, cases=rows, more=more)
 
 
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
