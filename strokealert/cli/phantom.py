@@ -11,8 +11,10 @@ phantom_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     from strokealert.phantoms.ctp import ctp_command
+    from strokealert.phantoms.study import study_command
 
     phantom_app.command("ctp")(ctp_command)
+    phantom_app.command("study")(study_command)
     from strokealert.cli.lvo import phantom_cta
 
     phantom_app.command("cta")(phantom_cta)
