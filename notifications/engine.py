@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import event, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.clock import Clock, SystemClock
@@ -32,6 +33,7 @@ from notifications.models import (
     Policy,
 )
 from notifications.payload import ack_payload, alert_payload
+from notifications.txn import retry_on_busy
 
 log = logging.getLogger(__name__)
 
@@ -230,10 +232,18 @@ class Notifier:
                                             Escalation.next_due_at <= now)))
         steps = 0
         for escalation_id in due:
-            steps += self._advance(escalation_id, now)
+            steps += int(retry_on_busy(lambda e=escalation_id: self._advance(e, now)) or 0)
         return steps
 
     def _advance(self, escalation_id: int, now: datetime) -> int:
+        """Move one escalation; 0 if another engine moved it first (its rows already exist)."""
+        try:
+            return self._advance_once(escalation_id, now)
+        except IntegrityError:  # the same (alert, recipient, channel, step) rows: theirs win
+            log.info("escalation %s was advanced by another engine", escalation_id)
+            return 0
+
+    def _advance_once(self, escalation_id: int, now: datetime) -> int:
         with self.factory.begin() as session:
             escalation = session.get(Escalation, escalation_id)
             if escalation is None or escalation.status != "active" \

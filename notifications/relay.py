@@ -18,12 +18,10 @@ import logging
 import random
 import threading
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels import (
@@ -38,6 +36,7 @@ from notifications.channels import (
 from notifications.clock import Clock, SystemClock
 from notifications.models import Alert, DeliveryAttempt, DeviceToken, OutboxMessage
 from notifications.signing import signed_url
+from notifications.txn import retry_on_busy
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +59,6 @@ class Links:
         exp = int(now.timestamp()) + self.ack_ttl_s
         return signed_url(self.public_url, f"/alerts/{alert_id}/ack", self.secret, exp,
                           person=str(person_id))
-
-
-def retry_on_busy(work: Callable[[], object], attempts: int = 20) -> object:
-    """Run ``work`` (one transaction) again when SQLite reports the database busy."""
-    for attempt in range(attempts):
-        try:
-            return work()
-        except OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc) or attempt == attempts - 1:
-                raise
-            threading.Event().wait(0.01 * (attempt + 1))
-    return None
 
 
 class Relay:

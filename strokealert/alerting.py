@@ -212,7 +212,7 @@ class AlertingComponent:
     """Relay (always) and escalation scheduler (embedded mode, or ``with_scheduler=True``)."""
 
     def __init__(self, settings: Settings, factory: sessionmaker[Session] | None = None, *,
-                 with_scheduler: bool | None = None, relay_poll_s: float = 0.5) -> None:
+                 with_scheduler: bool | None = None, relay_poll_s: float = 0.25) -> None:
         self.settings = settings
         self.engine = factory.kw["bind"] if factory is not None else db.make_engine(
             settings.resolved_database_url)

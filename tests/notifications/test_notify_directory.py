@@ -11,13 +11,15 @@ from pathlib import Path
 
 import pytest
 from conftest import STROKE_TEAM, TWILIO_FROM, Stack
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
 from twilio.request_validator import RequestValidator
 from typer.testing import CliRunner
 
 from notifications.directory import DirectoryError, load_directory, on_call
 from notifications.inbound import SignatureError
 from notifications.models import Schedule
+from notifications.schema import metadata
 from strokealert import alerting
 from strokealert.cli import app
 from strokealert.cli.notify import read_directory_file
@@ -45,27 +47,34 @@ def test_daily_handoff_stays_at_0800_local_across_dst() -> None:
     assert on_call(schedule, datetime(2026, 3, 8, 18, tzinfo=UTC)) == ["B"]
 
 
-@pytest.mark.parametrize("mutate, message", [
+INVALID = [
     (lambda d: d["people"][0].update(time_zone="Mars/Olympus"), "unknown time zone"),
     (lambda d: d["people"][0]["contacts"].append({"type": "sms", "address": "555-1234"}),
      "E.164"),
+    (lambda d: d["people"][0]["rules"].append({"channel": "push", "after_minutes": 5}),
+     "one rule per channel"),
     (lambda d: d["schedules"][0]["rotations"][0]["participants"].append("Dr Nobody"),
      "unknown person 'Dr Nobody'"),
     (lambda d: d["policies"][0]["steps"][0]["targets"].append({"schedule": "nope"}),
      "unknown schedule 'nope'"),
     (lambda d: d["policies"][0]["steps"][1].update(delay_minutes=0), "must be > 0"),
     (lambda d: d.update(pagers=[]), "unknown sections: pagers"),
-])
-def test_invalid_directory_is_refused_whole(migrated_url: str, mutate, message: str) -> None:
-    from strokealert import db
+]
 
-    data = copy.deepcopy(STROKE_TEAM)
-    mutate(data)
-    engine = db.make_engine(migrated_url)
-    with db.make_session_factory(engine).begin() as session:
-        with pytest.raises(DirectoryError, match=message):
-            load_directory(session, data, datetime.now(UTC))
-        assert session.scalars(select(Schedule)).all() == []  # nothing written
+
+def test_invalid_directory_is_refused_whole() -> None:
+    """The library on its own: its MetaData on an in-memory SQLite database."""
+    engine = create_engine("sqlite://")
+    metadata.create_all(engine)
+    with sessionmaker(engine).begin() as session:
+        for mutate, message in INVALID:
+            data = copy.deepcopy(STROKE_TEAM)
+            mutate(data)
+            with pytest.raises(DirectoryError, match=message):
+                load_directory(session, data, datetime.now(UTC))
+            assert session.scalars(select(Schedule)).all() == []  # nothing written
+        assert load_directory(session, copy.deepcopy(STROKE_TEAM), datetime.now(UTC)) == {
+            "people": 5, "schedules": 1, "policies": 1}
     engine.dispose()
 
 
@@ -115,11 +124,10 @@ def test_oncall_cli_loads_the_readme_example_and_refuses_bad_files(
     cli = [sys.executable, "-m", "strokealert"]
     good = tmp_path / "oncall.toml"
     good.write_text(readme_example())
-    done = subprocess.run([*cli, "oncall", "load", str(good)], env=env, capture_output=True,
-                          text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "loaded 5 people, 1 schedules, 1 policies"
     monkeypatch.setenv("STROKEALERT_DATA_DIR", env["STROKEALERT_DATA_DIR"])
+    done = CliRunner().invoke(app, ["oncall", "load", str(good)])
+    assert done.exit_code == 0, done.output
+    assert done.output.strip().splitlines()[-1] == "loaded 5 people, 1 schedules, 1 policies"
     shown = CliRunner().invoke(app, ["oncall", "show", "--at", "2026-03-14T02:49:00Z"])
     assert shown.exit_code == 0, shown.output
     assert "schedule stroke-neurology (America/New_York): on call Dr Ada Okafor" in shown.output

@@ -157,3 +157,35 @@ def test_provider_failures_timeouts_429_500_lose_and_duplicate_nothing(stack: St
     assert phones(stack) == {"+15550000001": 2, "+15550000003": 1, "+15550000004": 1,
                              "+15550000005": 2}
     assert_exactly_once(stack, failed=frozenset({"tok-eve"}))
+
+
+def test_two_engines_ticking_at_once_page_once(stack: Stack) -> None:
+    """A second scheduler by mistake (or a tick racing a restart) cannot double-page."""
+    import threading
+
+    second = alerting.AlertingComponent(stack.settings, stack.factory)
+    second.build()
+    stack.raise_alert()
+    stack.drain()
+    stack.clock.advance(minutes=10)  # step 2 and the repeat's first step are both due
+    barrier = threading.Barrier(2)
+    taken: list[int] = []
+
+    def tick(component: alerting.AlertingComponent) -> None:
+        barrier.wait()
+        taken.append(component.tick())
+
+    threads = [threading.Thread(target=tick, args=(c,)) for c in (stack.component, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    second.stop()
+    assert sorted(taken) == [0, 2]
+    stack.drain()
+    assert sorted(m["token"] for m in stack.fakes.fcm.sent) == [
+        "tok-ada", "tok-ada", "tok-cyd", "tok-eve", "tok-eve"]
+    stack.advance(minutes=2)  # the repeat's SMS fallbacks
+    assert phones(stack) == {"+15550000001": 2, "+15550000003": 1, "+15550000004": 1,
+                             "+15550000005": 2}
+    assert_exactly_once(stack)
