@@ -16,6 +16,7 @@ from strokealert import db
 from strokealert.config import Settings
 from strokealert.dicom import synthetic as syn
 from strokealert.dicom.index import Completion
+from strokealert.dicom.ingest import IngestComponent
 from strokealert.service import Service
 
 SIZE = 64  # pixels per side: small phantoms keep the tests fast
@@ -91,6 +92,15 @@ class RunningService:
         self.service.ingest.indexer.join()
 
 
+def other_free_port() -> int:
+    """A second free port (``free_port`` gives one per test)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture
 def make_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
     """Start a service on a free port: ``make_service(database_url, **settings)``."""
@@ -103,7 +113,8 @@ def make_service(tmp_path: Path) -> Iterator[Callable[..., RunningService]]:
         values.update(overrides)
         settings = Settings(**values)
         db.upgrade(settings.resolved_database_url)
-        service = Service.default(settings)
+        service = Service(settings)  # the ingest alone: these tests are about receiving
+        service.ingest = service.add(IngestComponent(settings, service.factory))
         running = RunningService(service)
         service.start()
         started.append(service)

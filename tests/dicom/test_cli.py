@@ -15,7 +15,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from strokealert.db.models.ingest import Study
 from strokealert.dicom import synthetic as syn
 
-from .conftest import CLI, run_cli, storescu, wait_for, write_series
+from .conftest import CLI, other_free_port, run_cli, storescu, wait_for, write_series
 
 
 def _port_open(port: int) -> bool:
@@ -34,14 +34,16 @@ def test_serve_receives_and_studies_reports(tmp_path: Path, free_port: int,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     env = {**os.environ, "STROKEALERT_DATA_DIR": str(tmp_path / "var"),
            "STROKEALERT_DICOM_PORT": str(free_port), "STROKEALERT_DICOM_HOST": "127.0.0.1",
-           "STROKEALERT_SERIES_QUIET_S": "0.5", "STROKEALERT_STUDY_QUIET_S": "0.5"}
+           "STROKEALERT_SERIES_QUIET_S": "0.5", "STROKEALERT_STUDY_QUIET_S": "0.5",
+           "STROKEALERT_HTTP_PORT": str(other_free_port()), "STROKEALERT_HTTP_HOST": "127.0.0.1",
+           "STROKEALERT_WORKERS": "1"}  # the whole service starts; one analysis process will do
     env.pop("STROKEALERT_DATABASE_URL", None)
     study = syn.StudyInfo()
     write_series(tmp_path / "in", 5, study=study)
     server = subprocess.Popen([*CLI, "serve"], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
-        wait_for(lambda: _port_open(free_port) or server.poll() is not None, timeout_s=30)
+        wait_for(lambda: _port_open(free_port) or server.poll() is not None, timeout_s=90)
         assert server.poll() is None
         assert storescu(free_port, tmp_path / "in").returncode == 0
 
@@ -66,7 +68,7 @@ def test_serve_receives_and_studies_reports(tmp_path: Path, free_port: int,
             assert phi not in text
     finally:
         server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=20)
+        output, _ = server.communicate(timeout=60)
     assert server.returncode == 0, output
     assert study.patient.name not in output  # the log names UIDs, never the patient
 

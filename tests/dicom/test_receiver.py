@@ -200,3 +200,22 @@ def test_tls_association(make_service, tmp_path: Path) -> None:
     assoc.release()
     running.settle()
     assert _count(running, Instance) == 2
+
+
+def test_overwrite_policy_replaces_changed_instance(make_service, tmp_path: Path) -> None:
+    running = make_service(dicom_duplicate_policy="overwrite")
+    paths = write_series(tmp_path / "in", 3)
+    assert storescu(running.port, tmp_path / "in").returncode == 0
+    wait_for(lambda: len(running.series_done) == 1)
+    changed = pydicom.dcmread(paths[0])
+    changed.WindowCenter = "60"  # a corrected header, same SOP Instance UID
+    changed.save_as(tmp_path / "changed.dcm")
+    assert storescu(running.port, tmp_path / "changed.dcm").returncode == 0
+    wait_for(lambda: len(running.series_done) == 2)  # re-opened, complete again by count
+    assert [c.reason for c in running.series_done] == ["count", "count"]
+    assert _count(running, Instance) == 3
+    with running.service.factory() as session:
+        row = session.scalar(select(Instance).where(
+            Instance.sop_instance_uid == changed.SOPInstanceUID))
+    assert pydicom.dcmread(row.path).WindowCenter == 60
+    assert row.sha256 == hashlib.sha256(Path(row.path).read_bytes()).hexdigest()
