@@ -16,8 +16,6 @@ class IngestComponent:
     thread, after the completion event is committed) with a :class:`Completion`.
     """
 
-    name = "dicom"
-
     def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
         self.settings = settings
         self.store = default_store(settings)
