@@ -7,7 +7,15 @@ from pathlib import Path
 
 import typer
 
-from strokealert.config import load_settings
+from strokealert.config import Settings, load_settings
+from strokealert.errors import InputError
+
+
+def _settings(config: Path | None) -> Settings:
+    """Settings with ``--config``; a missing file is an input error (exit 2)."""
+    if config is not None and not config.is_file():
+        raise InputError(f"config file not found: {config}")
+    return load_settings(config)
 
 
 def serve(config: Path | None = typer.Option(None, "--config", help="TOML settings file")) -> None:
@@ -15,7 +23,7 @@ def serve(config: Path | None = typer.Option(None, "--config", help="TOML settin
     from strokealert import db
     from strokealert.service import Service
 
-    settings = load_settings(config)
+    settings = _settings(config)
     db.upgrade(settings.resolved_database_url)
     Service.default(settings).run_until_signal()
 
@@ -47,7 +55,7 @@ def studies(
     from strokealert import db
     from strokealert.dicom.catalog import list_studies
 
-    settings = load_settings(config)
+    settings = _settings(config)
     db.upgrade(settings.resolved_database_url)
     engine = db.make_engine(settings.resolved_database_url)
     rows = list_studies(db.make_session_factory(engine))

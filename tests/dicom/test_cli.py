@@ -78,6 +78,8 @@ def test_send_exit_codes(tmp_path: Path, free_port: int, monkeypatch: pytest.Mon
     assert run_cli(monkeypatch, "send", str(tmp_path / "nope"), "--port", str(free_port)) == 2
     assert capsys.readouterr().err.strip() == f"strokealert: no such file or folder: " \
         f"{tmp_path / 'nope'}"
+    assert run_cli(monkeypatch, "serve", "--config", str(tmp_path / "none.toml")) == 2
+    assert "config file not found" in capsys.readouterr().err
     write_series(tmp_path / "in", 1)
     assert run_cli(monkeypatch, "send", str(tmp_path / "in"), "--port", str(free_port)) == 1
     out = capsys.readouterr()
