@@ -6,6 +6,7 @@ import logging
 import sys
 from importlib import import_module
 
+import click
 import typer
 
 from strokealert.errors import InputError
@@ -45,19 +46,14 @@ def _main(verbose: bool = typer.Option(False, "--verbose", "-v", help="debug log
 def main() -> None:
     """Console entry point: input problems exit 2 with a one-line reason, never a traceback."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode, click returns typer.Exit's code instead of exiting.
+        code = app(standalone_mode=False)
     except InputError as exc:
         print(f"strokealert: {exc}", file=sys.stderr)
         sys.exit(2)
-    except (typer.Exit, SystemExit) as exc:
-        code = getattr(exc, "exit_code", None)
-        sys.exit(exc.code if isinstance(exc, SystemExit) else (code or 0))
-    except typer.Abort:
+    except click.exceptions.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(2)
-        raise
+    except click.ClickException as exc:  # usage errors: bad option, missing argument
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
