@@ -26,7 +26,7 @@ from strokealert.db.models.ingest import CompletionEvent, Instance, Series, Stud
 from strokealert.db.models.pipeline import Job, StageEvent, StudyDecision
 from strokealert.pipeline import analysis
 from strokealert.pipeline.publish import publish
-from strokealert.pipeline.rules import Decision, RuleSettings, decide
+from strokealert.pipeline.rules import LEVEL_ORDER, Decision, RuleSettings, decide
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +265,12 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
         state.rules, state.signature, state.updated_at = decision.rule_names, signature, now
         if decision.level == "none" or state.alerted_signature == signature:
             return
-        kind = "new" if state.alerted_signature is None else "update"
+        if state.alerted_signature is None:
+            kind = "new"
+        elif LEVEL_ORDER.index(decision.level) < LEVEL_ORDER.index(state.alerted_level or "none"):
+            kind = "escalation"  # more urgent than what was paged: page along the policy again
+        else:
+            kind = "update"  # same urgency, new details: only the people already paged
         state.alerted_signature, state.alerted_level = signature, decision.level
         alert_id = alerting.raise_alert(
             session, case_id=case.id, level=decision.level, kind=kind, title=decision.title,
