@@ -1,0 +1,166 @@
+"""Durable jobs on SQLite and PostgreSQL: one job per changed series, exactly one alert,
+recovery of a job whose worker died, and a study with nothing to analyse is never silent.
+
+Images arrive through the real receiver (``send_files``); jobs run in this process so the
+test can interrupt them where a crash would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from strokealert import alerting, db
+from strokealert.config import Settings
+from strokealert.db.models.cases import Case
+from strokealert.db.models.pipeline import Job, StageEvent
+from strokealert.dicom import synthetic as syn
+from strokealert.dicom.ingest import IngestComponent
+from strokealert.dicom.sender import send_files
+from strokealert.phantoms.ctp import CtpPhantomOptions, write_ctp_phantom
+from strokealert.pipeline.jobs import (
+    consume_completion_events,
+    execute_job,
+    recoverable_jobs,
+    utcnow,
+)
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    factory: sessionmaker[Session]
+    ingest: IngestComponent
+
+    def send(self, folder: Path) -> None:
+        result = send_files([folder], "127.0.0.1", self.ingest.port)
+        assert result.failed == []
+        self.ingest.indexer.join()
+
+    def alerts(self, case_id: str) -> list[dict]:
+        with self.factory() as session:
+            return alerting.alert_history(session, case_id)
+
+
+@pytest.fixture
+def pipeline(migrated_url: str, tmp_path: Path, free_port: int) -> Iterator[Pipeline]:
+    settings = Settings(database_url=migrated_url, data_dir=tmp_path / "data",
+                        dicom_port=free_port, dicom_host="127.0.0.1", series_quiet_s=0.5,
+                        study_quiet_s=1.0, secret_key="k", job_max_attempts=2)
+    engine = db.make_engine(migrated_url)
+    factory = db.make_session_factory(engine)
+    component = alerting.AlertingComponent(settings, factory)
+    component.build()  # channels and engine without threads: alerts stay in the outbox
+    ingest = IngestComponent(settings, factory)
+    ingest.start()
+    yield Pipeline(settings, factory, ingest)
+    ingest.stop()
+    component.stop()
+    engine.dispose()
+
+
+def wait_events(pipeline: Pipeline, timeout_s: float = 10.0) -> list[int]:
+    """Consume completion events until some job or study event shows up."""
+    deadline = time.monotonic() + timeout_s
+    jobs: list[int] = []
+    while time.monotonic() < deadline:
+        jobs += consume_completion_events(pipeline.factory, pipeline.settings)
+        with pipeline.factory() as session:
+            if jobs and session.scalar(select(StageEvent.id).where(
+                    StageEvent.stage == "study_complete").limit(1)):
+                return jobs
+        time.sleep(0.2)
+    return jobs
+
+
+def small_ctp(folder: Path) -> dict:
+    return write_ctp_phantom(folder, CtpPhantomOptions(matrix=96, slices=8, frames=30,
+                                                        noise_hu=5.0, seed=3))
+
+
+def case_of(pipeline: Pipeline, study_uid: str) -> Case:
+    with pipeline.factory() as session:
+        case = session.scalar(select(Case).where(Case.study_instance_uid == study_uid))
+        assert case is not None
+        return case
+
+
+def test_one_job_per_series_content_and_exactly_one_alert(pipeline: Pipeline,
+                                                          tmp_path: Path) -> None:
+    truth = small_ctp(tmp_path / "ctp")
+    pipeline.send(tmp_path / "ctp")
+    jobs = wait_events(pipeline)
+    assert len(jobs) == 1
+
+    # The same images again: no new job (nothing changed).
+    pipeline.send(tmp_path / "ctp")
+    assert consume_completion_events(pipeline.factory, pipeline.settings) == []
+
+    # Two workers race for the job: exactly one runs it.
+    outcomes: list[str] = []
+    workers = [threading.Thread(target=lambda: outcomes.append(
+        execute_job(pipeline.factory, pipeline.settings, jobs[0]))) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert sorted(outcomes) == ["done", "skipped"]
+    assert execute_job(pipeline.factory, pipeline.settings, jobs[0]) == "skipped"
+
+    case = case_of(pipeline, truth["study_instance_uid"])
+    assert case.alert_level == "critical"  # DEFUSE 3 target mismatch on the head phantom
+    alerts = pipeline.alerts(case.id)
+    assert [a["kind"] for a in alerts] == ["new"]
+    with pipeline.factory() as session:
+        stages = set(session.scalars(select(StageEvent.stage).where(
+            StageEvent.study_instance_uid == truth["study_instance_uid"])))
+    assert {"series_complete", "study_complete", "analysed", "alerted"} <= stages
+
+
+def test_a_job_whose_worker_died_is_run_again_once(pipeline: Pipeline, tmp_path: Path) -> None:
+    truth = small_ctp(tmp_path / "ctp")
+    pipeline.send(tmp_path / "ctp")
+    (job_id,) = wait_events(pipeline)
+    # A worker claimed it and died: status running, lease long expired.
+    with pipeline.factory.begin() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(
+            status="running", attempts=1, lease_until=utcnow() - timedelta(seconds=1)))
+    assert recoverable_jobs(pipeline.factory) == [job_id]
+    assert execute_job(pipeline.factory, pipeline.settings, job_id) == "done"
+    assert recoverable_jobs(pipeline.factory) == []
+    case = case_of(pipeline, truth["study_instance_uid"])
+    assert [a["kind"] for a in pipeline.alerts(case.id)] == ["new"]
+    with pipeline.factory() as session:
+        job = session.get(Job, job_id)
+        assert job is not None and job.attempts == 2 and job.result["status"] == "ok"
+
+
+def test_a_study_with_nothing_to_analyse_asks_for_manual_review(pipeline: Pipeline,
+                                                                tmp_path: Path) -> None:
+    study = syn.StudyInfo()
+    volume = np.random.default_rng(0).normal(35, 5, (12, 64, 64))
+    syn.write_volume(volume, tmp_path / "ncct", study=study,
+                     series=syn.SeriesInfo(description="Head w/o contrast"),
+                     spacing_mm=(5.0, 0.5, 0.5))
+    pipeline.send(tmp_path / "ncct")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        consume_completion_events(pipeline.factory, pipeline.settings)
+        with pipeline.factory() as session:
+            if session.scalar(select(Case.id).where(
+                    Case.study_instance_uid == study.study_instance_uid)):
+                break
+        time.sleep(0.2)
+    case = case_of(pipeline, study.study_instance_uid)
+    assert case.alert_level == "manual_review"
+    alerts = pipeline.alerts(case.id)
+    assert len(alerts) == 1 and "no CTA or CT perfusion series" in alerts[0]["title"]
