@@ -48,9 +48,26 @@ def _mean_curve(enhancement: np.ndarray, voxels: list[tuple[int, int, int]]) -> 
     return enhancement[:, z, y, x].mean(axis=1)
 
 
+def _neighbourhood_curves(enhancement: np.ndarray, coords: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Own, 3x3-mean and 8-neighbour-mean curves (T, voxels) at in-plane voxel ``coords``."""
+    _, _, ny, nx = enhancement.shape
+    z, y, x = coords.T
+    own = enhancement[:, z, y, x]
+    total = np.zeros_like(own)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            total += enhancement[:, z, np.clip(y + dy, 0, ny - 1), np.clip(x + dx, 0, nx - 1)]
+    return own, total / 9.0, (total - own) / 8.0
+
+
 def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np.ndarray,
-                         dt: float, noise_hu: float, config: PerfusionConfig) -> InputFunctions:
-    """AIF and VOF from baseline-subtracted frames (t, z, y, x); see module doc."""
+                         peak_enhancement: np.ndarray, dt: float, noise_hu: float,
+                         config: PerfusionConfig) -> InputFunctions:
+    """AIF and VOF from baseline-subtracted frames (t, z, y, x); see module doc.
+
+    ``peak_enhancement`` (z, y, x, HU) limits the search to voxels near enhancing vessels.
+    """
     n_t = enhancement.shape[0]
     if config.aif_voxels:
         aif = _mean_curve(enhancement, config.aif_voxels)
@@ -59,28 +76,39 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
         result = InputFunctions(aif, vof, list(config.aif_voxels), vof_voxels, manual=True)
         return _scale(result, dt, config)
 
-    allowed = head & (baseline > -50) & (baseline < 150)
-    coords = np.argwhere(allowed)
+    near_vessel = ndimage.binary_dilation(peak_enhancement > MIN_VESSEL_HU,
+                                          structure=np.ones((1, 3, 3)))
+    # Not next to bone: after motion, misregistered bone edges look like huge enhancement.
+    near_bone = ndimage.binary_dilation(baseline > 300.0, structure=np.ones((1, 3, 3)))
+    coords = np.argwhere(head & (baseline > -50) & (baseline < 150) & near_vessel & ~near_bone)
+    if coords.shape[0] < 3:
+        raise PerfusionError("no arterial input function found: no vessel enhances "
+                             "(contrast bolus missing, extravasated or mistimed)")
     # Voxels are chosen on neighbourhood-averaged curves and then measured on their own:
     # choosing on the same noisy values that are averaged would favour noise. The AIF is
     # chosen on the 3x3 mean; the VOF, whose area sets the scale of every CBF and CBV, on the
     # 8 neighbours alone so that a voxel's own noise plays no part in its selection.
-    box = np.stack([ndimage.uniform_filter(frame, (1, 3, 3))[allowed]
-                    for frame in enhancement])
-    ring = (9.0 * box - enhancement[:, allowed]) / 8.0
+    own, box, ring = _neighbourhood_curves(enhancement, coords)
     curves = _smooth_time(box)
     ring_curves = _smooth_time(ring)
     peak = curves.max(axis=0)
-    strong = peak > max(MIN_VESSEL_HU, 5.0 * noise_hu)
+    # A vessel's bolus washes out: the last fifth of the acquisition stays under half the
+    # peak (a step that stays up is motion or a misregistered edge, not a bolus).
+    tail = curves[-max(2, curves.shape[0] // 5):].mean(axis=0)
+    strong = (peak > max(MIN_VESSEL_HU, 5.0 * noise_hu)) & (tail < 0.5 * peak)
     if strong.sum() < 3:
         raise PerfusionError("no arterial input function found: no vessel enhances "
                              "(contrast bolus missing, extravasated or mistimed)")
-    # AIF: among the earliest-peaking vessels, the tallest and narrowest.
+    # AIF: among the earliest-peaking vessels, the tallest and narrowest, judged on the
+    # neighbours (the voxel itself must only enhance like a vessel).
     strong_idx = np.flatnonzero(strong)
-    s_curves = curves[:, strong_idx]
+    s_curves = ring_curves[:, strong_idx]
     s_ttp = np.argmax(s_curves, axis=0)
-    s_peak = peak[strong_idx]
-    early = s_ttp <= np.percentile(s_ttp, 20)
+    s_peak = s_curves.max(axis=0)
+    itself = _smooth_time(own[:, strong_idx]).max(axis=0) >= 0.5 * s_peak
+    if not itself.any():
+        raise PerfusionError("no arterial input function found: no early-enhancing artery")
+    early = itself & (s_ttp <= np.percentile(s_ttp[itself], 20))
     tall = s_peak >= np.percentile(s_peak[early], 50)
     width = (s_curves >= 0.5 * s_peak).sum(axis=0) * dt
     score = np.where(early & tall, s_peak / np.maximum(width, dt), -np.inf)
@@ -88,15 +116,24 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
     aif_idx = strong_idx[order]
     if aif_idx.size == 0:
         raise PerfusionError("no arterial input function found: no early-enhancing artery")
-    aif = enhancement[:, allowed][:, aif_idx].mean(axis=1)
+    aif = own[:, aif_idx].mean(axis=1)
     # VOF: among all enhancing vessels peaking at least two frames after the AIF, the largest
     # areas (sinus curves are lower but broader than arterial ones).
     s_area = integral(ring_curves[:, strong_idx].T, dt)
     late = s_ttp >= int(np.argmax(aif)) + 2
+    if late.any():
+        # Keep the smoother half: voxels at a moving edge jump from frame to frame.
+        own_late = _smooth_time(own[:, strong_idx[late]])
+        rough = (np.abs(np.diff(own_late, n=2, axis=0)).sum(axis=0)
+                 / np.maximum(own_late.max(axis=0), 1e-6))
+        smooth = np.zeros_like(late)
+        smooth[np.flatnonzero(late)[rough <= np.median(rough)]] = True
+        late &= smooth
     vof_idx = strong_idx[late][np.argsort(s_area[late])[::-1][: config.aif_voxel_count]]
     aif_voxels = [tuple(int(v) for v in coords[i]) for i in aif_idx]
     vof_voxels = [tuple(int(v) for v in coords[i]) for i in vof_idx]
-    vof = enhancement[:, allowed][:, vof_idx].mean(axis=1) if vof_idx.size else None
+    # Median: robust to a voxel at a moving edge.
+    vof = np.median(own[:, vof_idx], axis=1) if vof_idx.size else None
     aif_peak_frame = int(np.argmax(aif))
     if aif_peak_frame >= n_t - 2:
         raise PerfusionError("no arterial input function found: the bolus peak is not within "

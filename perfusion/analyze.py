@@ -17,11 +17,11 @@ from perfusion import io, lesions, mask, motion
 from perfusion.aif import InputFunctions, find_input_functions
 from perfusion.config import PerfusionConfig
 from perfusion.denoise import (
+    busiest_slices,
     denoise,
     model_subspace,
     noise_level,
     processed_noise,
-    project,
     smoothing_sigma_px,
 )
 from perfusion.errors import PerfusionError
@@ -57,8 +57,12 @@ class VolumeAnalysis:
 def _block_average(frames: np.ndarray, factor: int) -> np.ndarray:
     n_t, nz, ny, nx = frames.shape
     ny2, nx2 = ny // factor, nx // factor
-    cropped = frames[:, :, : ny2 * factor, : nx2 * factor]
-    return cropped.reshape(n_t, nz, ny2, factor, nx2, factor).mean(axis=(3, 5), dtype=np.float32)
+    out = np.zeros((n_t, nz, ny2, nx2), dtype=np.float32)
+    for dy in range(factor):
+        for dx in range(factor):
+            out += frames[:, :, dy: ny2 * factor: factor, dx: nx2 * factor: factor]
+    out *= np.float32(1.0 / factor**2)
+    return out
 
 
 def _peak_enhancement(enhancement: np.ndarray) -> np.ndarray:
@@ -102,13 +106,16 @@ def analyze_volume(
     if affine is None:
         affine = np.diag([spacing[2], spacing[1], spacing[0], 1.0])
     affine = np.array(affine, dtype=float)
-    order = np.argsort(times)
-    times, frames = times[order] - times[order][0], frames[order]
+    if np.any(np.diff(times) <= 0):
+        order = np.argsort(times)
+        times, frames = times[order], frames[order]
+    times = times - times[0]
     if not io.is_regular(times):
         grid = io.regular_grid([times])
         frames, times = io.resample_time(frames, times, grid), grid - grid[0]
     dt = float(times[1] - times[0])
-    factor = int(config.working_pixel_mm // min(spacing[1:])) if config.working_pixel_mm else 1
+    factor = int(round(config.working_pixel_mm / min(spacing[1:]))) if config.working_pixel_mm \
+        else 1
     if factor >= 2:
         frames = _block_average(frames, factor)
         affine = affine.copy()
@@ -132,35 +139,46 @@ def analyze_volume(
     baseline_smooth = mask.smooth_in_mask(baseline, head, (1.0, 1.0))
     peak = _peak_enhancement(enhancement)
     tissue = mask.tissue_mask(baseline_smooth, head, peak, config)
+    if report is not None and report.corrected_frames:
+        # Resampled frames never match the baseline exactly at bone edges (hundreds of HU
+        # over a fraction of a mm): leave a rim of about 2 mm along the bone out.
+        rim = max(1, int(np.ceil(2.0 / spacing[1])))
+        tissue &= ~ndimage.binary_dilation(baseline > mask.BONE_HU,
+                                           structure=np.ones((1, 3, 3)), iterations=rim)
     if tissue.sum() < 100:
         raise PerfusionError("no brain tissue found in the perfusion images")
     lap("mask")
 
-    inputs = find_input_functions(enhancement, baseline, head, dt, noise, config)
+    inputs = find_input_functions(enhancement, baseline, head, peak, dt, noise, config)
     lap("aif")
 
-    smoothed = denoise(enhancement, tissue, sigma)
+    # Smoothing (space) and projection (time) are linear and commute: project first, then
+    # smooth the few subspace coefficients instead of every frame.
+    basis = (model_subspace(inputs.aif, dt, config.subspace_energy)
+             if config.temporal_projection else None)
+    if basis is not None:
+        volumes = np.tensordot(basis.T, enhancement, axes=(1, 0)).astype(np.float32)
+    else:
+        volumes = enhancement
+    smoothed = denoise(volumes, tissue, sigma)
     wider = denoise(smoothed, tissue, sigma)  # sigma * sqrt(2): where the residue peaks
-    del enhancement
     noise_samples = None
     if config.noise_floor_correction and noise > 0:
         n_pre = pre.stop - (pre.start or 0)
-        residual = (float(np.sqrt(np.mean(smoothed[pre][:, tissue].var(axis=0, ddof=1))))
-                    if n_pre >= 3 else None)
-        noise_samples = NoiseSamples(*processed_noise(frames.shape, tissue, sigma, noise,
-                                                      residual))
+        slices = busiest_slices(tissue)
+        residual = None
+        if n_pre >= 3:
+            sample = denoise(enhancement[pre][:, slices], tissue[slices], sigma)
+            residual = float(np.sqrt(np.mean(sample[:, tissue[slices]].var(axis=0, ddof=1))))
+        noise_samples = NoiseSamples(*processed_noise(frames.shape[0], tissue[slices], sigma,
+                                                      noise, residual, basis))
+    del enhancement, volumes
     lap("denoise")
 
     curves, position_curves = smoothed[:, tissue].T, wider[:, tissue].T
     del smoothed, wider
-    if config.temporal_projection:
-        basis = model_subspace(inputs.aif, dt, config.subspace_energy)
-        curves, position_curves = project(curves, basis), project(position_curves, basis)
-        if noise_samples is not None:
-            noise_samples = NoiseSamples(project(noise_samples.curves, basis),
-                                         project(noise_samples.position_curves, basis))
     values, calibration = compute_maps(curves, inputs.aif, dt, config, position_curves,
-                                       noise_samples)
+                                       noise_samples, basis)
     maps = {}
     for name in MAP_NAMES:
         volume = np.zeros(tissue.shape, dtype=np.float32)
@@ -275,9 +293,11 @@ def analyze_files(paths: Sequence[Path], out_dir: Path,
             from perfusion import outputs
 
             out_dir.mkdir(parents=True, exist_ok=True)
+            before = time.perf_counter()
             written = outputs.write_all(analysis, out_dir, series.reference, config)
             result.map_files, result.key_images = written.maps, written.key_images
             result.dicom_files = written.dicom_files
+            result.timings_s["outputs"] = round(time.perf_counter() - before, 3)
     except PerfusionError as exc:
         result.status, result.error, result.analysis = "failed", str(exc), None
     except Exception as exc:  # noqa: BLE001 - unexpected data must still give a reason

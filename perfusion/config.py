@@ -27,6 +27,9 @@ class PerfusionConfig:
     # Correct CBF underestimation and Tmax overestimation of the truncated deconvolution by a
     # noise-free calibration with the study's own AIF (see maps.calibrate).
     bias_correction: bool = True
+    # Residue shape whose CBF loss is corrected: "exponential", "mixed" (geometric mean of
+    # exponential and box) or "none" (Tmax is still corrected). See maps.py.
+    cbf_calibration: str = "exponential"
     # Correct the upward bias of low CBF on the noise floor (maps.noise_floor_table).
     noise_floor_correction: bool = True
     # Smooth the CBF map (same sigma as the curves) after the noise-floor correction.
@@ -36,7 +39,7 @@ class PerfusionConfig:
 
     min_frames: int = 10
     # In-plane working resolution: finer images are block-averaged down to about this (mm).
-    working_pixel_mm: float = 0.8
+    working_pixel_mm: float = 1.0
     # Spatial denoising: in-plane Gaussian (sigma, mm) on baseline-subtracted frames.
     smoothing_mm: float = 2.5
     # Temporal denoising: project curves on the span of AIF-convolved residues (denoise.py),

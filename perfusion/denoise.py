@@ -10,9 +10,9 @@ width grows with the measured noise: sigma = smoothing_mm at 10 HU, scaled by no
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from perfusion.config import PerfusionConfig
-from perfusion.mask import smooth_in_mask
 
 
 def noise_level(frames: np.ndarray, baseline: slice, mask: np.ndarray) -> float:
@@ -33,12 +33,20 @@ def smoothing_sigma_px(noise_hu: float, pixel_mm: tuple[float, float],
     return sigma_mm / pixel_mm[0], sigma_mm / pixel_mm[1]
 
 
-def denoise(enhancement: np.ndarray, mask: np.ndarray,
-            sigma_px: tuple[float, float]) -> np.ndarray:
-    """Smooth each frame (t, z, y, x) inside ``mask``; outside the mask values become 0."""
-    out = np.empty_like(enhancement)
-    for t in range(enhancement.shape[0]):
-        out[t] = smooth_in_mask(enhancement[t], mask, sigma_px)
+def denoise(volumes: np.ndarray, mask: np.ndarray, sigma_px: tuple[float, float],
+            truncate: float = 3.0) -> np.ndarray:
+    """Smooth each volume (n, z, y, x) in-plane inside ``mask``; outside it values become 0.
+
+    A normalised Gaussian: the weights (the smoothed mask) are computed once for all volumes.
+    """
+    sigma = (0.0, *sigma_px)
+    weights = ndimage.gaussian_filter(mask.astype(np.float32), sigma, truncate=truncate)
+    inverse = np.where(mask, 1.0 / np.maximum(weights, 1e-6), 0.0).astype(np.float32)
+    out = np.empty(volumes.shape, dtype=np.float32)
+    for i in range(volumes.shape[0]):
+        masked = np.where(mask, volumes[i], np.float32(0))
+        ndimage.gaussian_filter(masked, sigma, output=out[i], truncate=truncate)
+        out[i] *= inverse
     return out
 
 
@@ -71,10 +79,11 @@ def model_subspace(aif: np.ndarray, dt: float, energy: float = 0.999) -> np.ndar
         curves.append(shifted[:, ::upsample])
     dictionary = np.concatenate(curves)
     dictionary /= np.maximum(np.linalg.norm(dictionary, axis=1, keepdims=True), 1e-12)
-    _, values, vt = np.linalg.svd(dictionary, full_matrices=False)
-    cumulative = np.cumsum(values**2) / np.sum(values**2)
+    values, vectors = np.linalg.eigh(dictionary.T @ dictionary)  # ascending
+    values, vectors = values[::-1], vectors[:, ::-1]
+    cumulative = np.cumsum(np.clip(values, 0, None)) / np.sum(np.clip(values, 0, None))
     k = int(np.searchsorted(cumulative, energy) + 1)
-    return vt[:k].T.astype(np.float32)
+    return np.ascontiguousarray(vectors[:, :k], dtype=np.float32)
 
 
 def project(curves: np.ndarray, basis: np.ndarray) -> np.ndarray:
@@ -82,29 +91,36 @@ def project(curves: np.ndarray, basis: np.ndarray) -> np.ndarray:
     return (curves @ basis) @ basis.T
 
 
-def processed_noise(shape_tzyx: tuple[int, int, int, int], tissue: np.ndarray,
-                    sigma_px: tuple[float, float], noise_hu: float, target_hu: float | None,
-                    samples: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Pure noise put through the same spatial smoothing as the data: (samples, T) twice.
+def busiest_slices(tissue: np.ndarray, count: int = 2) -> np.ndarray:
+    """Indices (sorted) of the ``count`` slices with the most tissue."""
+    return np.sort(np.argsort(tissue.reshape(tissue.shape[0], -1).sum(axis=1))[::-1][:count])
 
-    White noise of ``noise_hu`` is smoothed once (value curves) and twice (peak-position
-    curves) inside the tissue of the two slices with most tissue. When ``target_hu`` (the
-    data's own residual noise after smoothing, from its baseline frames) is given, both are
-    rescaled to it, which accounts for the scanner's spatially correlated noise.
+
+def processed_noise(n_t: int, sub_tissue: np.ndarray, sigma_px: tuple[float, float],
+                    noise_hu: float, target_hu: float | None, basis: np.ndarray | None,
+                    samples: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pure noise put through the same processing as the data: (samples, T) twice.
+
+    White noise of ``noise_hu`` on the slices of ``sub_tissue`` is projected on ``basis``,
+    smoothed once (value curves) and twice (peak-position curves) inside the tissue. When
+    ``target_hu`` (the data's residual noise after smoothing, from its baseline frames on the
+    same slices) is given, both are rescaled to it, which accounts for the scanner's
+    spatially correlated noise.
     """
-    n_t = shape_tzyx[0]
-    slices = np.argsort(tissue.reshape(tissue.shape[0], -1).sum(axis=1))[::-1][:2]
-    sub = tissue[np.sort(slices)]
     rng = np.random.default_rng(seed)
-    raw = rng.standard_normal((n_t, *sub.shape), dtype=np.float32) * np.float32(noise_hu)
-    once = denoise(raw, sub, sigma_px)
-    twice = denoise(once, sub, sigma_px)
-    voxels = np.flatnonzero(sub)
-    voxels = rng.choice(voxels, size=min(samples, voxels.size), replace=False)
-    value = once.reshape(n_t, -1)[:, voxels].T.copy()
-    position = twice.reshape(n_t, -1)[:, voxels].T.copy()
+    raw = rng.standard_normal((n_t, *sub_tissue.shape), dtype=np.float32)
+    raw *= np.float32(noise_hu)
+    scale = 1.0
     if target_hu:
-        scale = target_hu / max(float(np.sqrt(np.mean(value.var(axis=1)))), 1e-6)
-        value *= scale
-        position *= scale
+        check = denoise(raw[:4], sub_tissue, sigma_px)[:, sub_tissue]
+        scale = target_hu / max(float(np.sqrt(np.mean(check.var(axis=0, ddof=1)))), 1e-6)
+    coefficients = raw if basis is None else np.tensordot(basis.T, raw, axes=(1, 0))
+    once = denoise(coefficients.astype(np.float32), sub_tissue, sigma_px)
+    twice = denoise(once, sub_tissue, sigma_px)
+    voxels = np.flatnonzero(sub_tissue)
+    voxels = rng.choice(voxels, size=min(samples, voxels.size), replace=False)
+    value = once.reshape(once.shape[0], -1)[:, voxels].T * np.float32(scale)
+    position = twice.reshape(twice.shape[0], -1)[:, voxels].T * np.float32(scale)
+    if basis is not None:
+        value, position = value @ basis.T, position @ basis.T
     return value, position

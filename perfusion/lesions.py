@@ -1,6 +1,7 @@
 """Core, hypoperfusion, mismatch and eligibility from the maps (volumes in mL).
 
-Core: rCBF below ``core_rcbf`` of normal tissue, where normal tissue is the mean CBF of the
+Core: rCBF below ``core_rcbf`` of normal tissue, where normal tissue is the mean CBF (2-98th
+percentile, so that stray vessels do not count) of the
 voxels with Tmax < 4 s in the hemisphere without the hypoperfusion (both when none), and — by
 default, as most packages do — only inside the Tmax > 6 s region so that CSF partial volume
 and noise outside the hypoperfusion do not count. Clusters smaller than ``min_cluster_ml`` are
@@ -78,7 +79,12 @@ def find_lesions(maps: dict[str, np.ndarray], tissue: np.ndarray, voxel_ml: floa
         normal &= left if side == "right" else ~left
     if normal.sum() < 50:
         normal = tissue
-    reference = float(np.mean(cbf[normal])) if normal.any() else 0.0
+    values = cbf[normal]
+    if values.size:
+        low, high = np.percentile(values, [2, 98])
+        reference = float(np.mean(values[(values >= low) & (values <= high)]))
+    else:
+        reference = 0.0
     rcbf = np.where(tissue, cbf / max(reference, 1e-6), 0.0).astype(np.float32)
     core = tissue & (rcbf < config.core_rcbf)
     if config.core_requires_tmax_s is not None:

@@ -4,7 +4,9 @@ A cheap test first compares each frame with frame 0 along the skull's edges, whe
 few tenths of a mm changes values by hundreds of HU while contrast changes nothing: a frame
 whose difference there is no larger than noise has not moved and is not registered. The
 others are registered on a copy downsampled in-plane to about 3 mm (skull and brain edges
-drive it), each starting from the previous moved frame's answer.
+drive it), each starting from the previous moved frame's answer. With slices thicker than
+2.5 mm only in-plane motion (rotation about z, x/y shift) is estimated: through-plane motion
+cannot be measured from a few thick slices and would only mix neighbouring slices.
 Frames that moved less than ``motion_tolerance_mm`` are kept as they are; the others are
 resampled at full resolution. A frame that moved more than ``max_motion_mm`` at the brain's
 edge, or whose registration does not converge, makes the study unusable.
@@ -22,6 +24,7 @@ from perfusion.errors import PerfusionError
 
 REGISTRATION_PIXEL_MM = 3.0
 STILL_MARGIN_HU = 20.0
+THICK_SLICE_MM = 2.5
 
 
 @dataclass
@@ -108,9 +111,12 @@ def correct_motion(frames: np.ndarray, spacing: tuple[float, float, float],
         reg.SetMetricSamplingPercentage(0.1, seed=t)
         reg.SetInterpolator(sitk.sitkLinear)
         reg.SetOptimizerAsRegularStepGradientDescent(
-            learningRate=2.0, minStep=0.05, numberOfIterations=40,
-            gradientMagnitudeTolerance=1e-6)
+            learningRate=2.0, minStep=0.001, numberOfIterations=200,
+            gradientMagnitudeTolerance=1e-6, relaxationFactor=0.8)
         reg.SetOptimizerScalesFromPhysicalShift()
+        if spacing[0] > THICK_SLICE_MM:
+            # Thick slices cannot show through-plane motion: rotate about z, shift in-plane.
+            reg.SetOptimizerWeights([0.0, 0.0, 1.0, 1.0, 1.0, 0.0])
         reg.SetInitialTransform(sitk.Euler3DTransform(transform), inPlace=False)
         try:
             found = reg.Execute(fixed, moving)
@@ -140,5 +146,6 @@ def correct_motion(frames: np.ndarray, spacing: tuple[float, float, float],
 def _resample(volume: np.ndarray, transform: sitk.Transform,
               spacing: tuple[float, float, float]) -> np.ndarray:
     image = _image(volume, (spacing[2], spacing[1], spacing[0]))
-    resampled = sitk.Resample(image, image, transform, sitk.sitkLinear, -1000.0)
+    resampled = sitk.Resample(image, image, transform, sitk.sitkBSpline, -1000.0,
+                              sitk.sitkFloat32, True)  # nearest value beyond the edges
     return sitk.GetArrayFromImage(resampled)

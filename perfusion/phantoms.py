@@ -280,9 +280,17 @@ def head_labels(shape: tuple[int, int, int], spacing: Sequence[float],
     brain = inside(ry_brain, rx_brain)
     skull = inside(ry_brain + 7, rx_brain + 7) & ~brain
     scalp = inside(ry_brain + 12, rx_brain + 12) & ~brain & ~skull
+    # Real heads are not ellipses: a frontal bony ridge, an occipital protuberance and a few
+    # calcifications (pineal, choroid plexus) make rotations visible to registration.
+    ridge = (((y + ry_brain + 4) / 6.0) ** 2 + ((x - 8.0) / 14.0) ** 2 <= 1.0)
+    protuberance = (((y - ry_brain - 6) / 5.0) ** 2 + ((x + 6.0) / 9.0) ** 2 <= 1.0) & (z < 0)
+    skull = skull | ((ridge | protuberance) & ~brain)
     labels = np.zeros(shape, dtype=np.uint8)
     labels[scalp] = LABELS["scalp"]
     labels[skull] = LABELS["skull"]
+    for cy, cx, cz in ((18.0, 0.0, -5.0), (-2.0, 14.0, 5.0), (-4.0, -16.0, 5.0)):
+        spot = ((y - cy) ** 2 + (x - cx) ** 2 <= 2.5**2) & (np.abs(z - cz) <= 3.0)
+        labels[spot & brain] = LABELS["skull"]
     wm = inside(0.72 * ry_brain, 0.72 * rx_brain)
     labels[brain] = LABELS["gm"]
     labels[brain & wm] = LABELS["wm"]

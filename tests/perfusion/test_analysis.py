@@ -69,10 +69,11 @@ def test_head_phantom_from_dicom(head_dicom: Path, tmp_path: Path) -> None:
     assert block["status"] == "ok", block
     assert block["side"] == truth["side"] == "right"
     assert block["defuse3_eligible"] is truth["defuse3_eligible"] is True
-    # Known weakness: the core is underestimated on the noise floor (see README).
-    assert 0 < block["core_ml"] <= truth["core_ml"] + 5.0, (block, truth["core_ml"])
+    # The core comes out a few mL small at this noise (see README "Perfusion").
+    assert abs(block["core_ml"] - truth["core_ml"]) <= 10.0, (block, truth["core_ml"])
     tmax6, true6 = block["hypoperfusion_ml"]["tmax6"], truth["hypoperfusion_ml"]["tmax6"]
-    assert abs(tmax6 - true6) <= 0.2 * true6, (tmax6, true6)
+    assert abs(tmax6 - true6) <= 0.1 * true6, (tmax6, true6)
+    assert block["hypoperfusion_ml"]["tmax4"] > tmax6 > block["hypoperfusion_ml"]["tmax10"]
     for name in block["maps"].values():
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "perfusion_summary.png").read_bytes()[:4] == b"\x89PNG"
