@@ -25,7 +25,8 @@ def histogram(values: list[int], *, bin_min: int = 10, max_min: int = 120,
     for v in values:
         bins[min(v // bin_min, len(bins) - 1)] += 1
     top = max(max(bins), 1)
-    plot_w, plot_h = W - PAD_L - PAD_R, H - PAD_T - PAD_B
+    plot_w = W - PAD_L - PAD_R
+    plot_h = H - PAD_T - PAD_B - 30  # a band on top for the target labels and counts
     bar_w = plot_w / len(bins)
     parts = [f'<line class="axis" x1="{PAD_L}" y1="{H - PAD_B}" x2="{W - PAD_R}" '
              f'y2="{H - PAD_B}"/>']
@@ -42,9 +43,9 @@ def histogram(values: list[int], *, bin_min: int = 10, max_min: int = 120,
         parts.append(f'<text class="tick" x="{x:.1f}" y="{H - PAD_B + 14}">{label}</text>')
     for mark in marks:
         x = PAD_L + plot_w * mark / (bin_min * len(bins))
-        parts.append(f'<line class="mark" x1="{x:.1f}" y1="{PAD_T}" x2="{x:.1f}" '
-                     f'y2="{H - PAD_B}"/><text class="marklabel" x="{x + 3:.1f}" '
-                     f'y="{PAD_T + 10}">{mark} min</text>')
+        parts.append(f'<line class="mark" x1="{x:.1f}" y1="{PAD_T + 4}" x2="{x:.1f}" '
+                     f'y2="{H - PAD_B}"/><text class="marklabel" x="{x:.1f}" '
+                     f'y="{PAD_T}" text-anchor="middle">≤ {mark}</text>')
     parts.append(f'<text class="tick" x="{W - PAD_R}" y="{H - 4}" text-anchor="end">minutes'
                  "</text>")
     return _frame("".join(parts), title)

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from strokealert import alerting
 from strokealert.api.server import WebComponent
 from strokealert.api.services.cases import upsert_case_from_analysis
 from tests.api.helpers import PASSWORD, analysis, make_env, new_case
@@ -78,6 +79,9 @@ def test_browser_worklist_case_ack_needle_dashboard(tmp_path: Path, output_dir: 
                 case.arrival_at = today - timedelta(minutes=50)
                 case.cta_at = today - timedelta(minutes=30)
                 case_id = case.id
+                alerting.raise_alert(session, case_id=case.id, level="critical", kind="new",
+                                     title=case.title, body=case.summary, site=case.site,
+                                     url=f"{base}/cases/{case.id}")
             row = page.locator(f"#case-{case_id}")
             expect(row).to_be_visible(timeout=15000)
             expect(row).to_contain_text("LVO suspected: left M1")
@@ -94,6 +98,8 @@ def test_browser_worklist_case_ack_needle_dashboard(tmp_path: Path, output_dir: 
             page.fill("input[name=needle_at]", needle)
             page.click("#save-timeline")
             expect(page.locator("table.measures")).to_contain_text("42 min")
+            # The acknowledgement is recorded by the notifications library (one source of truth).
+            expect(page.locator(".alert-item")).to_contain_text("Dr Stroke_Team via web")
             page.screenshot(path=str(output_dir / "case_viewer.png"), full_page=True)
 
             page.goto(base + "/dashboard")
