@@ -82,9 +82,13 @@ def wait_events(pipeline: Pipeline, timeout_s: float = 10.0) -> list[int]:
     return jobs
 
 
-def small_ctp(folder: Path) -> dict:
-    return write_ctp_phantom(folder, CtpPhantomOptions(matrix=96, slices=8, frames=30,
+@pytest.fixture(scope="module")
+def ctp_study(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A small CTP head phantom (96×96 × 8 slices × 30 frames) and its truth, made once."""
+    folder = tmp_path_factory.mktemp("ctp")
+    truth = write_ctp_phantom(folder, CtpPhantomOptions(matrix=96, slices=8, frames=30,
                                                         noise_hu=5.0, seed=3))
+    return folder, truth
 
 
 def case_of(pipeline: Pipeline, study_uid: str) -> Case:
@@ -94,15 +98,15 @@ def case_of(pipeline: Pipeline, study_uid: str) -> Case:
         return case
 
 
-def test_one_job_per_series_content_and_exactly_one_alert(pipeline: Pipeline,
-                                                          tmp_path: Path) -> None:
-    truth = small_ctp(tmp_path / "ctp")
-    pipeline.send(tmp_path / "ctp")
+def test_one_job_per_series_content_and_exactly_one_alert(
+        pipeline: Pipeline, ctp_study: tuple[Path, dict]) -> None:
+    folder, truth = ctp_study
+    pipeline.send(folder)
     jobs = wait_events(pipeline)
     assert len(jobs) == 1
 
     # The same images again: no new job (nothing changed).
-    pipeline.send(tmp_path / "ctp")
+    pipeline.send(folder)
     assert consume_completion_events(pipeline.factory, pipeline.settings) == []
 
     # Two workers race for the job: exactly one runs it.
@@ -126,9 +130,10 @@ def test_one_job_per_series_content_and_exactly_one_alert(pipeline: Pipeline,
     assert {"series_complete", "study_complete", "analysed", "alerted"} <= stages
 
 
-def test_a_job_whose_worker_died_is_run_again_once(pipeline: Pipeline, tmp_path: Path) -> None:
-    truth = small_ctp(tmp_path / "ctp")
-    pipeline.send(tmp_path / "ctp")
+def test_a_job_whose_worker_died_is_run_again_once(pipeline: Pipeline,
+                                                   ctp_study: tuple[Path, dict]) -> None:
+    folder, truth = ctp_study
+    pipeline.send(folder)
     (job_id,) = wait_events(pipeline)
     # A worker claimed it and died: status running, lease long expired.
     with pipeline.factory.begin() as session:
