@@ -143,3 +143,27 @@ def test_roles(env: Env, role: str, allowed: set[str]) -> None:
     assert {k for k, v in outcomes.items() if v == 200} == allowed, outcomes
     assert {v for k, v in outcomes.items() if k not in allowed} <= {403}
     assert client.get(f"/api/cases/{case_id}").status_code == 200  # everyone may view
+
+
+def test_user_add_command_and_metrics(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    environ = {**os.environ, "STROKEALERT_DATA_DIR": str(tmp_path)}
+    cli = [sys.executable, "-m", "strokealert", "user", "add"]
+    done = subprocess.run([*cli, "nurse", "--role", "stroke_team", "--password-stdin"],
+                          input="long enough secret\n", env=environ, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    bad = subprocess.run([*cli, "x", "--role", "surgeon", "--password-stdin"], input="whatever1\n",
+                         env=environ, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "role must be one of" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    env = make_env(tmp_path / "web", f"sqlite:///{tmp_path / 'strokealert.sqlite3'}")
+    client = TestClient(env.app)
+    login(client, "nurse", "long enough secret")
+    new_case(env.factory, "1.2.826.0.5.1")
+    metrics = client.get("/metrics").text
+    assert 'strokealert_cases{level="critical"} 1.0' in metrics
+    assert "strokealert_alert_to_ack_seconds_bucket" in metrics
