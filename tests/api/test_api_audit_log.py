@@ -54,6 +54,12 @@ def test_audit_entries(backend: str, tmp_path: Path, request: pytest.FixtureRequ
     assert changes["arrival_at"] == [None, "2026-07-01T14:00:00+00:00"]
     assert changes["needle_at"][1] == "2026-07-01T14:38:00+00:00"
     assert set(changes) == {"arrival_at", "needle_at"}  # fields not sent stay as they were
+    # Sending the form back unchanged (minute precision) changes nothing, seconds included.
+    ack_shown = case.first_ack_at.astimezone(env.app.state.zone).strftime("%Y-%m-%dT%H:%M")
+    again = client.post(f"/cases/{case_id}/timeline", follow_redirects=False,
+                        data={**form, "first_ack_at": ack_shown})
+    assert again.status_code == 303 and len(events(env, "timeline_edit")) == 1
+    assert get_case(env.factory, case_id).first_ack_at == case.first_ack_at
     export = client.get("/report?start=2026-07-01&end=2026-07-31&format=json")
     assert export.status_code == 200
     [exported] = events(env, "export")

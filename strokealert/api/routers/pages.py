@@ -97,12 +97,15 @@ async def case_timeline(request: Request, session: DB, principal: TimelineEditor
                         case_id: str) -> Response:
     case = get_case(session, case_id)
     form = await request.form()
-    body: dict[str, Any] = {name: form.get(name) for name, _ in TIMELINE_FIELDS
-                            if name in form}
+    zone = request.app.state.zone
+    # A field shown at minute precision and sent back unchanged keeps its seconds.
+    body: dict[str, Any] = {
+        name: form.get(name) for name, _ in TIMELINE_FIELDS
+        if name in form and form.get(name) != views.local(getattr(case, name), zone,
+                                                          "%Y-%m-%dT%H:%M")}
     body["tici"] = form.get("tici") or None
     body["transfer"] = form.get("transfer") == "on"
-    edit_timeline(request, session, principal, case,
-                  parse_timeline(body, request.app.state.zone))
+    edit_timeline(request, session, principal, case, parse_timeline(body, zone))
     return RedirectResponse(f"/cases/{case_id}#timeline", status_code=303)
 
 
