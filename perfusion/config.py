@@ -45,7 +45,7 @@ class PerfusionConfig:
     # Temporal denoising: project curves on the span of AIF-convolved residues (denoise.py),
     # keeping this fraction of that dictionary's energy.
     temporal_projection: bool = True
-    subspace_energy: float = 0.99
+    subspace_energy: float = 0.999
 
     motion_correction: bool = True
     # Frames moved more than this (mm, at the brain's edge) make the study unusable.

@@ -1,10 +1,14 @@
-"""Spatial denoising of baseline-subtracted frames (before deconvolution).
+"""Denoising of baseline-subtracted frames before deconvolution, in time and in space.
 
 Low-flow tissue enhances by about 1 HU while CT noise is 5-25 HU per voxel and frame, so the
-deconvolution sees the noise unless it is reduced first. We use a normalised in-plane Gaussian
-restricted to the tissue mask (so skull, CSF and vessels do not bleed into parenchyma). Its
-width grows with the measured noise: sigma = smoothing_mm at 10 HU, scaled by noise / 10 HU
-(between 0.6x and 2x), which keeps the residual noise roughly constant across scanners/doses.
+deconvolution sees the noise unless it is reduced first.
+
+Time: every curve is projected on the few time courses that AIF-convolved residues can take
+(``model_subspace``); white noise outside that span goes.
+Space: a normalised in-plane Gaussian restricted to the tissue mask (so skull, CSF and vessels
+do not bleed into parenchyma). Its width grows with the measured noise: sigma = smoothing_mm
+at 10 HU, scaled by noise / 10 HU (between 0.6x and 2x), which keeps the residual noise
+roughly constant across scanners and doses.
 """
 
 from __future__ import annotations
@@ -84,11 +88,6 @@ def model_subspace(aif: np.ndarray, dt: float, energy: float = 0.999) -> np.ndar
     cumulative = np.cumsum(np.clip(values, 0, None)) / np.sum(np.clip(values, 0, None))
     k = int(np.searchsorted(cumulative, energy) + 1)
     return np.ascontiguousarray(vectors[:, :k], dtype=np.float32)
-
-
-def project(curves: np.ndarray, basis: np.ndarray) -> np.ndarray:
-    """Curves (voxels, T) projected on the orthonormal columns of ``basis`` (T, k)."""
-    return (curves @ basis) @ basis.T
 
 
 def busiest_slices(tissue: np.ndarray, count: int = 2) -> np.ndarray:
