@@ -130,7 +130,7 @@ def make_study(out_dir: Path, seed: int = 7, small: bool = False) -> Path:
 def send_study(study_dir: Path, port: int, calling_aet: str = "CT_SCANNER") -> None:
     """Send every file under ``study_dir`` with ``strokealert send`` (C-STORE)."""
     subprocess.run([*CLI, "send", str(study_dir), "--host", "127.0.0.1", "--port", str(port),
-                    "--aet", calling_aet], check=True, stdout=subprocess.DEVNULL)
+                    "--aet", calling_aet], check=True, capture_output=True)
 
 
 def show_alert(alert: Mapping[str, Any]) -> str:
@@ -162,13 +162,13 @@ def main() -> None:
     print(NOT_A_MEDICAL_DEVICE)
     if data_dir.exists():
         shutil.rmtree(data_dir)
-    subprocess.run([*CLI, "db", "upgrade"], env=full_env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*CLI, "db", "upgrade"], env=full_env, check=True, capture_output=True)
     password = secrets.token_urlsafe(9)
     subprocess.run([*CLI, "user", "add", "demo", "--role", "admin", "--password-stdin"],
-                   env=full_env, input=password.encode(), check=True, stdout=subprocess.DEVNULL)
+                   env=full_env, input=password.encode(), check=True, capture_output=True)
     if not study_dir.exists():
         print("generating a synthetic stroke study (CTA + CT perfusion) ...")
-        make_study(study_dir)
+        make_study(study_dir, small=True)
     with running_service(env, root / "serve.log") as proc:
         print(f"strokealert is listening: DICOM {dicom_port} (AE STROKEALERT), HTTP {http_port}")
         started = time.time()
@@ -178,14 +178,14 @@ def main() -> None:
         first = inbox.wait(1, 180)
         if not first:
             print("no alert arrived within 3 minutes; see", root / "serve.log")
-        else:
-            print(f"\nalert on the stroke team's phones {inbox.received_at[0] - sent:.1f} s "
-                  "after the last image:")
-            print(show_alert(first[0]))
-            updates = inbox.wait(2, 120)
-            if len(updates) > 1:
-                print(f"\nupdate {inbox.received_at[1] - sent:.1f} s after the last image:")
-                print(show_alert(updates[1]))
+        for index, alert in enumerate(inbox.wait(2, 120)):
+            arrived = inbox.received_at[index]
+            when = (f"{arrived - sent:.1f} s after the last image" if arrived >= sent else
+                    f"{arrived - started:.1f} s after the first image, while the CT perfusion "
+                    "was still arriving")
+            print(f"\n{'alert' if index == 0 else 'update'} on the stroke team's phones, "
+                  f"{when}:")
+            print(show_alert(alert))
         print(f"\ndashboard: http://localhost:{http_port}/  login: demo / {password}")
         print("press Ctrl-C to stop")
         try:
