@@ -16,22 +16,28 @@ lvo_app = typer.Typer(help="Train and evaluate the LVO model (synthetic or local
 SITE_CHOICES = ("random", "none", "ICA", "M1", "M2", "basilar")
 
 
+CACHE_CHUNK = 100  # cases per cache file: seeds first..first+99
+
+
 def _synthetic(profile_name: str, first_seed: int, count: int, workers: int,
                cache: Path | None) -> list:
+    """Cases ``first_seed …`` of a profile, reusing (and filling) the cache chunk by chunk."""
     from strokealert.lvo.dataset import generate, load_samples, save_samples
     from strokealert.lvo.phantom import HELDOUT, TRAIN
 
     profile = {"train": TRAIN, "heldout": HELDOUT}[profile_name]
-    if count <= 0:
-        return []
-    path = cache / f"{profile_name}-{first_seed}-{count}.npz" if cache else None
-    if path is not None and path.exists():
-        typer.echo(f"using cached {profile_name} cases from {path}", err=True)
-        return load_samples(path)
-    samples = generate(range(first_seed, first_seed + count), profile, workers,
-                       desc=f"{profile_name} cases {first_seed}…")
-    if path is not None:
-        save_samples(samples, path)
+    samples: list = []
+    for start in range(first_seed, first_seed + count, CACHE_CHUNK):
+        size = min(CACHE_CHUNK, first_seed + count - start)
+        path = cache / f"{profile_name}-{start}-{size}.npz" if cache else None
+        if path is not None and path.exists():
+            samples.extend(load_samples(path))
+            continue
+        chunk = generate(range(start, start + size), profile, workers,
+                         desc=f"{profile_name} cases {start}-{start + size - 1}")
+        if path is not None:
+            save_samples(chunk, path)
+        samples.extend(chunk)
     return samples
 
 
