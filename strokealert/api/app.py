@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from strokealert import NOT_A_MEDICAL_DEVICE, __version__, db
 from strokealert.api.metrics import registry_for
-from strokealert.api.routers import auth, cases, health, pages
+from strokealert.api.routers import auth, cases, health, notifications, pages
 from strokealert.api.security import LoginLimiter, SecurityHeaders, SessionSigner
 from strokealert.config import Settings
 
@@ -67,7 +67,8 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
     state.oidc = _oidc_client(app, settings)
     app.add_middleware(SecurityHeaders, https=state.https)
 
-    for router in (health.router, auth.router, cases.router, pages.router):
+    for router in (health.router, auth.router, cases.router, pages.router,
+                   notifications.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 
