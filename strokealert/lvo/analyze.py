@@ -114,7 +114,10 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
         if site != "basilar":
             best = f"{site}_{side}"
         heat = explain.grad_cam(model, canvas, best)
-        marks = explain.marker(heat, side, site)
+        # Lateral occlusions: mark the missing vessel (mirror minus image) on the suspected
+        # side; the basilar has no mirror partner, so the network's attention marks it.
+        where = heat if site == "basilar" else explain.vessel_deficit(canvas)
+        marks = explain.marker(where, side, site)
         timings["explain"] = time.perf_counter() - t
     axial, coronal = preprocess.mips(canon.vessel)
     timings["total"] = time.perf_counter() - started

@@ -35,10 +35,18 @@ def grad_cam(model: LvoModel, canvas: np.ndarray, class_name: str) -> np.ndarray
     return heat / heat.max() if heat.max() > 0 else heat
 
 
+def vessel_deficit(canvas: np.ndarray) -> np.ndarray:
+    """Where the mirror image has vessel and this side has none (0..1, smoothed): the missing
+    segment of a lateral occlusion stands out on its own side."""
+    missing = np.clip(canvas[:, ::-1] - canvas, 0.0, None)
+    smooth = ndimage.gaussian_filter(missing, 1.5)
+    return smooth / smooth.max() if smooth.max() > 0 else smooth
+
+
 def marker(heat: np.ndarray, side: str, site: str | None) -> tuple[tuple[int, int], ...]:
     """(row, col) of the suspected segment on the axial and on the coronal part of the canvas.
 
-    The hottest point of the heat map on the suspected side (midline band for the basilar).
+    The hottest point of ``heat`` on the suspected side (midline band for the basilar).
     """
     n_axial = len(canonical_grid()[1])
     width = heat.shape[1]
