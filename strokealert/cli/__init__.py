@@ -51,9 +51,9 @@ def main() -> None:
     except InputError as exc:
         print(f"strokealert: {exc}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, typer.Abort):
         sys.exit(1)
-    except click.ClickException as exc:  # usage errors: bad option, missing argument
-        exc.show()
-        sys.exit(exc.exit_code)
+    except (click.ClickException, typer.TyperException) as exc:  # bad option, missing argument
+        exc.show()  # type: ignore[union-attr]
+        sys.exit(getattr(exc, "exit_code", 2))
     sys.exit(code if isinstance(code, int) else 0)
