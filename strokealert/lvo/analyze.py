@@ -132,16 +132,10 @@ def cta_files(paths: Sequence[Path]) -> list[Path]:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
-    files: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.is_file()))
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise InputError(f"no such file or folder: {path}")
+    from strokealert.dicom.sender import dicom_files
+
     series: dict[str, list[Path]] = {}
-    for file in files:
+    for file in dicom_files(paths):
         try:
             header = pydicom.dcmread(file, stop_before_pixels=True,
                                      specific_tags=["SeriesInstanceUID"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +20,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from strokealert.dicom.classify import classify_series
+from strokealert.dicom.sender import dicom_files
 from strokealert.errors import InputError
 from strokealert.pipeline.rules import RuleSettings, decide
 
@@ -40,22 +41,11 @@ class SeriesFiles:
     kind: str = "other"
 
 
-def iter_files(paths: Iterable[Path]) -> Iterable[Path]:
-    """Every file under the given files and folders; a missing path is an input error."""
-    for path in paths:
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
-        elif path.is_file():
-            yield path
-        else:
-            raise InputError(f"no such file or folder: {path}")
-
-
 def discover(paths: Sequence[Path]) -> list[SeriesFiles]:
     """Group readable DICOM files by series and classify each series (ctp/cta/ncct/other)."""
     by_series: dict[str, SeriesFiles] = {}
     skipped = 0
-    for path in iter_files(paths):
+    for path in dicom_files(paths):
         try:
             header = pydicom.dcmread(path, stop_before_pixels=True)
             series_uid = str(header.SeriesInstanceUID)
