@@ -265,7 +265,19 @@ class PerfusionResult:
             "defuse3_eligible": found.defuse3_eligible,
             "maps": dict(self.map_files),
             "key_images": list(self.key_images),
+            "curves": self.curves(),
+            "input_functions": self.analysis.inputs.to_json(),
         }
+
+    def curves(self) -> dict[str, list[float]]:
+        """AIF and VOF (HU over baseline) against frame time (s), for the case viewer."""
+        assert self.analysis is not None
+        inputs = self.analysis.inputs
+        curves = {"t_s": [round(float(t), 2) for t in self.analysis.times],
+                  "aif": [round(float(v), 1) for v in inputs.aif]}
+        if inputs.vof is not None:
+            curves["vof"] = [round(float(v), 1) for v in inputs.vof]
+        return curves
 
 
 def analyze_files(paths: Sequence[Path], out_dir: Path,

@@ -74,6 +74,10 @@ def test_head_phantom_from_dicom(head_dicom: Path, tmp_path: Path) -> None:
     tmax6, true6 = block["hypoperfusion_ml"]["tmax6"], truth["hypoperfusion_ml"]["tmax6"]
     assert abs(tmax6 - true6) <= 0.1 * true6, (tmax6, true6)
     assert block["hypoperfusion_ml"]["tmax4"] > tmax6 > block["hypoperfusion_ml"]["tmax10"]
+    curves = block["curves"]  # the case viewer draws these
+    assert len(curves["t_s"]) == len(curves["aif"]) == len(curves["vof"])
+    assert max(curves["aif"]) > max(curves["vof"]) / block["input_functions"][
+        "partial_volume_scale"]
     for name in block["maps"].values():
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "perfusion_summary.png").read_bytes()[:4] == b"\x89PNG"
