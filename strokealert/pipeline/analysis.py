@@ -22,6 +22,7 @@ from pydicom.errors import InvalidDicomError
 from strokealert.dicom.classify import classify_series
 from strokealert.dicom.sender import dicom_files
 from strokealert.errors import InputError
+from strokealert.pipeline.publish import write_study_results
 from strokealert.pipeline.rules import RuleSettings, decide
 
 log = logging.getLogger(__name__)
@@ -57,10 +58,11 @@ def discover(paths: Sequence[Path]) -> list[SeriesFiles]:
             series_uid, study_uid, str(header.get("SeriesDescription", ""))))
         entry.paths.append(path)
         entry.headers.append(header)
+    if not by_series:
+        raise InputError("no DICOM series found in the given paths"
+                         + (f" ({skipped} file(s) are not readable DICOM)" if skipped else ""))
     if skipped:
         log.warning("skipped %d file(s) that are not readable DICOM", skipped)
-    if not by_series:
-        raise InputError("no DICOM series found in the given paths")
     for entry in by_series.values():
         entry.kind = classify_series(entry.headers)
     return list(by_series.values())
@@ -94,10 +96,6 @@ def run_perfusion_with_masks(
     return result.to_json(), (core, hypo) if core is not None and hypo is not None else None
 
 
-def run_perfusion(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
-    return run_perfusion_with_masks(paths, out_dir)[0]
-
-
 def run_lvo(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     from strokealert import lvo
 
@@ -116,9 +114,15 @@ def analyze_paths(
     series = discover(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
     ctp, cta = pick(series, "ctp"), pick(series, "cta")
+    masks: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+
+    def perfusion_stage() -> dict[str, Any]:
+        assert ctp is not None
+        block, masks["perfusion"] = run_perfusion_with_masks(ctp.paths, out_dir)
+        return block
+
     with ThreadPoolExecutor(max_workers=2) as pool:
-        perfusion_future = (pool.submit(run_stage, "perfusion",
-                                        lambda: run_perfusion(ctp.paths, out_dir))
+        perfusion_future = (pool.submit(run_stage, "perfusion", perfusion_stage)
                             if ctp else None)
         lvo_future = (pool.submit(run_stage, "lvo", lambda: run_lvo(cta.paths, out_dir))
                       if cta else None)
@@ -127,6 +131,13 @@ def analyze_paths(
         lvo_block, lvo_s = lvo_future.result() if lvo_future else (not_run(), 0.0)
     decision = decide(perfusion_block, lvo_block, rules)
     main_series = cta or ctp or series[0]
+    try:
+        dicom_results = write_study_results(
+            out_dir, ctp.paths if ctp else None, cta.paths if cta else None,
+            perfusion_block, lvo_block, masks.get("perfusion"))
+    except Exception:  # the findings above still stand without their DICOM copies
+        log.exception("could not write the DICOM results")
+        dicom_results = []
     return {
         "schema": SCHEMA,
         "study_instance_uid": main_series.study_instance_uid,
@@ -135,6 +146,7 @@ def analyze_paths(
         "perfusion": perfusion_block,
         "lvo": lvo_block,
         "alert": decision.to_json(),
+        "dicom_results": dicom_results,
         "timings_s": {"total": round(time.perf_counter() - started, 3),
                       "perfusion": round(perfusion_s, 3), "lvo": round(lvo_s, 3)},
     }

@@ -33,20 +33,47 @@ def load_key_images(out_dir: Path, names: Sequence[str]) -> dict[str, np.ndarray
     return images
 
 
+def job_datasets(kind: str, headers: Sequence[Dataset], out_dir: Path, block: dict[str, Any],
+                 masks: tuple[np.ndarray, np.ndarray] | None = None) -> list[Dataset]:
+    """The SC, SEG and SR objects of one finished perfusion or LVO job."""
+    key_images = load_key_images(out_dir, block.get("key_images") or [])
+    if kind == "perfusion":
+        core, hypo = masks if masks is not None else (None, None)
+        return build_results(headers, None, core_mask=core, hypoperfusion_mask=hypo,
+                             perfusion_block=block, key_images=key_images)
+    return build_results(None, headers, lvo_block=block, key_images=key_images)
+
+
 def publish(settings: Settings, kind: str, paths: Sequence[Path], out_dir: Path,
             block: dict[str, Any], masks: tuple[np.ndarray, np.ndarray] | None = None
             ) -> SendReport | None:
     """Build and C-STORE the job's result objects; ``None`` when sending is off or not useful."""
     if not settings.pacs_enabled or block.get("status") != "ok":
         return None
-    headers = read_headers(paths)
-    key_images = load_key_images(out_dir, block.get("key_images") or [])
-    if kind == "perfusion":
-        core, hypo = masks if masks is not None else (None, None)
-        datasets = build_results(headers, None, core_mask=core, hypoperfusion_mask=hypo,
-                                 perfusion_block=block, key_images=key_images)
-    else:
-        datasets = build_results(None, headers, lvo_block=block, key_images=key_images)
+    datasets = job_datasets(kind, read_headers(paths), out_dir, block, masks)
     report = send_to_pacs(datasets, settings)
     log.info("results to PACS (%s): %s", kind, report.summary())
     return report
+
+
+def write_study_results(out_dir: Path, ctp_paths: Sequence[Path] | None,
+                        cta_paths: Sequence[Path] | None, perfusion_block: dict[str, Any],
+                        lvo_block: dict[str, Any],
+                        masks: tuple[np.ndarray, np.ndarray] | None) -> list[str]:
+    """Write the study's SC, SEG and SR as DICOM files under ``out_dir/dicom``; their names."""
+    names = [*(perfusion_block.get("key_images") or []), *(lvo_block.get("key_images") or [])]
+    core, hypo = masks if masks is not None else (None, None)
+    datasets = build_results(
+        read_headers(ctp_paths) if ctp_paths else None,
+        read_headers(cta_paths) if cta_paths else None,
+        core_mask=core, hypoperfusion_mask=hypo,
+        perfusion_block=perfusion_block, lvo_block=lvo_block,
+        key_images=load_key_images(out_dir, names))
+    folder = out_dir / "dicom"
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, ds in enumerate(datasets, start=1):
+        name = f"{ds.Modality}{index:03d}.dcm"
+        ds.save_as(folder / name, enforce_file_format=True)
+        written.append(f"dicom/{name}")
+    return written

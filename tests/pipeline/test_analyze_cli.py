@@ -1,0 +1,49 @@
+"""``strokealert analyze --json``: the ``strokealert.analysis/1`` contract on a CTP study."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import highdicom as hd
+import pydicom
+
+from strokealert.phantoms.ctp import CtpPhantomOptions, write_ctp_phantom
+
+CLI = [sys.executable, "-m", "strokealert"]
+
+
+def test_analyze_json_on_a_ctp_study(tmp_path: Path) -> None:
+    truth = write_ctp_phantom(tmp_path / "in", CtpPhantomOptions(
+        matrix=96, slices=4, frames=24, interval_s=1.8, noise_hu=5.0, seed=5))
+    out = tmp_path / "out"
+    done = subprocess.run([*CLI, "analyze", str(tmp_path / "in"), "--out", str(out), "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["schema"] == "strokealert.analysis/1"
+    assert result["study_instance_uid"] == truth["study_instance_uid"]
+    assert [s["kind"] for s in result["series"]] == ["ctp"]
+    perfusion = result["perfusion"]
+    assert perfusion["status"] == "ok" and perfusion["side"] == truth["side"]
+    assert (out / perfusion["maps"]["core"]).is_file()
+    assert result["lvo"] == {"status": "not_run", "error": None}
+    assert result["alert"]["level"] == "critical"
+    assert result["alert"]["rules"] == ["defuse3_mismatch"]
+    assert set(result["timings_s"]) == {"total", "perfusion", "lvo"}
+    modalities = {pydicom.dcmread(out / name).Modality for name in result["dicom_results"]}
+    assert modalities == {"OT", "SEG", "SR"}
+    seg_name = next(n for n in result["dicom_results"] if "SEG" in n)
+    seg = hd.seg.segread(out / seg_name)
+    assert seg.StudyInstanceUID == truth["study_instance_uid"]
+
+
+def test_analyze_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    for target in (tmp_path / "missing", tmp_path):
+        done = subprocess.run([*CLI, "analyze", str(target)], capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 2
+        assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
