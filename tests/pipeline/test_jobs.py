@@ -16,10 +16,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert import alerting, db
+from strokealert.api.app import create_app
+from strokealert.api.services.users import add_user
 from strokealert.config import Settings
 from strokealert.db.models.cases import Case
 from strokealert.db.models.pipeline import Job, StageEvent
@@ -33,6 +36,7 @@ from strokealert.pipeline.jobs import (
     recoverable_jobs,
     utcnow,
 )
+from tests.api.helpers import PASSWORD, login
 
 
 @dataclass
@@ -128,6 +132,17 @@ def test_one_job_per_series_content_and_exactly_one_alert(
         stages = set(session.scalars(select(StageEvent.stage).where(
             StageEvent.study_instance_uid == truth["study_instance_uid"])))
     assert {"series_complete", "study_complete", "analysed", "alerted"} <= stages
+
+    # The case viewer shows the processing timeline next to the alert history.
+    with pipeline.factory.begin() as session:
+        add_user(session, "neuro", "stroke_team", PASSWORD)
+    with TestClient(create_app(pipeline.settings, pipeline.factory)) as client:
+        login(client, "neuro")
+        page = client.get(f"/cases/{case.id}")
+    assert page.status_code == 200
+    processing = page.text.split("<h2>Processing</h2>", 1)[1].split("</table>", 1)[0]
+    for label in ("first image received", "series complete", "analysed", "alert raised"):
+        assert label in processing
 
 
 def test_a_job_whose_worker_died_is_run_again_once(pipeline: Pipeline,

@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from strokealert.api.dependencies import DB, Acker, Admin, Exporter, TimelineEditor, Viewer, audit
 from strokealert.api.routers.cases import (
@@ -22,6 +24,8 @@ from strokealert.audit import log as audit_log
 from strokealert.audit import report
 from strokealert.audit.measures import MEASURE_BY_KEY, MEASURES, UTD
 from strokealert.db.models.cases import TICI_GRADES, TIMELINE_FIELDS
+from strokealert.db.models.ingest import Study
+from strokealert.db.models.pipeline import StageEvent
 from strokealert.errors import InputError
 
 router = APIRouter(include_in_schema=False)
@@ -59,6 +63,29 @@ def worklist(request: Request, session: DB, principal: Viewer,
     return page(request, "worklist.html", principal, cases=rows, more=more)
 
 
+STAGE_LABELS = {"series_complete": "series complete", "study_complete": "study complete",
+                "analysed": "analysed", "alerted": "alert raised", "sent_to_pacs": "sent to PACS"}
+
+
+def processing_stages(session: Session, study_uid: str) -> list[dict[str, Any]]:
+    """The pipeline's timeline of a study: received, complete, analysed, alerted, to PACS."""
+    rows: list[dict[str, Any]] = []
+    study = session.scalar(select(Study).where(Study.study_instance_uid == study_uid))
+    if study is not None:
+        rows.append({"stage": "first image received", "at": study.first_received_at,
+                     "detail": ""})
+    for event in session.scalars(select(StageEvent).where(
+            StageEvent.study_instance_uid == study_uid).order_by(StageEvent.at, StageEvent.id)):
+        detail = event.detail or {}
+        text = " · ".join(str(v) for k, v in detail.items()
+                          if k in ("kind", "level", "status", "reason", "images", "summary"))
+        if "seconds" in detail:
+            text += f" · {detail['seconds']:.1f} s"
+        rows.append({"stage": STAGE_LABELS.get(event.stage, event.stage), "at": event.at,
+                     "detail": text})
+    return rows
+
+
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
 def case_page(request: Request, session: DB, principal: Viewer, case_id: str) -> HTMLResponse:
     """The case viewer with PHI: every view is audited."""
@@ -77,10 +104,12 @@ def case_page(request: Request, session: DB, principal: Viewer, case_id: str) ->
         from strokealert.audit.charts import curve
 
         curve_svg = curve(curves["t_s"], {k: v for k, v in curves.items() if k != "t_s"})
+    stages = processing_stages(session, case.study_instance_uid)
     audit(request, session, principal, "phi_view", object_type="case", object_id=case.id,
           detail={"via": "web"})
     session.commit()
     return page(request, "case.html", principal, c=case, data=data, maps=maps, alerts=alerts,
+                stages=stages,
                 vol=views.volumes(case.result_json), timeline=views.timeline_rows(case, zone),
                 measures=MEASURES, values=data["measures"], utd=UTD, tici_grades=TICI_GRADES,
                 curve_svg=curve_svg)
