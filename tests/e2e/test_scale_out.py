@@ -59,6 +59,19 @@ def start_worker(name: str, env: dict[str, str], log: Path) -> subprocess.Popen:
         start_new_session=True)
 
 
+def wait_ready(workers: list[subprocess.Popen], logs: list[Path], timeout_s: float = 180) -> None:
+    """Block until every worker has said it is ready (so both can take jobs)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if any(worker.poll() is not None for worker in workers):
+            raise RuntimeError("a Celery worker exited: " + " | ".join(
+                log.read_text(errors="replace")[-1500:] for log in logs))
+        if all(log.exists() and " ready." in log.read_text(errors="replace") for log in logs):
+            return
+        time.sleep(0.5)
+    raise TimeoutError("Celery workers not ready")
+
+
 def test_ten_studies_four_senders_two_workers(postgres_url: str, broker_url: str,
                                               tmp_path: Path) -> None:
     folders = []
@@ -88,6 +101,7 @@ def test_ten_studies_four_senders_two_workers(postgres_url: str, broker_url: str
     try:
         with running_service(env, tmp_path / "serve.log"):
             workers = [start_worker(f"w{i}", env, tmp_path / f"worker{i}.log") for i in (1, 2)]
+            wait_ready(workers, [tmp_path / f"worker{i}.log" for i in (1, 2)])
             shares = [folders[i::SENDERS] for i in range(SENDERS)]
             with ThreadPoolExecutor(SENDERS) as pool:
                 results = list(pool.map(
