@@ -51,31 +51,25 @@ def algorithm_identification() -> hd.AlgorithmIdentificationSequence:
 def segment_descriptions() -> list[hd.seg.SegmentDescription]:
     """Segment 1: core (Infarct); segment 2: Tmax>6 s hypoperfusion (Ischemia)."""
     algorithm = algorithm_identification()
+    segments = (
+        (CORE_SEGMENT, CORE_LABEL, INFARCT, "ischemic core", (50.0, 70.0, 50.0)),
+        (HYPOPERFUSION_SEGMENT, HYPOPERFUSION_LABEL, ISCHEMIA, "hypoperfusion tmax6",
+         (80.0, 0.0, 80.0)),
+    )
     return [
         hd.seg.SegmentDescription(
-            segment_number=CORE_SEGMENT,
-            segment_label=CORE_LABEL,
+            segment_number=number,
+            segment_label=label,
             segmented_property_category=MORPHOLOGICALLY_ABNORMAL_STRUCTURE,
-            segmented_property_type=INFARCT,
+            segmented_property_type=property_type,
             algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
             algorithm_identification=algorithm,
             tracking_uid=new_uid(),
-            tracking_id="ischemic core",
+            tracking_id=tracking_id,
             anatomic_regions=[BRAIN],
-            display_color=hd.color.CIELabColor(50.0, 70.0, 50.0),
-        ),
-        hd.seg.SegmentDescription(
-            segment_number=HYPOPERFUSION_SEGMENT,
-            segment_label=HYPOPERFUSION_LABEL,
-            segmented_property_category=MORPHOLOGICALLY_ABNORMAL_STRUCTURE,
-            segmented_property_type=ISCHEMIA,
-            algorithm_type=hd.seg.SegmentAlgorithmTypeValues.AUTOMATIC,
-            algorithm_identification=algorithm,
-            tracking_uid=new_uid(),
-            tracking_id="hypoperfusion tmax6",
-            anatomic_regions=[BRAIN],
-            display_color=hd.color.CIELabColor(80.0, 0.0, 80.0),
-        ),
+            display_color=hd.color.CIELabColor(*lab),
+        )
+        for number, label, property_type, tracking_id, lab in segments
     ]
 
 
