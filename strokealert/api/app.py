@@ -28,6 +28,8 @@ PUBLIC_ROOT_FILES = {"/manifest.webmanifest": ("manifest.webmanifest",
 
 
 def _oidc_client(app: FastAPI, settings: Settings) -> object | None:
+    """The hospital SSO client (authorization code flow with PKCE), or None when unset; the
+    flow's state, nonce and PKCE verifier live in the signed ``sa_oidc`` cookie."""
     if not (settings.oidc_issuer and settings.oidc_client_id):
         return None
     from authlib.integrations.starlette_client import OAuth
@@ -40,7 +42,8 @@ def _oidc_client(app: FastAPI, settings: Settings) -> object | None:
                    client_secret=settings.oidc_client_secret,
                    server_metadata_url=settings.oidc_issuer.rstrip("/")
                    + "/.well-known/openid-configuration",
-                   client_kwargs={"scope": "openid profile email"})
+                   client_kwargs={"scope": "openid profile email",
+                                  "code_challenge_method": "S256"})
     return oauth.create_client("hospital")
 
 

@@ -6,7 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from httpx import HTTPError
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from strokealert.api.dependencies import DB, Principal, audit, client_ip, require, utcnow
 from strokealert.api.schemas import DeviceIn, TokenIn, TokenOut, UserOut
@@ -94,52 +96,84 @@ def logout(request: Request, session: DB, principal: AnyUser) -> Response:
     return response
 
 
+OIDC_CALLBACK = "/auth/oidc/callback"
+
+
 @router.get("/login/oidc", include_in_schema=False)
-async def oidc_start(request: Request) -> Response:
-    """Redirect to the hospital's identity provider (when OIDC is configured)."""
+async def oidc_start(request: Request, next: str = "/") -> Response:
+    """Redirect to the hospital's identity provider (when OIDC is configured). The callback URL
+    is built from ``STROKEALERT_PUBLIC_URL`` (what the provider has registered), not from the
+    request, so it is the same behind a TLS-terminating proxy."""
     client = request.app.state.oidc
     if client is None:
         raise HTTPException(404, "single sign-on is not configured")
-    return await client.authorize_redirect(request, str(request.url_for("oidc_callback")))
+    request.session["next"] = _safe_next(next)
+    redirect_uri = request.app.state.settings.public_url.rstrip("/") + OIDC_CALLBACK
+    return await client.authorize_redirect(request, redirect_uri)
 
 
-@router.get("/auth/oidc/callback", include_in_schema=False, name="oidc_callback")
+def _sso_refused(request: Request, session: Session, username: str | None, outcome: str,
+                 status: int, message: str, detail: dict[str, str] | None = None) -> HTTPException:
+    """Audit a refused single sign-on and return the error to raise."""
+    audit(request, session, None, "login_failed", username=username, outcome=outcome,
+          detail={"method": "oidc", **(detail or {})})
+    session.commit()
+    return HTTPException(status, message)
+
+
+@router.get(OIDC_CALLBACK, include_in_schema=False, name="oidc_callback")
 async def oidc_callback(request: Request, session: DB) -> Response:
-    """Map the identity provider's user to a local user (by subject, then username)."""
+    """Check state, code, PKCE and the signed ID token (issuer, audience, expiry, nonce), then
+    map the provider's user to a local user: by subject, else by username (a local user not
+    yet linked to another subject), else a new user whose role comes from the role claim.
+    Users created by SSO take their role from the claim at every login."""
+    from authlib.integrations.base_client import OAuthError
+    from joserfc.errors import JoseError
+
+    from strokealert.api.services.users import role_from_claims
+
     client = request.app.state.oidc
     if client is None:
         raise HTTPException(404, "single sign-on is not configured")
+    settings = request.app.state.settings
     try:
-        token = await client.authorize_access_token(request)
-    except Exception:
-        raise HTTPException(401, "single sign-on failed") from None
+        token = await client.authorize_access_token(
+            request, claims_options={"iss": {"essential": True,
+                                             "values": [settings.oidc_issuer]}})
+    except (OAuthError, JoseError, HTTPError, ValueError, KeyError) as exc:
+        raise _sso_refused(request, session, None, "sso_failed", 401, "single sign-on failed",
+                           {"reason": type(exc).__name__}) from None
     claims = token.get("userinfo") or {}
     subject = str(claims.get("sub") or "")
-    username = str(claims.get("preferred_username") or claims.get("email") or subject)
-    settings = request.app.state.settings
-    user = session.scalar(select(User).where(User.oidc_subject == subject)) if subject else None
+    if not subject:
+        raise _sso_refused(request, session, None, "sso_failed", 401, "single sign-on failed",
+                           {"reason": "no ID token"})
+    username = str(claims.get("preferred_username") or claims.get("email") or subject)[:128]
+    role = role_from_claims(claims, settings.oidc_role_claim, settings.oidc_default_role)
+    user = session.scalar(select(User).where(User.oidc_subject == subject))
     if user is None:
         user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        from strokealert.api.services.users import role_from_claims
-
-        role = role_from_claims(claims, settings.oidc_role_claim, settings.oidc_default_role)
+        if user is not None and user.oidc_subject not in (None, subject):
+            raise _sso_refused(request, session, username, "sso_subject_mismatch", 403,
+                               "this account is linked to another single sign-on identity")
+    if user is None or user.password_hash is None:
         if role is None:
-            audit(request, session, None, "login_failed", username=username,
-                  outcome="unknown_sso_user")
-            session.commit()
-            raise HTTPException(403, "this account is not enabled for strokealert")
-        user = User(username=username, display_name=str(claims.get("name") or username),
-                    role=role, created_at=utcnow(), active=True)
-        session.add(user)
+            raise _sso_refused(request, session, username, "no_sso_role", 403,
+                               "this account is not enabled for strokealert")
+        if user is None:
+            user = User(username=username, display_name=str(claims.get("name") or username),
+                        role=role, created_at=utcnow(), active=True)
+            session.add(user)
+        user.role = role
     if not user.active:
-        raise HTTPException(403, "this account is disabled")
-    user.oidc_subject = subject or user.oidc_subject
+        raise _sso_refused(request, session, user.username, "disabled", 403,
+                           "this account is disabled")
+    user.oidc_subject = subject
     user.last_login_at = utcnow()
     session.flush()
     audit(request, session, Principal(user, "session"), "login", detail={"method": "oidc"})
     session.commit()
-    return start_session(request, user, "/")
+    return start_session(request, user, request.session.pop("next", "/"))
 
 
 @router.get("/api/me", response_model=UserOut)
