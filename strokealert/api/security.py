@@ -1,22 +1,25 @@
 """Passwords (argon2id), API tokens (SHA-256 stored), signed session cookies with a CSRF token,
-login rate limiting and security headers."""
+login rate limiting (shared through the database) and security headers."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from strokealert.db.models.users import LoginFailure
 
 SESSION_COOKIE = "sa_session"
 LOGIN_CSRF_COOKIE = "sa_login_csrf"
@@ -94,40 +97,67 @@ class SessionSigner:
         return hmac.compare_digest(str(expected), token)
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The limiter's rows for one password attempt and the seconds to wait (0 = go ahead)."""
+
+    ids: tuple[int, ...]
+    wait_s: float
+
+
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per username and per address in ``window_s``."""
+    """At most ``max_failures`` failed logins per username and per client address within
+    ``window_s`` seconds, counted in the database so that every web process and replica shares
+    them. An attempt is written (committed) before the password is checked, so guesses sent in
+    parallel to several replicas count too; its rows stay when the password is wrong and are
+    removed when the attempt is refused by the limit or succeeds. A success also clears the
+    username's failures (not the address's)."""
 
-    def __init__(self, max_failures: int, window_s: float) -> None:
-        self.max_failures, self.window_s = max_failures, window_s
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
+    def __init__(self, factory: sessionmaker[Session], max_failures: int,
+                 window_s: float) -> None:
+        self.factory, self.max_failures, self.window_s = factory, max_failures, window_s
 
-    def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        return times
+    @staticmethod
+    def keys(username: str, ip: str) -> tuple[str, str]:
+        return f"u:{username.strip().lower()}"[:200], f"ip:{ip}"[:200]
 
-    def blocked(self, username: str, ip: str) -> float:
-        """Seconds until another try is allowed (0 = allowed now)."""
-        now = time.monotonic()
-        with self._lock:
-            wait = 0.0
-            for key in (f"u:{username.lower()}", f"ip:{ip}"):
-                times = self._recent(key, now)
-                if len(times) >= self.max_failures:
-                    wait = max(wait, times[0] + self.window_s - now)
-            return wait
+    def attempt(self, username: str, ip: str) -> LoginAttempt:
+        """Record an attempt; ``wait_s`` > 0 means it is refused (and not counted)."""
+        now = datetime.now(UTC)
+        cutoff = now - timedelta(seconds=self.window_s)
+        keys = self.keys(username, ip)
+        with self.factory.begin() as session:
+            session.execute(delete(LoginFailure).where(LoginFailure.at <= cutoff))
+            rows = [LoginFailure(key=key, at=now) for key in keys]
+            session.add_all(rows)
+            session.flush()
+            ids = tuple(row.id for row in rows)
+        wait = 0.0
+        with self.factory() as session:
+            for key in keys:
+                # Every other attempt in the window, including ones still being checked.
+                prior = session.scalars(
+                    select(LoginFailure.at)
+                    .where(LoginFailure.key == key, LoginFailure.at > cutoff,
+                           LoginFailure.id.not_in(ids))
+                    .order_by(LoginFailure.at)).all()
+                if len(prior) >= self.max_failures:
+                    # Allowed again once enough of them have left the window.
+                    oldest_needed = prior[len(prior) - self.max_failures]
+                    wait = max(wait, (oldest_needed - cutoff).total_seconds())
+        if wait > 0:
+            self._forget(ids)
+        return LoginAttempt(ids, wait)
 
-    def failed(self, username: str, ip: str) -> None:
-        now = time.monotonic()
-        with self._lock:
-            for key in (f"u:{username.lower()}", f"ip:{ip}"):
-                self._recent(key, now).append(now)
+    def succeeded(self, username: str, attempt: LoginAttempt) -> None:
+        """The password was right: drop this attempt and the username's failures."""
+        self._forget(attempt.ids, self.keys(username, "")[0])
 
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(f"u:{username.lower()}", None)
+    def _forget(self, ids: tuple[int, ...], key: str | None = None) -> None:
+        with self.factory.begin() as session:
+            condition = LoginFailure.id.in_(ids)
+            session.execute(delete(LoginFailure).where(
+                or_(condition, LoginFailure.key == key) if key else condition))
 
 
 CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "

@@ -59,13 +59,15 @@ def login_form(request: Request, next: str = "/") -> HTMLResponse:
 def login(request: Request, session: DB, username: Annotated[str, Form()],
           password: Annotated[str, Form()], csrf_token: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "/") -> Response:
-    """Password login; rate limited per user and per address; every attempt audited."""
+    """Password login; rate limited per user and per address (a wrong password's attempt stays
+    counted); every attempt audited."""
     state = request.app.state
     ip = client_ip(request)
     if not state.signer.check_login_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token):
         return login_page(request, error="The form expired; please try again.", status_code=403,
                           next_url=next)
-    wait = state.limiter.blocked(username, ip)
+    attempt = state.limiter.attempt(username, ip)
+    wait = attempt.wait_s
     if wait > 0:
         audit(request, session, None, "login_failed", username=username, outcome="rate_limited")
         session.commit()
@@ -75,12 +77,11 @@ def login(request: Request, session: DB, username: Annotated[str, Form()],
         return response
     user = session.scalar(select(User).where(User.username == username))
     if user is None or not user.active or not verify_password(user.password_hash, password):
-        state.limiter.failed(username, ip)
         audit(request, session, None, "login_failed", username=username, outcome="denied")
         session.commit()
         return login_page(request, error="Wrong username or password.", status_code=401,
                           next_url=next)
-    state.limiter.succeeded(username)
+    state.limiter.succeeded(username, attempt)
     user.last_login_at = utcnow()
     audit(request, session, Principal(user, "session"), "login", detail={"method": "password"})
     session.commit()
