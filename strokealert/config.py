@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     fcm_project_id: str | None = None
     fcm_endpoint: str | None = Field(None, description="replaces https://fcm.googleapis.com")
     fcm_ttl_s: int = 3600
+    # The PWA's own push registration (Firebase web app; public identifiers, not secrets).
+    fcm_web_api_key: str | None = Field(None, description="Firebase web app apiKey")
+    fcm_web_app_id: str | None = Field(None, description="Firebase web app appId")
+    fcm_web_sender_id: str | None = Field(None, description="Firebase messagingSenderId")
+    fcm_vapid_key: str | None = Field(None, description="web push certificate public key")
     twilio_account_sid: str | None = None
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None

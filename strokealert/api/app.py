@@ -17,7 +17,12 @@ from starlette.exceptions import HTTPException
 from strokealert import NOT_A_MEDICAL_DEVICE, __version__, db
 from strokealert.api.metrics import registry_for
 from strokealert.api.routers import auth, cases, health, notifications, pages
-from strokealert.api.security import LoginLimiter, SecurityHeaders, SessionSigner
+from strokealert.api.security import (
+    FIREBASE_CONNECT,
+    LoginLimiter,
+    SecurityHeaders,
+    SessionSigner,
+)
 from strokealert.config import Settings
 
 HERE = Path(__file__).parent
@@ -47,6 +52,16 @@ def _oidc_client(app: FastAPI, settings: Settings) -> object | None:
     return oauth.create_client("hospital")
 
 
+def web_push_config(settings: Settings) -> dict[str, object] | None:
+    """What the PWA needs to obtain its own FCM token (Firebase web app config and the web push
+    VAPID public key), or None unless every part is set. Public identifiers, not secrets."""
+    firebase = {"apiKey": settings.fcm_web_api_key, "projectId": settings.fcm_project_id,
+                "messagingSenderId": settings.fcm_web_sender_id, "appId": settings.fcm_web_app_id}
+    if not all(firebase.values()) or not settings.fcm_vapid_key:
+        return None
+    return {"firebase": firebase, "vapidKey": settings.fcm_vapid_key}
+
+
 def create_app(settings: Settings, factory: sessionmaker[Session] | None = None) -> FastAPI:
     """The web app and API; ``factory`` defaults to an engine on the settings' database."""
     from strokealert.alerting import signing_secret
@@ -66,10 +81,13 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
     state.metrics_registry = registry_for(state.factory)
     state.stopping = threading.Event()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
-    templates.env.globals.update(disclaimer=NOT_A_MEDICAL_DEVICE, version=__version__)
+    push_config = web_push_config(settings)
+    templates.env.globals.update(disclaimer=NOT_A_MEDICAL_DEVICE, version=__version__,
+                                 push_config=push_config)
     state.templates = templates
     state.oidc = _oidc_client(app, settings)
-    app.add_middleware(SecurityHeaders, https=state.https)
+    app.add_middleware(SecurityHeaders, https=state.https,
+                       connect_extra=FIREBASE_CONNECT if push_config else ())
 
     for router in (health.router, auth.router, cases.router, pages.router,
                    notifications.router):

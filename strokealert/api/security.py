@@ -160,17 +160,27 @@ class LoginLimiter:
                 or_(condition, LoginFailure.key == key) if key else condition))
 
 
-CSP = ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; "
-       "object-src 'none'; manifest-src 'self'; worker-src 'self'")
+# Where the Firebase web SDK's getToken() talks to (installations, then FCM registration).
+FIREBASE_CONNECT = ("https://firebaseinstallations.googleapis.com",
+                    "https://fcmregistrations.googleapis.com")
+
+
+def content_security_policy(connect_extra: tuple[str, ...] = ()) -> str:
+    """Our own origin only; ``connect_extra`` adds origins that scripts may fetch from."""
+    connect = " ".join(("'self'", *connect_extra))
+    return ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+            f"script-src 'self'; connect-src {connect}; frame-ancestors 'none'; "
+            "base-uri 'none'; form-action 'self'; object-src 'none'; manifest-src 'self'; "
+            "worker-src 'self'")
 
 
 class SecurityHeaders:
     """ASGI middleware: CSP, no framing, no sniffing, no referrer; HSTS behind HTTPS; PHI pages
     are never cached."""
 
-    def __init__(self, app: ASGIApp, *, https: bool) -> None:
+    def __init__(self, app: ASGIApp, *, https: bool, connect_extra: tuple[str, ...] = ()) -> None:
         self.app, self.https = app, https
+        self.csp = content_security_policy(connect_extra)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -181,7 +191,7 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("Content-Security-Policy", CSP)
+                headers.setdefault("Content-Security-Policy", self.csp)
                 headers["X-Content-Type-Options"] = "nosniff"
                 headers["X-Frame-Options"] = "DENY"
                 headers["Referrer-Policy"] = "no-referrer"

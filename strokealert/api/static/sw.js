@@ -1,6 +1,7 @@
-// strokealert service worker: shows pushes (FCM web push) and opens the case on tap.
+// strokealert service worker: shows pushes (FCM web push, also while no page is open) and
+// opens the case on tap.
 // Pages with PHI are never cached; only the static shell is.
-const SHELL = "strokealert-shell-v1";
+const SHELL = "strokealert-shell-v2";
 const SHELL_FILES = ["/static/app.css", "/static/app.js", "/static/icon.svg"];
 
 self.addEventListener("install", (event) => {
@@ -21,19 +22,47 @@ self.addEventListener("fetch", (event) => {
   }
 });
 
+// An FCM web push arrives as {notification: {title, body}, data: {payload: "<alert JSON>",
+// ack_url}, from, fcmMessageId}; the alert (schema strokealert.alert/1) carries no PHI by
+// contract, and only its title, body, level, case id and link are used.
+function alertFrom(message) {
+  const data = message.data || {};
+  let alert = {};
+  try { alert = typeof data.payload === "string" ? JSON.parse(data.payload) : {}; } catch (e) { alert = {}; }
+  const notification = message.notification || {};
+  return {
+    title: String(alert.title || notification.title || "strokealert: new alert"),
+    body: String(alert.body || notification.body || ""),
+    level: alert.level || "", caseId: alert.case_id || "", url: sameOrigin(alert.url),
+  };
+}
+
+// Only links into this site are opened from a notification.
+function sameOrigin(url) {
+  try {
+    const target = new URL(url || "/", self.location.origin);
+    return target.origin === self.location.origin ? target.href : self.location.origin + "/";
+  } catch (e) { return self.location.origin + "/"; }
+}
+
 self.addEventListener("push", (event) => {
-  let data = {};
-  try { data = event.data ? event.data.json() : {}; } catch (e) { data = {}; }
-  const alert = data.data || data.notification || data;
-  const title = alert.title || "strokealert";
-  event.waitUntil(self.registration.showNotification(title, {
-    body: alert.body || "", tag: alert.case_id || "strokealert", renotify: true,
-    requireInteraction: alert.level === "critical", data: { url: alert.url || "/" },
+  let message = {};
+  try { message = event.data ? event.data.json() : {}; } catch (e) { message = {}; }
+  const alert = alertFrom(message);
+  event.waitUntil(self.registration.showNotification(alert.title, {
+    body: alert.body, tag: alert.caseId || "strokealert", renotify: true,
+    requireInteraction: alert.level === "critical", icon: "/static/icon.svg",
+    data: { url: alert.url },
   }));
 });
 
+// Tapping the notification opens the case (focusing a window already on it).
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
-  const target = (event.notification.data && event.notification.data.url) || "/";
-  event.waitUntil(self.clients.openWindow(target));
+  const target = sameOrigin(event.notification.data && event.notification.data.url);
+  event.waitUntil(self.clients.matchAll({ type: "window", includeUncontrolled: true })
+    .then((windows) => {
+      const open = windows.find((w) => w.url === target);
+      return open ? open.focus() : self.clients.openWindow(target);
+    }));
 });
