@@ -43,8 +43,8 @@ MAX_ATTEMPTS = 5  # per batch, before it is dropped from the index (files are ke
 
 @dataclass
 class InstanceRecord:
-    """A stored instance waiting to be indexed; ``data`` (the bytes) is hashed, then dropped."""
-
+    """A stored instance waiting to be indexed; ``chunks`` (the file's bytes, in the pieces
+    they were written in) are hashed, then dropped."""
 
     study_uid: str
     series_uid: str
@@ -55,7 +55,7 @@ class InstanceRecord:
     calling_aet: str
     path: str
     size_bytes: int
-    data: bytes | None
+    chunks: tuple[bytes, ...] | None
     received_at: datetime
     sha256: str | None = None  # computed once by the indexer (then ``data`` is dropped)
     description: Description | None = None  # likewise, from ``dataset``
@@ -318,9 +318,12 @@ class Indexer:
                         sop_instance_uid=record.sop_uid, received_at=record.received_at))
                     continue
                 if record.sha256 is None or record.description is None:
-                    record.sha256 = hashlib.sha256(record.data or b"").hexdigest()
+                    digest = hashlib.sha256()
+                    for chunk in record.chunks or ():
+                        digest.update(chunk)
+                    record.sha256 = digest.hexdigest()
                     record.description = self._describe(record)
-                    record.data = record.dataset = None  # a retry needs neither again
+                    record.chunks = record.dataset = None  # a retry needs neither again
                 sha, desc = record.sha256, record.description
                 study = self._study_state(session, record, desc)
                 series = self._series_state(session, record, desc, study)

@@ -33,7 +33,13 @@ from pydicom.uid import (
     JPEGLSLossless,
     RLELossless,
 )
-from pynetdicom import AE, _config, evt
+from pynetdicom import (
+    AE,
+    PYNETDICOM_IMPLEMENTATION_UID,
+    PYNETDICOM_IMPLEMENTATION_VERSION,
+    _config,
+    evt,
+)
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.events import Event
 from pynetdicom.sop_class import (
@@ -47,7 +53,7 @@ from pynetdicom.transport import AssociationSocket, ThreadedAssociationServer
 
 from strokealert.config import Settings
 from strokealert.dicom.index import Indexer, InstanceRecord, QuarantineRecord
-from strokealert.dicom.store import ImageStore, valid_uid, write_atomic
+from strokealert.dicom.store import ImageStore, part10_header, valid_uid, write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -326,17 +332,21 @@ class Receiver:
         if self.settings.dicom_duplicate_policy == "discard" and path.exists():
             log.info("duplicate SOP %s discarded", header.sop_uid)
             return STATUS_SUCCESS
-        data = event.encoded_dataset(include_meta=True)
+        # The Part 10 meta is built here, the dataset bytes are those of the P-DATA as they came
+        # (pynetdicom's encoded_dataset() builds the same meta through pydicom: ~1 ms).
+        meta = part10_header(header.sop_class_uid, header.sop_uid, str(transfer_syntax),
+                             PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION)
+        stream = request.DataSet.getvalue()
         try:
-            write_atomic(path, data)
+            write_atomic(path, meta, stream)
         except OSError as exc:
             log.error("cannot store SOP %s: %s", header.sop_uid, exc)
             return STATUS_OUT_OF_RESOURCES
         self.indexer.submit(InstanceRecord(
             study_uid=header.study_uid, series_uid=header.series_uid, sop_uid=header.sop_uid,
             sop_class_uid=header.sop_class_uid, transfer_syntax_uid=str(transfer_syntax),
-            dataset=ds, calling_aet=calling_aet, path=str(path), size_bytes=len(data),
-            data=data, received_at=received_at))
+            dataset=ds, calling_aet=calling_aet, path=str(path),
+            size_bytes=len(meta) + len(stream), chunks=(meta, stream), received_at=received_at))
         return STATUS_SUCCESS
 
 

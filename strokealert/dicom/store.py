@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,12 +21,45 @@ def valid_uid(uid: str) -> bool:
     return 0 < len(uid) <= 64 and UID_PATTERN.match(uid) is not None
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+def _meta_element(element: int, vr: bytes, value: bytes) -> bytes:
+    """One explicit VR little endian group 0002 element (UL, UI, SH, or OB)."""
+    if vr == b"OB":
+        return struct.pack("<HH2s2xI", 0x0002, element, vr, len(value)) + value
+    return struct.pack("<HH2sH", 0x0002, element, vr, len(value)) + value
+
+
+def _even(value: str, pad: bytes) -> bytes:
+    data = value.encode("latin-1")
+    return data + pad if len(data) % 2 else data
+
+
+def part10_header(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid: str,
+                  implementation_uid: str, implementation_version: str) -> bytes:
+    """Preamble, ``DICM`` and the File Meta Information (PS3.10 §7.1) for a received dataset.
+
+    Byte for byte what pydicom's ``write_file_meta_info`` writes for the same elements, built
+    directly: followed by the dataset bytes as received it makes the Part 10 file.
+    """
+    body = b"".join((
+        _meta_element(0x0001, b"OB", b"\x00\x01"),
+        _meta_element(0x0002, b"UI", _even(sop_class_uid, b"\x00")),
+        _meta_element(0x0003, b"UI", _even(sop_instance_uid, b"\x00")),
+        _meta_element(0x0010, b"UI", _even(transfer_syntax_uid, b"\x00")),
+        _meta_element(0x0012, b"UI", _even(implementation_uid, b"\x00")),
+        _meta_element(0x0013, b"SH", _even(implementation_version, b" ")),
+    ))
+    group_length = _meta_element(0x0000, b"UL", struct.pack("<I", len(body)))
+    return b"\x00" * 128 + b"DICM" + group_length + body
+
+
+def write_atomic(path: Path, *chunks: bytes) -> None:
+    """Write ``chunks`` one after the other to ``path`` via a temporary file in the same
+    folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     with open(tmp, "wb") as handle:
-        handle.write(data)
+        for chunk in chunks:
+            handle.write(chunk)
     os.replace(tmp, path)
 
 

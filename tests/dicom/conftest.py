@@ -49,6 +49,13 @@ def storescu(port: int, *paths: Path, calling_aet: str = "SCANNER", options: tup
                           text=True, timeout=60)
 
 
+def dataset_bytes(path: Path) -> bytes:
+    """A Part 10 file's bytes after its File Meta Information (the dataset as encoded)."""
+    data = path.read_bytes()
+    assert data[128:132] == b"DICM" and data[132:138] == b"\x02\x00\x00\x00UL"
+    return data[144 + int.from_bytes(data[140:144], "little"):]
+
+
 def wait_for(predicate: Callable[[], object], timeout_s: float = 15.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not predicate():

@@ -14,7 +14,7 @@ from strokealert.db.models.ingest import CompletionEvent, Instance, QuarantinedF
 from strokealert.dicom import synthetic as syn
 from strokealert.dicom.retention import purge_expired
 
-from .conftest import RunningService, storescu, wait_for, write_series
+from .conftest import RunningService, dataset_bytes, storescu, wait_for, write_series
 
 
 def _count(running: RunningService, model: type, *where: object) -> int:
@@ -57,9 +57,9 @@ def test_storescu_study_stored_once_and_completed_once(database_url: str, make_s
     for sop_uid, row in rows.items():
         data = Path(row.path).read_bytes()
         assert hashlib.sha256(data).hexdigest() == row.sha256
-        # Received bytes are kept as sent: same pixel data and header as the source file.
-        original = pydicom.dcmread(source[sop_uid])
-        assert pydicom.dcmread(row.path).PixelData == original.PixelData
+        # Received bytes are kept as sent: the source file's dataset, byte for byte.
+        assert dataset_bytes(Path(row.path)) == dataset_bytes(source[sop_uid])
+        assert pydicom.dcmread(row.path).file_meta.MediaStorageSOPInstanceUID == sop_uid
 
     series_events = _events(running, "series")
     assert sorted((e.series_instance_uid, e.reason, e.instance_count) for e in series_events) \

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from strokealert.db.models.ingest import Instance
 
-from .conftest import run_cli, storescu, write_series
+from .conftest import dataset_bytes, run_cli, storescu, write_series
 
 
 @pytest.mark.parametrize("decoder", [
@@ -55,6 +55,8 @@ def test_compressed_series_stored_and_decodable(make_service, tmp_path: Path, to
         assert row.transfer_syntax_uid == syntax
         stored = pydicom.dcmread(row.path)
         assert stored.file_meta.TransferSyntaxUID == syntax
+        assert dataset_bytes(Path(row.path)) == dataset_bytes(
+            tmp_path / "compressed" / by_uid[row.sop_instance_uid].name)  # stored as received
         expected = pydicom.dcmread(by_uid[row.sop_instance_uid]).pixel_array
         np.testing.assert_array_equal(stored.pixel_array, expected)
     assert len(compressed) == 4
