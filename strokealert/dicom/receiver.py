@@ -13,6 +13,7 @@ import queue
 import select
 import socket
 import ssl
+import struct
 import threading
 import types
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ from pynetdicom import (
 )
 from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
+from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.events import Event
+from pynetdicom.pdu_primitives import P_DATA
 from pynetdicom.sop_class import (
     CTImageStorage,
     EnhancedCTImageStorage,
@@ -273,12 +276,58 @@ def _get_msg_waiting(self: DIMSEServiceProvider, block: bool = False) -> Any:
         return None, None
 
 
+def _command_element(element: int, value: bytes) -> bytes:
+    """One implicit VR little endian group 0000 element."""
+    return struct.pack("<HHI", 0x0000, element, len(value)) + value
+
+
+def _uid_value(uid: str) -> bytes:
+    data = uid.encode("latin-1")
+    return data + b"\0" if len(data) % 2 else data
+
+
+def store_response(primitive: Any, context_id: int) -> P_DATA | None:
+    """A plain C-STORE response (status and UIDs only) as the P-DATA pynetdicom would send:
+    one last-fragment command PDV with the C-STORE-RSP command set (PS3.7 §9.3.1.2), built
+    without the pydicom dataset pynetdicom encodes it from (~1 ms per response). None for
+    anything else (requests, other services, an error comment or offending element)."""
+    if not (isinstance(primitive, C_STORE) and primitive.MessageIDBeingRespondedTo is not None
+            and primitive.Status is not None and primitive.ErrorComment is None
+            and primitive.OffendingElement is None and primitive.AffectedSOPClassUID
+            and primitive.AffectedSOPInstanceUID):
+        return None
+    body = b"".join((
+        _command_element(0x0002, _uid_value(primitive.AffectedSOPClassUID)),
+        _command_element(0x0100, struct.pack("<H", 0x8001)),  # CommandField: C-STORE-RSP
+        _command_element(0x0120, struct.pack("<H", primitive.MessageIDBeingRespondedTo)),
+        _command_element(0x0800, struct.pack("<H", 0x0101)),  # no dataset follows
+        _command_element(0x0900, struct.pack("<H", primitive.Status)),
+        _command_element(0x1000, _uid_value(primitive.AffectedSOPInstanceUID)),
+    ))
+    command = _command_element(0x0000, struct.pack("<I", len(body))) + body
+    pdata = P_DATA()
+    pdata.presentation_data_value_list = [[context_id, b"\x03" + command]]  # command, last
+    return pdata
+
+
+def _send_msg_fast(self: DIMSEServiceProvider, primitive: Any, context_id: int) -> None:
+    """``DIMSEServiceProvider.send_msg`` sending plain C-STORE responses built by
+    :func:`store_response`; everything else goes through pynetdicom's own encoder."""
+    pdata = store_response(primitive, context_id)
+    if pdata is None:
+        DIMSEServiceProvider.send_msg(self, primitive, context_id)
+    else:
+        self.dul.send_pdu(pdata)
+
+
 def _tune_connection(event: Event) -> None:
-    """EVT_CONN_OPEN: a blocking DUL and shorter DIMSE waits for this association."""
+    """EVT_CONN_OPEN: a blocking DUL, shorter DIMSE waits and direct C-STORE responses."""
     assoc = event.assoc
     WaitingAssociationSocket.adopt(assoc)
     assoc.dimse.get_msg = types.MethodType(_get_msg_waiting,  # type: ignore[method-assign]
                                            assoc.dimse)
+    assoc.dimse.send_msg = types.MethodType(_send_msg_fast,  # type: ignore[method-assign]
+                                            assoc.dimse)
 
 
 class NoDelayAssociationServer(ThreadedAssociationServer):
