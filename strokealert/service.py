@@ -1,4 +1,4 @@
-"""The service: every long-running component in one process, started and stopped together.
+"""The service: every long-running component, started and stopped together.
 
 Components are objects with ``start()`` and ``stop()``; they start in order and stop in
 reverse order. ``Service.default`` builds the standard set; others add theirs with
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert import db
 from strokealert.config import Settings
-from strokealert.dicom.ingest import IngestComponent
+from strokealert.dicom.ingest import IngestComponent, IngestProcess
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,16 @@ class Service:
         self.components: list[Component] = []
         self._started: list[Component] = []
 
-    ingest: IngestComponent  # set by :meth:`default`
+    ingest: IngestComponent | IngestProcess  # set by :meth:`default` (or by tests)
 
     @classmethod
     def default(cls, settings: Settings) -> Service:
         """Everything ``strokealert serve`` runs, started in this order (stopped in reverse):
         alerting (outbox relay, embedded scheduler), the pipeline (executor warmed up, then
         its dispatcher), the web app, and last the DICOM ingest, so that images are accepted
-        only once everything that handles them is ready.
+        only once everything that handles them is ready. The ingest (receiver + indexer) runs
+        in a child process of its own (:class:`IngestProcess`), started and stopped with the
+        rest; its completions wake the pipeline here.
         """
         from strokealert.alerting import AlertingComponent
         from strokealert.api.server import WebComponent
@@ -58,7 +60,7 @@ class Service:
         service.add(AlertingComponent(settings, service.factory))
         pipeline = service.add(PipelineComponent(settings, service.factory))
         service.add(WebComponent(settings, service.factory))
-        service.ingest = IngestComponent(settings, service.factory)
+        service.ingest = IngestProcess(settings)
         service.ingest.on_series_complete.append(pipeline.wake)
         service.ingest.on_study_complete.append(pipeline.wake)
         service.add(service.ingest)
