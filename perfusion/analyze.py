@@ -25,7 +25,15 @@ from perfusion.denoise import (
     smoothing_sigma_px,
 )
 from perfusion.errors import PerfusionError
-from perfusion.maps import Calibration, NoiseSamples, compute_maps
+from perfusion.maps import (
+    Calibration,
+    NoiseSamples,
+    apply_calibration,
+    compute_maps,
+    correct_noise_floor,
+    mtt_of,
+    noise_floor_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,14 @@ def _block_average(frames: np.ndarray, factor: int) -> np.ndarray:
             out += frames[:, :, dy: ny2 * factor: factor, dx: nx2 * factor: factor]
     out *= np.float32(1.0 / factor**2)
     return out
+
+
+def _regional_average(values: np.ndarray, tissue: np.ndarray,
+                      sigma_px: tuple[float, float]) -> np.ndarray:
+    """``values`` of the tissue voxels averaged in-plane over ``sigma_px`` within the tissue."""
+    volume = np.zeros(tissue.shape, dtype=np.float32)
+    volume[tissue] = values
+    return mask.smooth_in_mask(volume, tissue, sigma_px)[tissue]
 
 
 def _peak_enhancement(enhancement: np.ndarray) -> np.ndarray:
@@ -171,14 +187,13 @@ def analyze_volume(
             sample = denoise(enhancement[pre][:, slices], tissue[slices], sigma)
             residual = float(np.sqrt(np.mean(sample[:, tissue[slices]].var(axis=0, ddof=1))))
         noise_samples = NoiseSamples(*processed_noise(frames.shape[0], tissue[slices], sigma,
-                                                      noise, residual, basis))
+                                                      noise, residual, basis, pre))
     del enhancement, volumes
     lap("denoise")
 
     curves, position_curves = smoothed[:, tissue].T, wider[:, tissue].T
     del smoothed, wider
-    values, calibration = compute_maps(curves, inputs.aif, dt, config, position_curves,
-                                       noise_samples, basis)
+    values, calibration = compute_maps(curves, inputs.aif, dt, config, position_curves, basis)
     maps = {}
     for name in MAP_NAMES:
         volume = np.zeros(tissue.shape, dtype=np.float32)
@@ -190,11 +205,26 @@ def analyze_volume(
         for name in MAP_NAMES:
             maps[name][~tissue] = 0
     if config.cbf_smoothing:
-        # CBF read at the residue peak is unbiased but noisy: average it like the curves.
+        # CBF read at the residue peak is noisy: average it like the curves.
         maps["cbf"] = mask.smooth_in_mask(maps["cbf"], tissue, sigma)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            maps["mtt"] = np.where(maps["cbf"] > 1e-3, 60.0 * maps["cbv"] / maps["cbf"],
-                                   0.0).astype(np.float32)
+    in_tissue = {name: maps[name][tissue] for name in ("cbf", "cbv", "tmax")}
+    # The corrections depend on CBV (noise floor) and MTT (filter), which a single voxel's
+    # noise makes erratic: both look up CBV averaged over twice the smoothing width.
+    regional_cbv = _regional_average(in_tissue["cbv"], tissue, (2.0 * sigma[0],
+                                                                2.0 * sigma[1]))
+    if noise_samples is not None:
+        # The noise lifts the residue's peak; averaged values are corrected by the mean lift,
+        # single voxels by the median one (maps.noise_floor_table).
+        statistic = "mean" if config.cbf_smoothing else "median"
+        table = noise_floor_table(inputs.aif, dt, config, noise_samples, statistic)
+        cbf, tmax_lift = correct_noise_floor(in_tissue["cbf"], in_tissue["tmax"],
+                                             regional_cbv, table)
+        in_tissue["cbf"] = np.clip(cbf, 0.0, None)
+        in_tissue["tmax"] = np.clip(in_tissue["tmax"] - tmax_lift, 0.0, None)
+    in_tissue["mtt"] = mtt_of(in_tissue["cbf"], in_tissue["cbv"])
+    apply_calibration(in_tissue, calibration, mtt_of(in_tissue["cbf"], regional_cbv))
+    for name in ("cbf", "mtt", "tmax"):
+        maps[name][tissue] = in_tissue[name]
     lap("deconvolution")
 
     voxel_ml = float(np.prod(spacing)) / 1000.0

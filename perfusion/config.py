@@ -32,7 +32,8 @@ class PerfusionConfig:
     cbf_calibration: str = "exponential"
     # Correct the upward bias of low CBF on the noise floor (maps.noise_floor_table).
     noise_floor_correction: bool = True
-    # Smooth the CBF map (same sigma as the curves) after the noise-floor correction.
+    # Smooth the CBF map (same sigma as the curves) before the noise-floor correction, which
+    # then removes the mean lift (without smoothing: the median lift of single voxels).
     cbf_smoothing: bool = True
     density_g_per_ml: float = TISSUE_DENSITY_G_PER_ML
     hematocrit_factor: float = HEMATOCRIT_FACTOR

@@ -6,9 +6,10 @@ deconvolution sees the noise unless it is reduced first.
 Time: every curve is projected on the few time courses that AIF-convolved residues can take
 (``model_subspace``); white noise outside that span goes.
 Space: a normalised in-plane Gaussian restricted to the tissue mask (so skull, CSF and vessels
-do not bleed into parenchyma). Its width grows with the measured noise: sigma = smoothing_mm
-at 10 HU, scaled by noise / 10 HU (between 0.6x and 2x), which keeps the residual noise
-roughly constant across scanners and doses.
+do not bleed into parenchyma). Its width follows the measured noise up to 10 HU: sigma =
+smoothing_mm scaled by noise / 10 HU, between 0.6x and 1x. Noisier studies are not smoothed
+more: the noise-floor correction (maps.py) removes the bias the noise leaves in CBF, and wider
+smoothing would shrink small cores and thin rims of hypoperfusion.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def noise_level(frames: np.ndarray, baseline: slice, mask: np.ndarray) -> float:
 def smoothing_sigma_px(noise_hu: float, pixel_mm: tuple[float, float],
                        config: PerfusionConfig) -> tuple[float, float]:
     """In-plane sigma (pixels) for the measured noise (see module doc)."""
-    factor = float(np.clip(noise_hu / 10.0, 0.6, 2.0))
+    factor = float(np.clip(noise_hu / 10.0, 0.6, 1.0))
     sigma_mm = config.smoothing_mm * factor
     return sigma_mm / pixel_mm[0], sigma_mm / pixel_mm[1]
 
@@ -97,18 +98,23 @@ def busiest_slices(tissue: np.ndarray, count: int = 2) -> np.ndarray:
 
 def processed_noise(n_t: int, sub_tissue: np.ndarray, sigma_px: tuple[float, float],
                     noise_hu: float, target_hu: float | None, basis: np.ndarray | None,
-                    samples: int = 400, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                    baseline: slice | None = None, samples: int = 400,
+                    seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Pure noise put through the same processing as the data: (samples, T) twice.
 
     White noise of ``noise_hu`` on the slices of ``sub_tissue`` is projected on ``basis``,
     smoothed once (value curves) and twice (peak-position curves) inside the tissue. When
     ``target_hu`` (the data's residual noise after smoothing, from its baseline frames on the
     same slices) is given, both are rescaled to it, which accounts for the scanner's
-    spatially correlated noise.
+    spatially correlated noise. With ``baseline`` (the frames averaged into the baseline),
+    their mean is subtracted like the data's, which adds the baseline's own noise to every
+    frame of a curve.
     """
     rng = np.random.default_rng(seed)
     raw = rng.standard_normal((n_t, *sub_tissue.shape), dtype=np.float32)
     raw *= np.float32(noise_hu)
+    if baseline is not None:
+        raw -= raw[baseline].mean(axis=0)
     scale = 1.0
     if target_hu:
         check = denoise(raw[:4], sub_tissue, sigma_px)[:, sub_tissue]

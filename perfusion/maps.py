@@ -7,8 +7,16 @@ Bias correction (``PerfusionConfig.bias_correction``): a truncated deconvolution
 filter of the residue, so it lowers the CBF of short-MTT tissue and moves the residue's peak
 later. For the circulant methods the filter depends only on the AIF, not on the delay, so we
 measure it on noise-free exponential-residue curves made with the study's own AIF (MTT 1-40 s)
-and divide CBF by the measured ratio and subtract the measured Tmax shift, looked up by each
-voxel's (uncorrected) MTT. oSVD chooses its filter per voxel from the noise, so it is left as is.
+and divide CBF by the measured ratio and subtract the measured Tmax shift, looked up by an
+MTT (the caller's: ``analyze`` uses the regional CBV over the noise-corrected CBF, because a
+single voxel's noisy MTT makes the lookup erratic). oSVD chooses its filter per voxel from the
+noise, so it is left as is.
+
+Noise floor (``PerfusionConfig.noise_floor_correction``): the maximum of a noisy residue is
+biased upwards, most for low flow. ``noise_floor_table`` measures that lift with pure noise
+processed like the study's data, for exponential curves by CBV (linear in the data, so not
+biased by the noise), true CBF and delay; ``correct_noise_floor`` inverts it before the
+filter calibration. Both work on uncorrected CBF, so the table stays monotonic.
 """
 
 from __future__ import annotations
@@ -136,8 +144,10 @@ def raw_maps(curves: np.ndarray, aif: np.ndarray, dt: float, config: PerfusionCo
 
 
 def exponential_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
-                       config: PerfusionConfig, shape: str = "exponential") -> np.ndarray:
-    """Noise-free tissue curves (len(mtts), N) for exponential (or box) residues, no delay."""
+                       config: PerfusionConfig, shape: str = "exponential",
+                       delay_s: float = 0.0) -> np.ndarray:
+    """Noise-free tissue curves (len(mtts), N) for exponential (or box) residues arriving
+    ``delay_s`` after the AIF."""
     upsample = 10
     n = aif.size
     fine_t = np.arange(n * upsample) * dt / upsample
@@ -147,6 +157,9 @@ def exponential_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
         residue = (fine_t[None, :] < mtts[:, None]).astype(float)
     else:
         residue = np.exp(-fine_t[None, :] / mtts[:, None])
+    shift = int(round(delay_s / dt * upsample))
+    if shift:
+        residue = np.concatenate([np.zeros((mtts.size, shift)), residue[:, :-shift]], axis=1)
     size = 2 * fine_t.size
     fine = np.fft.irfft(np.fft.rfft(residue, size, axis=-1) * np.fft.rfft(fine_aif, size),
                         size, axis=-1)[:, : fine_t.size]
@@ -171,23 +184,30 @@ def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibratio
                        cbf_shape=config.cbf_calibration)
 
 
-def _apply_calibration(maps: dict[str, np.ndarray], calibration: Calibration | None) -> None:
+def mtt_of(cbf: np.ndarray, cbv: np.ndarray) -> np.ndarray:
+    """MTT (s) = 60 * CBV / CBF by the central volume theorem; 0 where there is no flow."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(cbf > 1e-3, 60.0 * cbv / cbf, 0.0).astype(np.float32)
+
+
+def apply_calibration(maps: dict[str, np.ndarray], calibration: Calibration | None,
+                      lookup_mtt: np.ndarray | None = None) -> None:
     """Subtract the Tmax shift of exponential residues (a box has no single peak) and divide
     CBF by the ratio of the configured shape: exponential, the geometric mean of exponential
-    and box ("mixed"), or none."""
+    and box ("mixed"), or none. Both are looked up by ``lookup_mtt`` (s; default the
+    voxel's own uncorrected MTT)."""
     if calibration is not None:
-        shift = np.interp(maps["mtt"], calibration.mtt_s, calibration.tmax_shift_s)
+        mtt = maps["mtt"] if lookup_mtt is None else lookup_mtt
+        shift = np.interp(mtt, calibration.mtt_s, calibration.tmax_shift_s)
         if calibration.cbf_shape != "none":
-            ratio = np.interp(maps["mtt"], calibration.mtt_s, calibration.cbf_ratio)
+            ratio = np.interp(mtt, calibration.mtt_s, calibration.cbf_ratio)
             if calibration.cbf_shape == "mixed":
-                ratio_b = np.interp(maps["mtt"], calibration.box_mtt_s,
+                ratio_b = np.interp(mtt, calibration.box_mtt_s,
                                     calibration.box_cbf_ratio)
                 ratio = np.sqrt(np.clip(ratio, 0.05, None) * np.clip(ratio_b, 0.05, None))
             maps["cbf"] = (maps["cbf"] / np.clip(ratio, 0.2, None)).astype(np.float32)
         maps["tmax"] = np.clip(maps["tmax"] - shift, 0.0, None).astype(np.float32)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        maps["mtt"] = np.where(maps["cbf"] > 1e-3, 60.0 * maps["cbv"] / maps["cbf"],
-                               0.0).astype(np.float32)
+    maps["mtt"] = mtt_of(maps["cbf"], maps["cbv"])
 
 
 @dataclass
@@ -198,69 +218,122 @@ class NoiseSamples:
     position_curves: np.ndarray
 
 
-NOISE_FLOOR_MTT_S = np.array([3.0, 5.0, 8.0, 12.0, 18.0])
+NOISE_FLOOR_CBV = np.array([0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.5, 8.0])
+NOISE_FLOOR_DELAY_S = np.array([0.0, 4.0, 8.0, 12.0])
 NOISE_FLOOR_CBF = np.array([0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 13.0, 16.0, 20.0, 25.0, 30.0,
                             40.0, 55.0, 75.0, 100.0, 140.0])
 
 
+@dataclass
+class NoiseFloor:
+    """Uncorrected CBF of exponential-residue curves with the study's noise, ``noisy``
+    (delays, CBV rows, CBF columns), and without it, ``clean`` (CBV rows, CBF columns), for
+    CBV NOISE_FLOOR_CBV (mL/100 g), true CBF NOISE_FLOOR_CBF (mL/100 g/min) and delays
+    NOISE_FLOOR_DELAY_S (s)."""
+
+    noisy: np.ndarray
+    clean: np.ndarray
+    tmax_lift_s: np.ndarray
+
+
 def noise_floor_table(aif: np.ndarray, dt: float, config: PerfusionConfig,
-                      calibration: Calibration | None, noise: NoiseSamples,
-                      ) -> tuple[np.ndarray, np.ndarray]:
-    """Median CBF measured with this study's noise, and without noise, for known curves.
+                      noise: NoiseSamples, statistic: str = "mean") -> NoiseFloor:
+    """Uncorrected CBF of known curves with this study's noise (mean or median over the noise
+    samples) and without it.
 
-    Both (len(NOISE_FLOOR_MTT_S), len(NOISE_FLOOR_CBF)). The first maps a voxel's measured
-    CBF back to what the same estimator gives without noise (the second): only the noise
-    bias is removed; the filter's own bias is the calibration's business.
+    The table maps a measured CBF back to what the same estimator gives without noise: only
+    the noise bias is removed; the filter's own bias is the calibration's business, applied
+    afterwards. Rows are by CBV, which is linear in the data and so unbiased by noise (an
+    MTT would be shortened by the very lift it should correct). The lift depends on the
+    delay (how many lags of a late residue compete with its peak), so it is measured at
+    several. Use the mean for a CBF map that is averaged over neighbouring voxels before the
+    correction, the median for single voxels. The noise also moves the peak of a flat residue
+    later: ``tmax_lift_s`` is the median Tmax with noise minus the Tmax without.
     """
-    clean = exponential_curves(aif, dt, NOISE_FLOOR_MTT_S, 1.0, config)
     k = noise.curves.shape[0]
-    noisy_table = np.empty((NOISE_FLOOR_MTT_S.size, NOISE_FLOOR_CBF.size))
-    clean_table = np.empty_like(noisy_table)
-    for i in range(NOISE_FLOOR_MTT_S.size):
-        signal = (NOISE_FLOOR_CBF[:, None, None] * clean[i][None, None, :]).astype(np.float32)
-        curves = (signal + noise.curves[None]).reshape(-1, aif.size)
-        position = (signal + noise.position_curves[None]).reshape(-1, aif.size)
-        maps = raw_maps(curves, aif, dt, config, position)
-        _apply_calibration(maps, calibration)
-        noisy_table[i] = np.median(maps["cbf"].reshape(NOISE_FLOOR_CBF.size, k), axis=1)
-        reference = raw_maps(signal[:, 0], aif, dt, config)
-        _apply_calibration(reference, calibration)
-        clean_table[i] = reference["cbf"]
-    return (np.maximum.accumulate(noisy_table, axis=1),
-            np.maximum.accumulate(clean_table, axis=1))
+    reduce = np.mean if statistic == "mean" else np.median
+    rows, columns = NOISE_FLOOR_CBV.size, NOISE_FLOOR_CBF.size
+    flowing = NOISE_FLOOR_CBF > 0
+    noisy_table = np.empty((NOISE_FLOOR_DELAY_S.size, rows, columns))
+    clean_table = np.zeros((rows, columns))
+    tmax_lift = np.zeros_like(noisy_table)
+    for d, delay in enumerate(NOISE_FLOOR_DELAY_S):
+        for i, cbv in enumerate(NOISE_FLOOR_CBV):
+            mtts = 60.0 * cbv / NOISE_FLOOR_CBF[flowing]
+            signal = np.zeros((columns, aif.size), dtype=np.float32)
+            signal[flowing] = (exponential_curves(aif, dt, mtts, 1.0, config, delay_s=delay)
+                               * NOISE_FLOOR_CBF[flowing, None])
+            curves = (signal[:, None, :] + noise.curves[None]).reshape(-1, aif.size)
+            position = (signal[:, None, :] + noise.position_curves[None]).reshape(-1, aif.size)
+            maps = raw_maps(curves, aif, dt, config, position)
+            noisy_table[d, i] = reduce(maps["cbf"].reshape(columns, k), axis=1)
+            clean = raw_maps(signal[flowing], aif, dt, config)
+            if d == 0:
+                clean_table[i, flowing] = clean["cbf"]
+            tmax_lift[d, i, flowing] = (np.median(maps["tmax"].reshape(columns, k), axis=1)
+                                        [flowing] - clean["tmax"])
+    # Keep the table monotonic (lower envelope of the noisy values).
+    lower = np.minimum.accumulate(noisy_table[..., ::-1], axis=-1)[..., ::-1]
+    # Noise alone has no Tmax to lift: the lowest flow stands for it.
+    tmax_lift[..., 0] = tmax_lift[..., 1]
+    return NoiseFloor(lower, np.maximum.accumulate(clean_table, axis=1), tmax_lift)
 
 
-def correct_noise_floor(maps: dict[str, np.ndarray],
-                        tables: tuple[np.ndarray, np.ndarray]) -> None:
-    """Map measured CBF from the noisy to the noise-free column of ``tables`` (by MTT row)."""
-    noisy, clean = tables
-    row = np.abs(np.log(np.clip(maps["mtt"], 0.5, 60.0))[:, None]
-                 - np.log(NOISE_FLOOR_MTT_S)[None, :]).argmin(axis=1)
-    corrected = np.empty_like(maps["cbf"])
-    ramp = np.arange(NOISE_FLOOR_CBF.size) * 1e-6  # strictly increasing
-    for i in range(NOISE_FLOOR_MTT_S.size):
-        sel = row == i
-        corrected[sel] = np.interp(maps["cbf"][sel], noisy[i] + ramp, clean[i] + ramp,
-                                   left=0.0, right=None)
-        above = sel & (maps["cbf"] > noisy[i, -1])
-        corrected[above] = maps["cbf"][above] - (noisy[i, -1] - clean[i, -1])
-    maps["cbf"] = corrected.astype(np.float32)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        maps["mtt"] = np.where(maps["cbf"] > 1e-3, 60.0 * maps["cbv"] / maps["cbf"],
-                               0.0).astype(np.float32)
+def correct_noise_floor(cbf: np.ndarray, tmax: np.ndarray, cbv: np.ndarray,
+                        table: NoiseFloor) -> tuple[np.ndarray, np.ndarray]:
+    """CBF (voxels) mapped from the noisy to the noise-free values of ``table``, and the Tmax
+    lift (s) of the noise, interpolated between the rows that bracket ``cbv`` (mL/100 g) and
+    the delays that bracket ``tmax`` (s). Below the table's floor CBF may come out negative
+    (see below)."""
+    delay_weights = _bracket(tmax, NOISE_FLOOR_DELAY_S)
+    row_weights = _bracket(cbv, NOISE_FLOOR_CBV)
+    corrected = np.zeros_like(cbf)
+    lift = np.zeros_like(cbf)
+    columns = np.arange(NOISE_FLOOR_CBF.size, dtype=float)
+    ramp = columns * 1e-6  # strictly increasing
+    for d, delay_share in delay_weights:
+        for i, row_share in row_weights:
+            share = delay_share * row_share
+            used = share > 0
+            if not used.any():
+                continue
+            values = cbf[used]
+            noisy, clean = table.noisy[d, i], table.clean[i]
+            row = np.interp(values, noisy + ramp, clean + ramp)
+            # Outside the table, continue its end segments: a clamp at 0 below the floor
+            # would turn the noise around a low CBF into an upward bias of averages.
+            low = values < noisy[0]
+            slope = (clean[1] - clean[0]) / max(noisy[1] - noisy[0], 1e-3)
+            row[low] = clean[0] + (values[low] - noisy[0]) * min(slope, 20.0)
+            above = values > noisy[-1]
+            row[above] = values[above] - (noisy[-1] - clean[-1])
+            corrected[used] += share[used] * row
+            column = np.interp(values, noisy + ramp, columns)
+            lift[used] += share[used] * np.interp(column, columns, table.tmax_lift_s[d, i])
+    return corrected.astype(np.float32), lift.astype(np.float32)
+
+
+def _bracket(values: np.ndarray, nodes: np.ndarray) -> list[tuple[int, np.ndarray]]:
+    """Linear-interpolation weights of ``values`` on increasing ``nodes`` (clamped at the
+    ends): one (node index, weight per value) pair per node."""
+    position = np.interp(values, nodes, np.arange(nodes.size))
+    below = np.clip(np.floor(position).astype(int), 0, nodes.size - 2)
+    upper = (position - below).astype(np.float32)
+    return [(i, np.where(below == i, 1.0 - upper, 0.0) + np.where(below + 1 == i, upper, 0.0))
+            for i in range(nodes.size)]
 
 
 def compute_maps(curves: np.ndarray, aif: np.ndarray, dt: float, config: PerfusionConfig,
-                 position_curves: np.ndarray | None = None,
-                 noise: NoiseSamples | None = None, basis: np.ndarray | None = None,
+                 position_curves: np.ndarray | None = None, basis: np.ndarray | None = None,
                  ) -> tuple[dict[str, np.ndarray], Calibration | None]:
-    """Maps for curves (voxels, N, or basis coefficients): filter bias corrected (not for
-    oSVD) and, given ``noise`` (full curves), the noise-floor bias of CBF too (module doc)."""
+    """Uncorrected maps for curves (voxels, N, or basis coefficients) and the filter's
+    calibration (None for oSVD or without bias correction; module doc).
+
+    The caller averages CBF if it wants, corrects the noise floor (``correct_noise_floor``)
+    and then the filter bias (``apply_calibration``), in that order.
+    """
     maps = raw_maps(curves, aif, dt, config, position_curves, basis)
     calibration = None
     if config.bias_correction and config.method != "osvd":
         calibration = calibrate(aif, dt, config)
-    _apply_calibration(maps, calibration)
-    if noise is not None:
-        correct_noise_floor(maps, noise_floor_table(aif, dt, config, calibration, noise))
     return maps, calibration

@@ -54,7 +54,9 @@ def head_region(baseline: np.ndarray) -> np.ndarray:
         union = inside[closed].any(axis=0)
         for z in np.flatnonzero(~closed):
             inside[z] = soft[z] & ndimage.binary_erosion(union, iterations=3)
-    return ndimage.binary_erosion(inside, structure=np.ones((1, 3, 3)), iterations=1) & soft
+    # No erosion from the skull: brain touching it (no CSF between) is brain; partial-volume
+    # bone is left out by the tissue HU range of ``tissue_mask``.
+    return inside & soft
 
 
 def tissue_mask(baseline_smooth: np.ndarray, head: np.ndarray, peak_enhancement: np.ndarray,

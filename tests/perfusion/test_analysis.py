@@ -46,11 +46,11 @@ def test_tile_phantom_accuracy_and_delay_insensitivity() -> None:
     tmax = _tile_medians(analysis, phantom, "tmax") - np.array(
         phantom.truth["delays_s"])[:, None, None]
     assert np.all(np.abs(cbv[..., :2] - 1) < 0.2), cbv
-    # Per-tile CBF is not yet within target at this noise (see README); its mean is.
-    assert abs(cbf.mean() - 1) < 0.15, cbf
-    assert abs(np.median(tmax)) < 0.5, tmax
+    # The targets of bench/perfusion.py, per MTT column: CBF within 10 %, Tmax within 0.5 s.
+    assert np.all(np.abs(cbf.mean(axis=(0, 1)) - 1) < 0.1), cbf
+    assert np.all(np.abs(tmax) < 1.0) and abs(np.median(tmax)) < 0.5, tmax
     by_delay = cbf.mean(axis=(1, 2))
-    assert np.ptp(by_delay) / by_delay.mean() < 0.15, by_delay
+    assert np.ptp(by_delay) / by_delay.mean() < 0.1, by_delay
     assert analysis.inputs.partial_volume_scale == pytest.approx(1.25, rel=0.08)
 
 
@@ -69,7 +69,7 @@ def test_head_phantom_from_dicom(head_dicom: Path, tmp_path: Path) -> None:
     assert block["status"] == "ok", block
     assert block["side"] == truth["side"] == "right"
     assert block["defuse3_eligible"] is truth["defuse3_eligible"] is True
-    # The core comes out a few mL small at this noise (see README "Perfusion").
+    # The core comes out several mL small (see README "Perfusion": smoothing blur at its rim).
     assert abs(block["core_ml"] - truth["core_ml"]) <= 10.0, (block, truth["core_ml"])
     tmax6, true6 = block["hypoperfusion_ml"]["tmax6"], truth["hypoperfusion_ml"]["tmax6"]
     assert abs(tmax6 - true6) <= 0.1 * true6, (tmax6, true6)
