@@ -37,7 +37,7 @@ from strokealert.dicom.store import ImageStore
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 500
-BATCH_WINDOW_S = 0.05  # collect records this long after the first (adds to completion latency)
+BATCH_WINDOW_S = 0.25  # collect records this long after the first (adds to completion latency)
 MAX_ATTEMPTS = 5  # per batch, before it is dropped from the index (files are kept)
 
 
