@@ -6,6 +6,8 @@ Sends the same synthetic 512×512 CT series (``--images`` slices) with
 ``TCP_NODELAY=1 storescu -pdu 131072 +sd +r`` to each receiver, ``--repeats`` times, each
 receiver started fresh (empty store) for every run: a real ``strokealert serve`` subprocess,
 ``storescp +B`` (TCP_NODELAY=1) and Orthanc (generated JSON config, temp storage, free ports).
+Every run starts on an idle disk: the previous run's store is deleted and the page cache
+flushed (``sync``) first, so that no receiver pays for another's writeback.
 Prints images/s per run, medians and ratios, and strokealert's completion latency (last image
 received → completion event) for a series whose headers give the count and for one that
 completes by quiet time (``series_quiet_s``, default 5 s).
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -120,9 +123,8 @@ def completion_latency(url: str, series_uid: str, timeout_s: float) -> float:
     raise RuntimeError(f"no completion event for {series_uid}")
 
 
-def run_strokealert(work: Path, counted: Path, counted_uid: str, quiet: Path, quiet_uid: str,
-                    latencies: dict[str, list[float]]) -> float:
-    data_dir = Path(tempfile.mkdtemp(dir=work, prefix="strokealert-"))
+def run_strokealert(data_dir: Path, counted: Path, counted_uid: str, quiet: Path,
+                    quiet_uid: str, latencies: dict[str, list[float]]) -> float:
     port = free_port()
     env = {**os.environ, "STROKEALERT_DATA_DIR": str(data_dir),
            "STROKEALERT_DICOM_PORT": str(port), "STROKEALERT_DICOM_HOST": "127.0.0.1",
@@ -138,8 +140,7 @@ def run_strokealert(work: Path, counted: Path, counted_uid: str, quiet: Path, qu
     return seconds
 
 
-def run_storescp(work: Path, counted: Path) -> float:
-    out = Path(tempfile.mkdtemp(dir=work, prefix="storescp-"))
+def run_storescp(out: Path, counted: Path) -> float:
     port = free_port()
     cmd = ["storescp", "+B", "-od", str(out), "-aet", "STORESCP", str(port)]
     with process(cmd, env={**os.environ, "TCP_NODELAY": "1"}) as proc:
@@ -147,8 +148,7 @@ def run_storescp(work: Path, counted: Path) -> float:
         return storescu(port, "STORESCP", counted)
 
 
-def run_orthanc(work: Path, counted: Path) -> float:
-    root = Path(tempfile.mkdtemp(dir=work, prefix="orthanc-"))
+def run_orthanc(root: Path, counted: Path) -> float:
     port, http_port = free_port(), free_port()
     config = {
         "Name": "bench", "StorageDirectory": str(root / "db"), "IndexDirectory": str(root / "db"),
@@ -184,15 +184,21 @@ def main() -> None:
 
         rates: dict[str, list[float]] = {"strokealert": [], "storescp": [], "orthanc": []}
         latencies: dict[str, list[float]] = {"count": [], "quiet": []}
-        runners: dict[str, Callable[[], float]] = {
-            "strokealert": lambda: run_strokealert(work, counted, counted_uid, quiet, quiet_uid,
-                                                   latencies),
-            "storescp": lambda: run_storescp(work, counted),
-            "orthanc": lambda: run_orthanc(work, counted),
+        runners: dict[str, Callable[[Path], float]] = {
+            "strokealert": lambda store: run_strokealert(store, counted, counted_uid, quiet,
+                                                         quiet_uid, latencies),
+            "storescp": lambda store: run_storescp(store, counted),
+            "orthanc": lambda store: run_orthanc(store, counted),
         }
         for repeat in range(args.repeats):
             for name, runner in runners.items():  # interleaved: load changes hit all alike
-                rate = args.images / runner()
+                store = work / f"{name}-{repeat}"
+                store.mkdir()
+                os.sync()
+                try:
+                    rate = args.images / runner(store)
+                finally:
+                    shutil.rmtree(store)
                 rates[name].append(rate)
                 print(f"  run {repeat + 1}: {name:<11} {rate:7.1f} images/s", flush=True)
 
