@@ -37,6 +37,7 @@ from perfusion.maps import (
 
 log = logging.getLogger(__name__)
 
+RIM_MM = 1.5
 MAP_NAMES = ("cbf", "cbv", "mtt", "tmax", "ttp")
 
 
@@ -154,13 +155,14 @@ def analyze_volume(
     sigma = smoothing_sigma_px(noise, spacing[1:], config)
     baseline_smooth = mask.smooth_in_mask(baseline, head, (1.0, 1.0))
     peak = _peak_enhancement(enhancement)
-    tissue = mask.tissue_mask(baseline_smooth, head, peak, config)
+    rim = None
     if report is not None and report.corrected_frames:
         # Resampled frames never match the baseline exactly at bone edges (hundreds of HU
-        # over a fraction of a mm): leave a rim of about 2 mm along the bone out.
-        rim = max(1, int(np.ceil(2.0 / spacing[1])))
-        tissue &= ~ndimage.binary_dilation(baseline > mask.BONE_HU,
-                                           structure=np.ones((1, 3, 3)), iterations=rim)
+        # over a fraction of a mm): leave a rim along the bone out. Its false enhancement
+        # is no vessel, so it does not widen the vessel exclusion into the cortex either.
+        rim = ndimage.binary_dilation(baseline > mask.BONE_HU, structure=np.ones((1, 3, 3)),
+                                      iterations=max(1, int(np.ceil(RIM_MM / spacing[1]))))
+    tissue = mask.tissue_mask(baseline_smooth, head, peak, config, exclude=rim)
     if tissue.sum() < 100:
         raise PerfusionError("no brain tissue found in the perfusion images")
     lap("mask")

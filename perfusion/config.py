@@ -68,6 +68,9 @@ class PerfusionConfig:
 
     core_rcbf: float = 0.30
     core_requires_tmax_s: float | None = 6.0
+    # The core mask is closed in-plane with a disk of this radius (mm) and its holes filled
+    # (lesions.close_in_plane); 0 leaves it voxel by voxel.
+    core_closing_mm: float = 4.5
     tmax_thresholds_s: tuple[float, ...] = (4.0, 6.0, 8.0, 10.0)
     hypoperfusion_tmax_s: float = 6.0
     min_cluster_ml: float = 0.5

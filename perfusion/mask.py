@@ -60,12 +60,16 @@ def head_region(baseline: np.ndarray) -> np.ndarray:
 
 
 def tissue_mask(baseline_smooth: np.ndarray, head: np.ndarray, peak_enhancement: np.ndarray,
-                config: PerfusionConfig) -> np.ndarray:
-    """Parenchyma: head region, tissue HU range (no CSF), no large vessel enhancement."""
+                config: PerfusionConfig, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Parenchyma: head region, tissue HU range (no CSF), no large vessel enhancement, and
+    none of ``exclude`` (whose enhancement is not taken for a vessel's)."""
     low, high = config.tissue_hu
     tissue = head & (baseline_smooth >= low) & (baseline_smooth <= high)
-    vessels = ndimage.binary_dilation(peak_enhancement > config.vessel_enhancement_hu,
-                                      structure=np.ones((1, 3, 3)))
+    seeds = peak_enhancement > config.vessel_enhancement_hu
+    if exclude is not None:
+        seeds &= ~exclude
+        tissue &= ~exclude
+    vessels = ndimage.binary_dilation(seeds, structure=np.ones((1, 3, 3)))
     tissue &= ~vessels
     return ndimage.binary_opening(tissue, structure=np.ones((1, 2, 2)))
 

@@ -1,0 +1,40 @@
+"""Lesion masks: the in-plane closing of the core."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from perfusion.lesions import close_in_plane, in_plane_pixel_mm
+
+
+def _disk(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
+    y, x = np.mgrid[: shape[0], : shape[1]]
+    return np.hypot(y - centre[0], x - centre[1]) <= radius
+
+
+def test_closing_fills_noise_holes_and_notches_but_does_not_grow_a_region() -> None:
+    core = np.zeros((64, 64), dtype=bool)
+    core[16:49, 16:49] = True
+    noisy = core.copy()
+    noisy[30:33, 28:31] = False  # an enclosed hole
+    noisy[16:21, 30:34] = False  # a notch, 4 px wide and 5 deep, opening on the edge
+    closed = close_in_plane(noisy[None], 3.0)[0]
+    assert closed[30:33, 28:31].all()
+    # The notch fills up to the edge (a disk just outside may still dip into its mouth).
+    assert closed[17:21, 30:34].all()
+    assert not (closed & ~core).any()  # a convex region gains nothing
+    assert close_in_plane(core[None], 3.0)[0].sum() == core.sum()
+
+
+def test_closing_keeps_distant_regions_apart_and_leaves_empty_slices() -> None:
+    two = _disk((64, 64), (32, 14), 6) | _disk((64, 64), (32, 50), 6)  # 24 px apart
+    volume = np.stack([two, np.zeros_like(two)])
+    closed = close_in_plane(volume, 3.0)
+    assert (closed == volume).all()
+    assert close_in_plane(volume, 0.5) is volume  # under one pixel: nothing to close
+
+
+def test_pixel_size_from_the_affine() -> None:
+    affine = np.diag([0.8, 0.8, 5.0, 1.0])
+    affine[:3, :2] = [[0.0, -0.8], [0.8, 0.0], [0.0, 0.0]]  # rotated in-plane
+    assert abs(in_plane_pixel_mm(affine) - 0.8) < 1e-9
