@@ -19,6 +19,7 @@ from perfusion.config import PerfusionConfig
 from perfusion.denoise import (
     busiest_slices,
     denoise,
+    map_sigma_px,
     model_subspace,
     noise_level,
     processed_noise,
@@ -163,6 +164,10 @@ def analyze_volume(
         rim = ndimage.binary_dilation(baseline > mask.BONE_HU, structure=np.ones((1, 3, 3)),
                                       iterations=max(1, int(np.ceil(RIM_MM / spacing[1]))))
     tissue = mask.tissue_mask(baseline_smooth, head, peak, config, exclude=rim)
+    unmeasured = None
+    if rim is not None:
+        low, high = config.tissue_hu
+        unmeasured = rim & head & (baseline_smooth >= low) & (baseline_smooth <= high)
     if tissue.sum() < 100:
         raise PerfusionError("no brain tissue found in the perfusion images")
     lap("mask")
@@ -207,8 +212,9 @@ def analyze_volume(
         for name in MAP_NAMES:
             maps[name][~tissue] = 0
     if config.cbf_smoothing:
-        # CBF read at the residue peak is noisy: average it like the curves.
-        maps["cbf"] = mask.smooth_in_mask(maps["cbf"], tissue, sigma)
+        # CBF read at the residue peak is noisy: average it too (denoise.map_sigma_px).
+        maps["cbf"] = mask.smooth_in_mask(maps["cbf"], tissue,
+                                          map_sigma_px(noise, sigma, config))
     in_tissue = {name: maps[name][tissue] for name in ("cbf", "cbv", "tmax")}
     # The corrections depend on CBV (noise floor) and MTT (filter), which a single voxel's
     # noise makes erratic: both look up CBV averaged over twice the smoothing width.
@@ -227,10 +233,18 @@ def analyze_volume(
     apply_calibration(in_tissue, calibration, mtt_of(in_tissue["cbf"], regional_cbv))
     for name in ("cbf", "mtt", "tmax"):
         maps[name][tissue] = in_tissue[name]
+    if config.tmax_smoothing:
+        # Each voxel's Tmax is the lag of a noisy peak (about 1.3 s spread at 10 HU); delay
+        # varies slowly across tissue, and a threshold halfway between two tissues' Tmax
+        # (6 s between 7.5 and 4.5 s) is not moved by averaging. The noise lift removed
+        # above is the median of single voxels: the average of their skewed values sits
+        # about 0.1 s later.
+        maps["tmax"] = mask.smooth_in_mask(maps["tmax"], tissue,
+                                           map_sigma_px(noise, sigma, config))
     lap("deconvolution")
 
     voxel_ml = float(np.prod(spacing)) / 1000.0
-    found = lesions.find_lesions(maps, tissue, voxel_ml, affine, config)
+    found = lesions.find_lesions(maps, tissue, voxel_ml, affine, config, unmeasured)
     maps["rcbf"] = found.rcbf
     lap("lesions")
     return VolumeAnalysis(maps=maps, tissue=tissue, lesions=found, inputs=inputs, times=times,

@@ -32,9 +32,13 @@ class PerfusionConfig:
     cbf_calibration: str = "exponential"
     # Correct the upward bias of low CBF on the noise floor (maps.noise_floor_table).
     noise_floor_correction: bool = True
-    # Smooth the CBF map (same sigma as the curves) before the noise-floor correction, which
-    # then removes the mean lift (without smoothing: the median lift of single voxels).
+    # Smooth the CBF map before the noise-floor correction, which then removes the mean lift
+    # (without smoothing: the median lift of single voxels), and the Tmax map after its
+    # corrections. Their sigma is the curves' times noise / map_smoothing_noise_hu, between
+    # 0.5 and 1 (denoise.map_sigma_px).
     cbf_smoothing: bool = True
+    tmax_smoothing: bool = True
+    map_smoothing_noise_hu: float = 20.0
     density_g_per_ml: float = TISSUE_DENSITY_G_PER_ML
     hematocrit_factor: float = HEMATOCRIT_FACTOR
 

@@ -38,6 +38,19 @@ def smoothing_sigma_px(noise_hu: float, pixel_mm: tuple[float, float],
     return sigma_mm / pixel_mm[0], sigma_mm / pixel_mm[1]
 
 
+def map_sigma_px(noise_hu: float, curve_sigma_px: tuple[float, float],
+                 config: PerfusionConfig) -> tuple[float, float]:
+    """In-plane sigma (pixels) with which the CBF and Tmax maps are averaged again: the
+    curves' sigma times noise / ``map_smoothing_noise_hu``, between 0.5x and 1x.
+
+    CBF and Tmax read at a noisy residue peak keep more noise than the curves; averaging them
+    steadies low flow and late peaks but blurs the edge of a core into its penumbra, so a
+    quiet study is averaged over half the width and a noisy one (20 HU and up) over all of it.
+    """
+    factor = float(np.clip(noise_hu / config.map_smoothing_noise_hu, 0.5, 1.0))
+    return curve_sigma_px[0] * factor, curve_sigma_px[1] * factor
+
+
 def denoise(volumes: np.ndarray, mask: np.ndarray, sigma_px: tuple[float, float],
             truncate: float = 3.0) -> np.ndarray:
     """Smooth each volume (n, z, y, x) in-plane inside ``mask``; outside it values become 0.

@@ -83,14 +83,49 @@ def patient_x_mm(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
     return affine[0, 0] * i + affine[0, 1] * j + affine[0, 2] * k + affine[0, 3]
 
 
+def nearest_measured(tissue: np.ndarray, unmeasured: np.ndarray
+                     ) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """For each ``unmeasured`` voxel (z, y, x) in a slice with tissue: its index and the index
+    of the nearest ``tissue`` voxel in the same slice."""
+    targets: list[np.ndarray] = []
+    sources: list[np.ndarray] = []
+    for z in range(tissue.shape[0]):
+        if not (tissue[z].any() and unmeasured[z].any()):
+            continue
+        _, (iy, ix) = ndimage.distance_transform_edt(~tissue[z], return_indices=True)
+        y, x = np.nonzero(unmeasured[z])
+        targets.append(np.stack([np.full_like(y, z), y, x]))
+        sources.append(np.stack([np.full_like(y, z), iy[y, x], ix[y, x]]))
+    if not targets:
+        empty = np.zeros(0, dtype=int)
+        return (empty, empty, empty), (empty, empty, empty)
+    target, source = np.concatenate(targets, axis=1), np.concatenate(sources, axis=1)
+    return tuple(target), tuple(source)
+
+
 def find_lesions(maps: dict[str, np.ndarray], tissue: np.ndarray, voxel_ml: float,
-                 affine: np.ndarray, config: PerfusionConfig) -> Lesions:
-    """Threshold the maps inside ``tissue`` (see module doc)."""
+                 affine: np.ndarray, config: PerfusionConfig,
+                 unmeasured: np.ndarray | None = None) -> Lesions:
+    """Threshold the maps inside ``tissue`` (see module doc).
+
+    ``unmeasured``: parenchyma whose curves could not be used (the bone rim after motion
+    correction). Each such voxel takes the lesion classes of the nearest measured tissue in
+    its slice, so that a lesion reaching the cortex keeps its volume.
+    """
     min_voxels = int(np.ceil(config.min_cluster_ml / voxel_ml))
     tmax, cbf = maps["tmax"], maps["cbf"]
-    tmax_masks = {f"tmax{t:g}": drop_small_clusters(tissue & (tmax > t), min_voxels)
-                  for t in config.tmax_thresholds_s}
-    hypo = drop_small_clusters(tissue & (tmax > config.hypoperfusion_tmax_s), min_voxels)
+    fill = None
+    if unmeasured is not None and unmeasured.any():
+        fill = nearest_measured(tissue, unmeasured & ~tissue)
+
+    def threshold(mask: np.ndarray) -> np.ndarray:
+        if fill is not None:
+            mask = mask.copy()
+            mask[fill[0]] = mask[fill[1]]
+        return drop_small_clusters(mask, min_voxels)
+
+    tmax_masks = {f"tmax{t:g}": threshold(tissue & (tmax > t)) for t in config.tmax_thresholds_s}
+    hypo = threshold(tissue & (tmax > config.hypoperfusion_tmax_s))
 
     x_mm = patient_x_mm(tissue.shape, affine)
     midline = float(np.median(x_mm[tissue])) if tissue.any() else 0.0
@@ -119,7 +154,7 @@ def find_lesions(maps: dict[str, np.ndarray], tissue: np.ndarray, voxel_ml: floa
     if config.core_closing_mm > 0:
         radius = config.core_closing_mm / in_plane_pixel_mm(affine)
         core = close_in_plane(core, radius) & tissue
-    core = drop_small_clusters(core, min_voxels)
+    core = threshold(core)
 
     core_ml = float(core.sum()) * voxel_ml
     hypo_ml = {name: float(m.sum()) * voxel_ml for name, m in tmax_masks.items()}

@@ -102,16 +102,17 @@ def test_too_few_frames_fails_with_the_count(tmp_path: Path) -> None:
 
 
 def test_corrected_motion_keeps_the_cortex() -> None:
-    """Moved frames are registered and the lateral cortex next to the skull (where an MCA
-    penumbra lies) stays in the analysis: only a 1.5-mm rim along the bone is dropped."""
+    """Moved frames are registered (refined at 1.5 mm) and the lateral cortex next to the
+    skull, where an MCA penumbra lies, keeps its lesion classes: the 1.5-mm rim along the bone
+    that is dropped takes them from the nearest measured tissue."""
     phantom = phantoms.head_phantom(noise_hu=10.0, motion=True)
     analysis = perfusion.analyze_volume(phantom.frames, phantom.times, phantom.spacing)
     assert analysis.motion is not None and len(analysis.motion.corrected_frames) > 30
     found, truth = analysis.lesions, phantom.truth
     assert found.side == "right"
     true6 = truth["hypoperfusion_ml"]["tmax6"]
-    assert abs(found.hypoperfusion_ml["tmax6"] - true6) <= 0.15 * true6, found.hypoperfusion_ml
-    assert abs(found.core_ml - truth["core_ml"]) <= 7.0, (found.core_ml, truth["core_ml"])
+    assert abs(found.hypoperfusion_ml["tmax6"] - true6) <= 0.1 * true6, found.hypoperfusion_ml
+    assert abs(found.core_ml - truth["core_ml"]) <= 5.0, (found.core_ml, truth["core_ml"])
 
 
 def test_unusable_motion_is_reported() -> None:

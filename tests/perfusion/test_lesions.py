@@ -1,10 +1,11 @@
-"""Lesion masks: the in-plane closing of the core."""
+"""Lesion masks: the in-plane closing of the core, unmeasured tissue."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from perfusion.lesions import close_in_plane, in_plane_pixel_mm
+from perfusion.config import PerfusionConfig
+from perfusion.lesions import close_in_plane, find_lesions, in_plane_pixel_mm
 
 
 def _disk(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
@@ -38,3 +39,26 @@ def test_pixel_size_from_the_affine() -> None:
     affine = np.diag([0.8, 0.8, 5.0, 1.0])
     affine[:3, :2] = [[0.0, -0.8], [0.8, 0.0], [0.0, 0.0]]  # rotated in-plane
     assert abs(in_plane_pixel_mm(affine) - 0.8) < 1e-9
+
+
+def test_unmeasured_rim_takes_the_lesion_classes_of_the_nearest_measured_tissue() -> None:
+    shape = (1, 40, 60)
+    tissue = np.zeros(shape, dtype=bool)
+    tissue[0, 5:35, 5:55] = True
+    rim = np.zeros(shape, dtype=bool)
+    rim[0, 4:36, 4] = rim[0, 4:36, 55] = True  # a column of unmeasured cortex on each side
+    tissue_both = tissue | rim
+    tmax = np.where(tissue, 2.0, 0.0).astype(np.float32)
+    tmax[0, 10:30, 5:15] = 9.0  # hypoperfusion reaching the right edge (low x = patient right)
+    cbf = np.where(tissue, 50.0, 0.0).astype(np.float32)
+    cbf[0, 15:25, 5:10] = 5.0  # a core touching it too
+    maps = {"tmax": tmax, "cbf": cbf}
+    config = PerfusionConfig(min_cluster_ml=0.0, min_side_ml=0.0, core_closing_mm=0.0)
+    without = find_lesions(maps, tissue, 1.0, np.eye(4), config)
+    found = find_lesions(maps, tissue, 1.0, np.eye(4), config, unmeasured=rim)
+    assert found.hypoperfusion[0, 10:30, 4].all() and not found.hypoperfusion[0, 30:, 4].any()
+    assert found.core[0, 15:25, 4].all() and not found.core[0, :, 55].any()
+    assert found.hypoperfusion_ml["tmax6"] == without.hypoperfusion_ml["tmax6"] + 20
+    assert found.core_ml == without.core_ml + 10
+    assert found.side == without.side == "right"
+    assert not (found.hypoperfusion & ~tissue_both).any()
