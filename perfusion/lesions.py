@@ -155,6 +155,14 @@ def find_lesions(maps: dict[str, np.ndarray], tissue: np.ndarray, voxel_ml: floa
         radius = config.core_closing_mm / in_plane_pixel_mm(affine)
         core = close_in_plane(core, radius) & tissue
     core = threshold(core)
+    if config.core_requires_tmax_s is not None:
+        # The closing fills noise holes of the Tmax mask inside a core as well: a core inside
+        # the hypoperfusion stays inside it, in every Tmax mask up to its threshold.
+        if config.core_requires_tmax_s >= config.hypoperfusion_tmax_s:
+            hypo = hypo | core
+        for t in config.tmax_thresholds_s:
+            if t <= config.core_requires_tmax_s:
+                tmax_masks[f"tmax{t:g}"] = tmax_masks[f"tmax{t:g}"] | core
 
     core_ml = float(core.sum()) * voxel_ml
     hypo_ml = {name: float(m.sum()) * voxel_ml for name, m in tmax_masks.items()}

@@ -62,3 +62,22 @@ def test_unmeasured_rim_takes_the_lesion_classes_of_the_nearest_measured_tissue(
     assert found.core_ml == without.core_ml + 10
     assert found.side == without.side == "right"
     assert not (found.hypoperfusion & ~tissue_both).any()
+
+
+def test_a_closed_core_stays_inside_the_hypoperfusion() -> None:
+    shape = (1, 40, 60)
+    tissue = np.zeros(shape, dtype=bool)
+    tissue[0, 5:35, 5:55] = True
+    tmax = np.where(tissue, 2.0, 0.0).astype(np.float32)
+    tmax[0, 8:32, 5:30] = 9.0
+    cbf = np.where(tissue, 50.0, 0.0).astype(np.float32)
+    cbf[0, 12:28, 8:24] = 5.0
+    tmax[0, 18:20, 14:16] = 5.0  # a noise hole in the Tmax map inside the core
+    maps = {"tmax": tmax, "cbf": cbf}
+    config = PerfusionConfig(min_cluster_ml=0.0, min_side_ml=0.0, core_closing_mm=2.0)
+    found = find_lesions(maps, tissue, 1.0, np.eye(4), config)
+    assert found.core[0, 12:28, 8:24].all() and found.core_ml == 16 * 16
+    assert not (found.core & ~found.hypoperfusion).any()
+    assert not (found.core & ~found.tmax_masks["tmax4"]).any()
+    assert found.hypoperfusion_ml["tmax6"] == 24 * 25
+    assert found.mismatch_ml == 24 * 25 - 16 * 16
