@@ -61,6 +61,24 @@ def _neighbourhood_curves(enhancement: np.ndarray, coords: np.ndarray
     return own, total / 9.0, (total - own) / 8.0
 
 
+def _apart(ranked_coords: np.ndarray, count: int) -> np.ndarray:
+    """Positions (into ``ranked_coords``, best first) of up to ``count`` voxels of which none
+    lies in another's 3x3 in-plane neighbourhood.
+
+    A voxel is chosen on its neighbours' curves and measured on its own; were a chosen voxel
+    a neighbour of another, its own noise would have helped choose that one, and the noise
+    the choice favours would be measured after all.
+    """
+    chosen: list[int] = []
+    for i, (z, y, x) in enumerate(ranked_coords):
+        if all(z != ranked_coords[j][0] or abs(y - ranked_coords[j][1]) > 1
+               or abs(x - ranked_coords[j][2]) > 1 for j in chosen):
+            chosen.append(i)
+            if len(chosen) == count:
+                break
+    return np.array(chosen, dtype=int)
+
+
 def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np.ndarray,
                          peak_enhancement: np.ndarray, dt: float, noise_hu: float,
                          config: PerfusionConfig) -> InputFunctions:
@@ -112,8 +130,8 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
     tall = s_peak >= np.percentile(s_peak[early], 50)
     width = (s_curves >= 0.5 * s_peak).sum(axis=0) * dt
     score = np.where(early & tall, s_peak / np.maximum(width, dt), -np.inf)
-    order = np.argsort(score)[::-1][: min(config.aif_voxel_count, int((early & tall).sum()))]
-    aif_idx = strong_idx[order]
+    ranked = np.argsort(score)[::-1][: int((early & tall).sum())]
+    aif_idx = strong_idx[ranked][_apart(coords[strong_idx[ranked]], config.aif_voxel_count)]
     if aif_idx.size == 0:
         raise PerfusionError("no arterial input function found: no early-enhancing artery")
     aif = own[:, aif_idx].mean(axis=1)
@@ -129,7 +147,8 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
         smooth = np.zeros_like(late)
         smooth[np.flatnonzero(late)[rough <= np.median(rough)]] = True
         late &= smooth
-    vof_idx = strong_idx[late][np.argsort(s_area[late])[::-1][: config.aif_voxel_count]]
+    late_ranked = strong_idx[late][np.argsort(s_area[late])[::-1]]
+    vof_idx = late_ranked[_apart(coords[late_ranked], config.aif_voxel_count)]
     aif_voxels = [tuple(int(v) for v in coords[i]) for i in aif_idx]
     vof_voxels = [tuple(int(v) for v in coords[i]) for i in vof_idx]
     # Median: robust to a voxel at a moving edge.

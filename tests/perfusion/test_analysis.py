@@ -74,6 +74,13 @@ def test_head_phantom_from_dicom(head_dicom: Path, tmp_path: Path) -> None:
     tmax6, true6 = block["hypoperfusion_ml"]["tmax6"], truth["hypoperfusion_ml"]["tmax6"]
     assert abs(tmax6 - true6) <= 0.1 * true6, (tmax6, true6)
     assert block["hypoperfusion_ml"]["tmax4"] > tmax6 > block["hypoperfusion_ml"]["tmax10"]
+    # Chosen voxels are never each other's neighbours (their own noise chose none of them).
+    for key in ("aif_voxels", "vof_voxels"):
+        chosen = block["input_functions"][key]
+        assert len(chosen) >= 6
+        for i, (z, y, x) in enumerate(chosen):
+            for z2, y2, x2 in chosen[i + 1:]:
+                assert z != z2 or max(abs(y - y2), abs(x - x2)) > 1, (key, chosen)
     curves = block["curves"]  # the case viewer draws these
     assert len(curves["t_s"]) == len(curves["aif"]) == len(curves["vof"])
     assert max(curves["aif"]) > max(curves["vof"]) / block["input_functions"][
