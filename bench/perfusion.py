@@ -75,48 +75,46 @@ def head_rows() -> None:
               f"  {time.perf_counter() - start:.1f} s")
 
 
-def speed(runs: int = 3) -> None:
-    """512x512 x 16 x 40: arrays (analyze_volume) and the whole study from DICOM files."""
+def _analyze_512(runs: int, motion: bool) -> list | None:
+    """``runs`` analyses of one 512x512 x 16 x 40 phantom study from its DICOM files (None,
+    after printing why, if one fails)."""
     import tempfile
 
     from strokealert.phantoms.ctp import CtpPhantomOptions, write_ctp_phantom
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ctp"
-        write_ctp_phantom(folder, CtpPhantomOptions(matrix=512, noise_hu=10.0))
+        write_ctp_phantom(folder, CtpPhantomOptions(matrix=512, noise_hu=10.0, motion=motion))
         paths = sorted(folder.glob("*.dcm"))
-        totals, stages, volumes = [], [], []
-        for i in range(runs):
-            result = perfusion.analyze_files(paths, Path(tmp) / f"out{i}")
-            if result.status != "ok":
-                print(f"speed run failed: {result.error}")
-                return
-            totals.append(result.timings_s["total"])
-            stages.append(result.timings_s)
-            volumes.append(result.to_json()["core_ml"])
+        results = [perfusion.analyze_files(paths, Path(tmp) / f"out{i}") for i in range(runs)]
+    failed = [r.error for r in results if r.status != "ok"]
+    if failed:
+        print(f"{'moved ' if motion else ''}speed run failed: {failed[0]}")
+        return None
+    return results
+
+
+def speed(runs: int = 3) -> None:
+    """512x512 x 16 x 40: the whole study from DICOM files, per stage."""
+    results = _analyze_512(runs, motion=False)
+    if results is None:
+        return
+    totals = [r.timings_s["total"] for r in results]
+    stages = [r.timings_s for r in results]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     median = {k: float(np.median([s[k] for s in stages])) for k in stages[0] if k != "total"}
     print(f"speed 512x512x16x40 from 640 DICOM files, motion correction on, maps + PNG + SC "
           f"written: median {np.median(totals):.2f} s of {runs} runs "
           f"(min {min(totals):.2f}, max {max(totals):.2f}); peak RSS {peak_gb:.2f} GB "
-          f"(whole benchmark process); core {volumes[0]} mL")
+          f"(whole benchmark process); core {results[0].to_json()['core_ml']} mL")
     print("  stages (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in median.items()))
 
 
 def speed_moved(runs: int = 3) -> None:
     """The same study with the head moving after the third frame (every later frame is
     registered and resampled)."""
-    import tempfile
-
-    from strokealert.phantoms.ctp import CtpPhantomOptions, write_ctp_phantom
-
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / "ctp"
-        write_ctp_phantom(folder, CtpPhantomOptions(matrix=512, noise_hu=10.0, motion=True))
-        paths = sorted(folder.glob("*.dcm"))
-        results = [perfusion.analyze_files(paths, Path(tmp) / f"out{i}") for i in range(runs)]
-    if any(r.status != "ok" for r in results):
-        print(f"moved speed run failed: {[r.error for r in results]}")
+    results = _analyze_512(runs, motion=True)
+    if results is None:
         return
     totals = [r.timings_s["total"] for r in results]
     motion_s = [r.timings_s["motion"] for r in results]

@@ -154,6 +154,7 @@ def analyze_volume(
     enhancement = frames - baseline
     noise = noise_level(frames, pre, head & (baseline < 150))
     sigma = smoothing_sigma_px(noise, spacing[1:], config)
+    map_sigma = map_sigma_px(noise, sigma, config)
     baseline_smooth = mask.smooth_in_mask(baseline, head, (1.0, 1.0))
     peak = _peak_enhancement(enhancement)
     rim = None
@@ -213,8 +214,7 @@ def analyze_volume(
             maps[name][~tissue] = 0
     if config.cbf_smoothing:
         # CBF read at the residue peak is noisy: average it too (denoise.map_sigma_px).
-        maps["cbf"] = mask.smooth_in_mask(maps["cbf"], tissue,
-                                          map_sigma_px(noise, sigma, config))
+        maps["cbf"] = mask.smooth_in_mask(maps["cbf"], tissue, map_sigma)
     in_tissue = {name: maps[name][tissue] for name in ("cbf", "cbv", "tmax")}
     # The corrections depend on CBV (noise floor) and MTT (filter), which a single voxel's
     # noise makes erratic: both look up CBV averaged over twice the smoothing width.
@@ -239,8 +239,7 @@ def analyze_volume(
         # (6 s between 7.5 and 4.5 s) is not moved by averaging. The noise lift removed
         # above is the median of single voxels: the average of their skewed values sits
         # about 0.1 s later.
-        maps["tmax"] = mask.smooth_in_mask(maps["tmax"], tissue,
-                                           map_sigma_px(noise, sigma, config))
+        maps["tmax"] = mask.smooth_in_mask(maps["tmax"], tissue, map_sigma)
     lap("deconvolution")
 
     voxel_ml = float(np.prod(spacing)) / 1000.0
