@@ -128,7 +128,8 @@ def run_strokealert(data_dir: Path, counted: Path, counted_uid: str, quiet: Path
     port = free_port()
     env = {**os.environ, "STROKEALERT_DATA_DIR": str(data_dir),
            "STROKEALERT_DICOM_PORT": str(port), "STROKEALERT_DICOM_HOST": "127.0.0.1",
-           "STROKEALERT_HTTP_PORT": str(free_port()), "STROKEALERT_SERIES_QUIET_S": str(QUIET_S)}
+           "STROKEALERT_HTTP_PORT": str(free_port()), "STROKEALERT_HTTP_HOST": "127.0.0.1",
+           "STROKEALERT_SERIES_QUIET_S": str(QUIET_S)}
     env.pop("STROKEALERT_DATABASE_URL", None)
     url = f"sqlite:///{data_dir / 'strokealert.sqlite3'}"
     with process([sys.executable, "-m", "strokealert", "serve"], env=env, cwd=ROOT) as proc:

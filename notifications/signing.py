@@ -7,15 +7,30 @@ import hmac
 from urllib.parse import urlencode
 
 SIGNATURE_HEADER = "X-Strokealert-Signature"
+REPLAY_WINDOW_S = 300
+"""Default tolerance (seconds) between a webhook's signed timestamp and the receiver's clock."""
 
 
-def body_signature(secret: str, body: bytes) -> str:
-    """``sha256=<hex>`` of ``body`` under ``secret`` (the webhook header value)."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def body_signature(secret: str, body: bytes, timestamp: int) -> str:
+    """The webhook header value ``t=<timestamp>,v1=<hex>``: ``timestamp`` in Unix seconds,
+    ``v1`` the HMAC-SHA256 under ``secret`` of ``b"<timestamp>." + body``."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
 
 
-def verify_body(secret: str, body: bytes, header: str | None) -> bool:
-    return header is not None and hmac.compare_digest(body_signature(secret, body), header)
+def verify_body(secret: str, body: bytes, header: str | None, now: float,
+                tolerance_s: float = REPLAY_WINDOW_S) -> bool:
+    """True when ``header`` signs ``body`` under ``secret`` with a timestamp at most
+    ``tolerance_s`` seconds from ``now`` (Unix seconds) in either direction (replays of
+    older captures and far-future timestamps are refused)."""
+    if header is None:
+        return False
+    fields = dict(part.split("=", 1) for part in header.split(",") if "=" in part)
+    timestamp, signature = fields.get("t", ""), fields.get("v1", "")
+    if not timestamp.isdigit() or abs(now - int(timestamp)) > tolerance_s:
+        return False
+    expected = body_signature(secret, body, int(timestamp))
+    return hmac.compare_digest(expected, f"t={timestamp},v1={signature}")
 
 
 def _mac(secret: str, message: str) -> str:

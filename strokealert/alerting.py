@@ -104,7 +104,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
             starttls=settings.smtp_starttls, timeout_s=settings.notify_timeout_s)
     if settings.webhook_url:
         channels["webhook"] = WebhookChannel(settings.webhook_secret,
-                                             timeout_s=settings.notify_timeout_s)
+                                             timeout_s=settings.notify_timeout_s,
+                                             allow_unsigned=settings.webhook_allow_unsigned)
     return channels
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -48,7 +49,8 @@ class Settings(BaseSettings):
     http_host: str = "0.0.0.0"
     http_port: int = 8000
     public_url: str = "http://localhost:8000"
-    secret_key: str = Field("", description="signing key for sessions and URLs; random if unset")
+    secret_key: str = Field("", description="signing key for sessions and URLs; required when "
+                            "the web app listens beyond loopback, else random if unset")
     site_name: str = "Main campus CT"
     timezone: str = "UTC"
     session_max_age_s: int = Field(43200, description="web login lifetime (seconds)")
@@ -83,6 +85,9 @@ class Settings(BaseSettings):
     # --- notifications ---
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    webhook_allow_unsigned: bool = Field(
+        False, description="send webhooks without a secret, unsigned (loud warning); "
+        "otherwise a webhook URL without a secret refuses to start")
     notify_console: bool = Field(True, description="log every alert (the embedded channel)")
     escalation_policy: str = Field("stroke", description="policy that pages for new alerts")
     scheduler_mode: Literal["embedded", "dedicated"] = Field(
@@ -110,6 +115,20 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+
+    def missing_secrets(self) -> list[str]:
+        """Why a service with these settings must not start (empty when it may): a web app
+        reachable beyond loopback needs ``secret_key``; a webhook needs ``webhook_secret``
+        unless ``webhook_allow_unsigned`` says otherwise."""
+        problems = []
+        if not self.secret_key and not _is_loopback(self.http_host):
+            problems.append(f"STROKEALERT_SECRET_KEY is required when the web app listens on "
+                            f"{self.http_host} (beyond loopback)")
+        if self.webhook_url and not self.webhook_secret and not self.webhook_allow_unsigned:
+            problems.append("STROKEALERT_WEBHOOK_URL is set without STROKEALERT_WEBHOOK_SECRET "
+                            "(set one, or STROKEALERT_WEBHOOK_ALLOW_UNSIGNED=true to send "
+                            "unsigned)")
+        return problems
 
     @property
     def resolved_database_url(self) -> str:
@@ -144,6 +163,16 @@ class Settings(BaseSettings):
         if config_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)
+
+
+def _is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:

@@ -91,7 +91,8 @@ class Service:
                 log.exception("stopping %s failed", type(component).__name__)
 
     def run_until_signal(self) -> None:
-        """Start, block until SIGINT or SIGTERM, then stop."""
+        """Start, block until SIGINT, SIGTERM or SIGHUP, then stop (the ingest child
+        process with the rest)."""
         stop_requested = threading.Event()
 
         def _request_stop(signum: int, _frame: object) -> None:
@@ -99,7 +100,7 @@ class Service:
             stop_requested.set()
 
         previous = {sig: signal.signal(sig, _request_stop)
-                    for sig in (signal.SIGINT, signal.SIGTERM)}
+                    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             self.start()
             while not stop_requested.wait(1.0):

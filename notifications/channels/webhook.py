@@ -1,12 +1,18 @@
 """Webhook: the JSON payload POSTed to a URL (Teams/Slack bridges, paging gateways).
 
-Signed ``X-Strokealert-Signature: sha256=<hex HMAC-SHA256 of the body>``; the
-``Idempotency-Key`` header is the outbox key, the same on every retry, so receivers drop repeats.
+Signed ``X-Strokealert-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">``
+(see :func:`notifications.signing.verify_body`: receivers refuse timestamps outside the replay
+window); the ``Idempotency-Key`` header is the outbox key, the same on every retry, so receivers
+drop repeats. Without a secret the channel refuses to be built unless ``allow_unsigned`` says
+so, and then it warns once.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import time
+from collections.abc import Callable
 
 import httpx
 
@@ -20,11 +26,26 @@ from notifications.channels import (
 )
 from notifications.signing import SIGNATURE_HEADER, body_signature
 
+log = logging.getLogger(__name__)
+
+
+class UnsignedWebhookError(ValueError):
+    """A webhook channel without a secret that was not explicitly allowed to send unsigned."""
+
 
 class WebhookChannel(ChannelBase):
-    def __init__(self, secret: str | None = None, timeout_s: float = 10.0) -> None:
+    """POSTs each delivery's payload to its address; ``now`` gives Unix seconds to sign with."""
+
+    def __init__(self, secret: str | None, timeout_s: float = 10.0, *,
+                 allow_unsigned: bool = False, now: Callable[[], float] = time.time) -> None:
+        if not secret:
+            if not allow_unsigned:
+                raise UnsignedWebhookError(
+                    "a webhook needs a signing secret (or an explicit allowance to send unsigned)")
+            log.warning("webhook POSTs go out UNSIGNED: receivers cannot tell them from forgeries")
         self.name = "webhook"
         self.secret = secret
+        self.now = now
         self.client = httpx.Client(timeout=timeout_s)
 
     def close(self) -> None:
@@ -35,7 +56,7 @@ class WebhookChannel(ChannelBase):
         headers = {"Content-Type": "application/json", "Idempotency-Key": delivery.dedupe_key,
                    "User-Agent": "strokealert-notifications/1"}
         if self.secret:
-            headers[SIGNATURE_HEADER] = body_signature(self.secret, body)
+            headers[SIGNATURE_HEADER] = body_signature(self.secret, body, int(self.now()))
         try:
             response = self.client.post(delivery.address, content=body, headers=headers)
         except httpx.TimeoutException as exc:

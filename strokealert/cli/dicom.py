@@ -18,12 +18,20 @@ def _settings(config: Path | None) -> Settings:
     return load_settings(config)
 
 
+def require_secrets(settings: Settings) -> None:
+    """Refuse to start a service whose settings lack its secrets (exit 2, the reasons)."""
+    problems = settings.missing_secrets()
+    if problems:
+        raise InputError("; ".join(problems))
+
+
 def serve(config: Path | None = typer.Option(None, "--config", help="TOML settings file")) -> None:
     """Run the service (DICOM receiver, completion, retention, …) until SIGINT/SIGTERM."""
     from strokealert import db
     from strokealert.service import Service
 
     settings = _settings(config)
+    require_secrets(settings)
     db.upgrade(settings.resolved_database_url)
     Service.default(settings).run_until_signal()
 

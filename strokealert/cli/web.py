@@ -90,8 +90,10 @@ def web(config: Path | None = typer.Option(None, "--config", help="TOML settings
     import uvicorn
 
     from strokealert.api.app import create_app
+    from strokealert.cli.dicom import require_secrets
 
     settings, factory = _factory(config)
+    require_secrets(settings)
     uvicorn.run(create_app(settings, factory), host=settings.http_host, port=settings.http_port,
                 log_level="info", timeout_graceful_shutdown=2)
 
