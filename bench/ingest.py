@@ -37,7 +37,7 @@ import pydicom
 from sqlalchemy import create_engine, func, select
 
 from strokealert.db.models.ingest import CompletionEvent, Instance, Series
-from strokealert.dicom import synthetic as syn
+from strokealert.phantoms import series as syn
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET_S = 5.0

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 
 from strokealert.lvo import analyze_volume, load_model
-from strokealert.lvo.phantom import FULL, draw_case, render, write_dicom
 from strokealert.lvo.preprocess import block_reduce, read_dicom_volume
+from strokealert.phantoms.cta import FULL, draw_case, render, write_dicom
 
 
 def main() -> int:

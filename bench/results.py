@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.orthan
 import numpy as np  # noqa: E402
 
 from strokealert.config import Settings  # noqa: E402
-from strokealert.dicom import synthetic  # noqa: E402
+from strokealert.phantoms import series as synthetic  # noqa: E402
 from strokealert.results import build_results, send_to_pacs  # noqa: E402
 from strokealert.results.common import first_time_frame  # noqa: E402
 from strokealert.results.secondary_capture import build_secondary_capture  # noqa: E402

@@ -23,7 +23,7 @@ def _synthetic(profile_name: str, first_seed: int, count: int, workers: int,
                cache: Path | None) -> list:
     """Cases ``first_seed …`` of a profile, reusing (and filling) the cache chunk by chunk."""
     from strokealert.lvo.dataset import generate, load_samples, save_samples
-    from strokealert.lvo.phantom import HELDOUT, TRAIN
+    from strokealert.phantoms.cta import HELDOUT, TRAIN
 
     profile = {"train": TRAIN, "heldout": HELDOUT}[profile_name]
     samples: list = []
@@ -73,7 +73,7 @@ def train(
     train_set = _synthetic("train", 0, train_cases, workers, cache)
     val_set = _synthetic("train", 100_000, val_cases, workers, cache)
     test_set = _synthetic("heldout", 900_000, test_cases, workers, cache)
-    description = (f"- synthetic CTA from `strokealert.lvo.phantom`: {train_cases} training "
+    description = (f"- synthetic CTA from `strokealert.phantoms.cta`: {train_cases} training "
                    f"cases (profile `train`, seeds 0-{train_cases - 1}), {val_cases} "
                    f"validation (seeds 100000-), {test_cases} held-out test cases (profile "
                    f"`heldout`: other noise, slice spacing, pixel size, pose, seeds 900000-)")
@@ -139,7 +139,7 @@ def phantom_cta(
     """Synthetic head CTA (DICOM) with an occlusion and its ground truth in truth.json."""
     import dataclasses
 
-    from strokealert.lvo.phantom import FULL, draw_case, render, write_dicom
+    from strokealert.phantoms.cta import FULL, draw_case, render, write_dicom
 
     if site not in SITE_CHOICES:
         raise InputError(f"unknown site {site!r} ({', '.join(SITE_CHOICES)})")

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from strokealert.errors import InputError
 from strokealert.lvo import asymmetry, preprocess, quality
 from strokealert.lvo.model import class_index
-from strokealert.lvo.phantom import HELDOUT, TRAIN, Profile, draw_case, render
+from strokealert.phantoms.cta import HELDOUT, TRAIN, Profile, draw_case, render
 
 
 @dataclass

@@ -201,7 +201,7 @@ the radiologist's read. Adult head or head-and-neck CTA, 0.5-3 mm slices, arteri
 
 ## Limits — read before use
 - **It has never seen a real patient.** All training and test cases are synthetic CTA from
-  `strokealert.lvo.phantom` (tube-model arteries, ellipsoid anatomy). Real anatomy, vessel
+  `strokealert.phantoms.cta` (tube-model arteries, ellipsoid anatomy). Real anatomy, vessel
   tortuosity, atherosclerosis, aneurysms, clips/coils, dental and beam-hardening artefacts,
   venous contamination and low cardiac output are not or only crudely represented.
   Performance on real CTA is unknown until measured: use `strokealert lvo evaluate --data`

@@ -3,7 +3,7 @@
 Coordinates: the head frame is patient LPS in millimetres (x to the patient's left, y
 posterior, z superior) with its origin at the centre of the brain. A pose (rotation and
 translation) places the head in the scanner frame; arrays are (z, y, x) with z rising towards
-the head, exactly what :func:`strokealert.dicom.synthetic.write_volume` writes.
+the head, exactly what :func:`strokealert.phantoms.series.write_volume` writes.
 
 Vessels are polylines with a radius and a per-segment contrast filling (1 = normal arterial
 enhancement, 0 = no contrast behind a clot, in between = collateral or stagnant filling). They
@@ -445,7 +445,7 @@ def _misregister(vol: np.ndarray, shift_px: float, rng: np.random.Generator) -> 
 
 def write_dicom(rendered: Rendered, out_dir: Path) -> dict[str, Any]:
     """Write the volume as a CTA DICOM series plus ``truth.json``; returns the truth dict."""
-    from strokealert.dicom.synthetic import SeriesInfo, StudyInfo, write_volume
+    from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume
 
     out_dir.mkdir(parents=True, exist_ok=True)
     series = SeriesInfo(series_number=4, description="CTA Head Neck Angio", contrast=True,

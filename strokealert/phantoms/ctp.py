@@ -18,8 +18,8 @@ import numpy as np
 import typer
 
 from perfusion import phantoms
-from strokealert.dicom.synthetic import SeriesInfo, StudyInfo, ct_slice, save
 from strokealert.errors import InputError
+from strokealert.phantoms.series import SeriesInfo, StudyInfo, ct_slice, save
 
 CONVENTIONS = ("standard", "reversed", "shuffled", "ge-private-time", "shuttle")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import typer
 
-from strokealert.dicom.synthetic import SeriesInfo, StudyInfo, new_uid, write_dynamic, write_volume
+from strokealert.phantoms.series import SeriesInfo, StudyInfo, new_uid, write_dynamic, write_volume
 
 SITES = ("ICA", "M1", "M2", "basilar")
 
@@ -27,7 +27,7 @@ def write_study(out_dir: Path, *, side: str = "left", site: str = "M1", seed: in
     frames. ``small``: CTA 256×256 at 0.9 mm with 1.25 mm slices, CTP 128×128 × 16 × 40.
     """
     from perfusion import phantoms as ctp_phantoms
-    from strokealert.lvo.phantom import FULL, draw_case, render
+    from strokealert.phantoms.cta import FULL, draw_case, render
 
     if site not in SITES:
         raise ValueError(f"site must be one of {SITES}")

@@ -14,7 +14,7 @@ from strokealert import alerting
 from strokealert.api.services.cases import upsert_case_from_analysis
 from strokealert.db.models.cases import Case
 from strokealert.db.models.ingest import Instance, Series, Study
-from strokealert.dicom.synthetic import SeriesInfo, StudyInfo, write_volume
+from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume
 from tests.api.helpers import analysis, login, make_env
 
 

@@ -14,9 +14,9 @@ import pytest
 
 from strokealert import db
 from strokealert.config import Settings
-from strokealert.dicom import synthetic as syn
 from strokealert.dicom.index import Completion
 from strokealert.dicom.ingest import IngestComponent
+from strokealert.phantoms import series as syn
 from strokealert.service import Service
 
 SIZE = 64  # pixels per side: small phantoms keep the tests fast

@@ -11,8 +11,8 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import SecondaryCaptureImageStorage
 
-from strokealert.dicom import synthetic as syn
 from strokealert.dicom.classify import classify_series, expected_count, slice_info
+from strokealert.phantoms import series as syn
 
 PIXELS = np.zeros((2, 2))
 

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select
 
 from strokealert.db.models.ingest import Study
-from strokealert.dicom import synthetic as syn
+from strokealert.phantoms import series as syn
 
 from .conftest import CLI, other_free_port, run_cli, storescu, wait_for, write_series
 

@@ -10,8 +10,8 @@ import pydicom
 import pytest
 from pydicom.uid import ImplicitVRLittleEndian
 
-from strokealert.dicom import synthetic as syn
 from strokealert.dicom.header import RawHeader, describe
+from strokealert.phantoms import series as syn
 
 
 @pytest.mark.parametrize(("charset", "name", "implicit"), [

@@ -11,8 +11,8 @@ from pynetdicom.sop_class import CTImageStorage
 from sqlalchemy import func, select
 
 from strokealert.db.models.ingest import CompletionEvent, Instance, QuarantinedFile, Series
-from strokealert.dicom import synthetic as syn
 from strokealert.dicom.retention import purge_expired
+from strokealert.phantoms import series as syn
 
 from .conftest import RunningService, dataset_bytes, storescu, wait_for, write_series
 

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from strokealert.lvo.phantom import TRAIN, CaseSpec, Rendered, draw_case, render
+from strokealert.phantoms.cta import TRAIN, CaseSpec, Rendered, draw_case, render
 
 
 def case(seed: int, site: str | None, side: str = "left", quality: str = "good",

@@ -13,7 +13,7 @@ from PIL import Image
 
 from strokealert.errors import InputError
 from strokealert.lvo import analyze_files, analyze_volume
-from strokealert.lvo.phantom import Rendered, render, write_dicom
+from strokealert.phantoms.cta import Rendered, render, write_dicom
 
 from .conftest import case
 

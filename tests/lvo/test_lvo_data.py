@@ -11,7 +11,7 @@ import pytest
 from strokealert.errors import InputError
 from strokealert.lvo.dataset import dicom_cases, isles_cases, read_nifti_lps, real_samples
 from strokealert.lvo.model import class_index
-from strokealert.lvo.phantom import Rendered, write_dicom
+from strokealert.phantoms.cta import Rendered, write_dicom
 
 
 def _write_nifti_ras(volume_zyx_lps: np.ndarray, spacing: tuple[float, float, float],

@@ -6,7 +6,7 @@ import numpy as np
 
 from strokealert.lvo import analyze_volume, load_model
 from strokealert.lvo.model import CLASSES, FLIP_PERMUTATION, WEIGHTS_PATH, load
-from strokealert.lvo.phantom import Rendered
+from strokealert.phantoms.cta import Rendered
 
 
 def test_shipped_weights_are_small_and_load() -> None:

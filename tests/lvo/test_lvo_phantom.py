@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 
-from strokealert.lvo.phantom import Rendered, build_vessels, write_dicom
 from strokealert.lvo.preprocess import read_dicom_volume
+from strokealert.phantoms.cta import Rendered, build_vessels, write_dicom
 
 
 def _hu_along(rendered: Rendered, name: str) -> float:

@@ -8,8 +8,8 @@ import numpy as np
 from scipy import ndimage
 
 from strokealert.lvo import asymmetry
-from strokealert.lvo.phantom import Rendered, render
 from strokealert.lvo.preprocess import canonicalise
+from strokealert.phantoms.cta import Rendered, render
 
 from .conftest import case
 

@@ -17,7 +17,7 @@ from notifications.payload import (
     encoded_size,
 )
 from strokealert import alerting
-from strokealert.dicom.synthetic import Patient, SeriesInfo, StudyInfo, ct_slice
+from strokealert.phantoms.series import Patient, SeriesInfo, StudyInfo, ct_slice
 from strokealert.pipeline.rules import decide
 
 PATIENT = Patient(name="QUIXOTE^ZELDA^MARIE", patient_id="MRN98765432", birth_date="19480229")

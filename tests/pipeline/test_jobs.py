@@ -26,9 +26,9 @@ from strokealert.api.services.users import add_user
 from strokealert.config import Settings
 from strokealert.db.models.cases import Case
 from strokealert.db.models.pipeline import Job, StageEvent
-from strokealert.dicom import synthetic as syn
 from strokealert.dicom.ingest import IngestComponent
 from strokealert.dicom.sender import send_files
+from strokealert.phantoms import series as syn
 from strokealert.phantoms.ctp import CtpPhantomOptions, write_ctp_phantom
 from strokealert.pipeline.jobs import (
     consume_completion_events,

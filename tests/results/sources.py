@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from pydicom.dataset import Dataset
 
-from strokealert.dicom import synthetic
+from strokealert.phantoms import series as synthetic
 
 CTP_SHAPE = (4, 64, 64)  # slices, rows, columns
 CTP_FRAMES = 3
