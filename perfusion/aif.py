@@ -9,6 +9,7 @@ carry the same amount of indicator, so the AIF is scaled up to the VOF's area.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -31,7 +32,7 @@ class InputFunctions:
     partial_volume_scale: float = 1.0
     manual: bool = False
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"aif_voxels": [list(v) for v in self.aif_voxels],
                 "vof_voxels": [list(v) for v in self.vof_voxels],
                 "partial_volume_scale": round(self.partial_volume_scale, 3),
@@ -45,7 +46,8 @@ def _smooth_time(curves: np.ndarray) -> np.ndarray:
 
 def _mean_curve(enhancement: np.ndarray, voxels: list[tuple[int, int, int]]) -> np.ndarray:
     z, y, x = (np.array(a) for a in zip(*voxels, strict=True))
-    return enhancement[:, z, y, x].mean(axis=1)
+    mean: np.ndarray = enhancement[:, z, y, x].mean(axis=1)
+    return mean
 
 
 def _neighbourhood_curves(enhancement: np.ndarray, coords: np.ndarray
@@ -59,6 +61,11 @@ def _neighbourhood_curves(enhancement: np.ndarray, coords: np.ndarray
         for dx in (-1, 0, 1):
             total += enhancement[:, z, np.clip(y + dy, 0, ny - 1), np.clip(x + dx, 0, nx - 1)]
     return own, total / 9.0, (total - own) / 8.0
+
+
+def _voxel(coords: np.ndarray) -> tuple[int, int, int]:
+    """A (z, y, x) index row as plain ints."""
+    return int(coords[0]), int(coords[1]), int(coords[2])
 
 
 def _apart(ranked_coords: np.ndarray, count: int) -> np.ndarray:
@@ -149,8 +156,8 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
         late &= smooth
     late_ranked = strong_idx[late][np.argsort(s_area[late])[::-1]]
     vof_idx = late_ranked[_apart(coords[late_ranked], config.aif_voxel_count)]
-    aif_voxels = [tuple(int(v) for v in coords[i]) for i in aif_idx]
-    vof_voxels = [tuple(int(v) for v in coords[i]) for i in vof_idx]
+    aif_voxels = [_voxel(coords[i]) for i in aif_idx]
+    vof_voxels = [_voxel(coords[i]) for i in vof_idx]
     # Median: robust to a voxel at a moving edge.
     vof = np.median(own[:, vof_idx], axis=1) if vof_idx.size else None
     aif_peak_frame = int(np.argmax(aif))

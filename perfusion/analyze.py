@@ -6,15 +6,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
-from perfusion import io, lesions, mask, motion
-from perfusion.aif import InputFunctions, find_input_functions
+from perfusion import io, lesions, mask, motion, outputs
+from perfusion.aif import find_input_functions
 from perfusion.config import PerfusionConfig
 from perfusion.denoise import (
     busiest_slices,
@@ -27,7 +26,6 @@ from perfusion.denoise import (
 )
 from perfusion.errors import PerfusionError
 from perfusion.maps import (
-    Calibration,
     NoiseSamples,
     apply_calibration,
     compute_maps,
@@ -35,33 +33,12 @@ from perfusion.maps import (
     mtt_of,
     noise_floor_table,
 )
+from perfusion.result import PerfusionResult, VolumeAnalysis
 
 log = logging.getLogger(__name__)
 
 RIM_MM = 1.5
 MAP_NAMES = ("cbf", "cbv", "mtt", "tmax", "ttp")
-
-
-@dataclass
-class VolumeAnalysis:
-    """Everything computed from one 4-D series, on the working grid (z, y, x)."""
-
-    maps: dict[str, np.ndarray]
-    tissue: np.ndarray
-    lesions: lesions.Lesions
-    inputs: InputFunctions
-    times: np.ndarray
-    spacing: tuple[float, float, float]
-    affine: np.ndarray
-    baseline: np.ndarray
-    motion: motion.MotionReport | None
-    noise_hu: float
-    calibration: Calibration | None
-    timings_s: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def voxel_ml(self) -> float:
-        return float(np.prod(self.spacing)) / 1000.0
 
 
 def _block_average(frames: np.ndarray, factor: int) -> np.ndarray:
@@ -80,7 +57,8 @@ def _regional_average(values: np.ndarray, tissue: np.ndarray,
     """``values`` of the tissue voxels averaged in-plane over ``sigma_px`` within the tissue."""
     volume = np.zeros(tissue.shape, dtype=np.float32)
     volume[tissue] = values
-    return mask.smooth_in_mask(volume, tissue, sigma_px)[tissue]
+    averaged: np.ndarray = mask.smooth_in_mask(volume, tissue, sigma_px)[tissue]
+    return averaged
 
 
 def _peak_enhancement(enhancement: np.ndarray) -> np.ndarray:
@@ -94,7 +72,7 @@ def _peak_enhancement(enhancement: np.ndarray) -> np.ndarray:
 
 def analyze_volume(
     frames: np.ndarray,
-    times: Sequence[float],
+    times: npt.ArrayLike,
     spacing: Sequence[float],
     config: PerfusionConfig | None = None,
     affine: np.ndarray | None = None,
@@ -114,37 +92,37 @@ def analyze_volume(
         timings[name] = round(now - clock, 3)
         clock = now
 
-    times = np.asarray(times, dtype=float)
+    times_s = np.asarray(times, dtype=float)
     frames = np.asarray(frames, dtype=np.float32)
-    if frames.ndim != 4 or frames.shape[0] != times.size:
+    if frames.ndim != 4 or frames.shape[0] != times_s.size:
         raise PerfusionError("frames must be (time, z, y, x) with one time per frame")
-    if times.size < config.min_frames:
-        raise PerfusionError(f"too few time points ({times.size} < {config.min_frames})")
-    spacing = tuple(float(s) for s in spacing)
+    if times_s.size < config.min_frames:
+        raise PerfusionError(f"too few time points ({times_s.size} < {config.min_frames})")
+    voxel_mm = (float(spacing[0]), float(spacing[1]), float(spacing[2]))
     if affine is None:
-        affine = np.diag([spacing[2], spacing[1], spacing[0], 1.0])
+        affine = np.diag([voxel_mm[2], voxel_mm[1], voxel_mm[0], 1.0])
     affine = np.array(affine, dtype=float)
-    if np.any(np.diff(times) <= 0):
-        order = np.argsort(times)
-        times, frames = times[order], frames[order]
-    times = times - times[0]
-    if not io.is_regular(times):
-        grid = io.regular_grid([times])
-        frames, times = io.resample_time(frames, times, grid), grid - grid[0]
-    dt = float(times[1] - times[0])
-    factor = int(round(config.working_pixel_mm / min(spacing[1:]))) if config.working_pixel_mm \
+    if np.any(np.diff(times_s) <= 0):
+        order = np.argsort(times_s)
+        times_s, frames = times_s[order], frames[order]
+    times_s = times_s - times_s[0]
+    if not io.is_regular(times_s):
+        grid = io.regular_grid([times_s])
+        frames, times_s = io.resample_time(frames, times_s, grid), grid - grid[0]
+    dt = float(times_s[1] - times_s[0])
+    factor = int(round(config.working_pixel_mm / min(voxel_mm[1:]))) if config.working_pixel_mm \
         else 1
     if factor >= 2:
         frames = _block_average(frames, factor)
         affine = affine.copy()
         affine[:3, 3] += (factor - 1) / 2.0 * (affine[:3, 0] + affine[:3, 1])
         affine[:3, :2] *= factor
-        spacing = (spacing[0], spacing[1] * factor, spacing[2] * factor)
+        voxel_mm = (voxel_mm[0], voxel_mm[1] * factor, voxel_mm[2] * factor)
     lap("resample")
 
     report = None
     if config.motion_correction:
-        frames, report = motion.correct_motion(frames, spacing, config)
+        frames, report = motion.correct_motion(frames, voxel_mm, config)
     lap("motion")
 
     head = mask.head_region(frames[0])
@@ -153,7 +131,7 @@ def analyze_volume(
     baseline = frames[pre].mean(axis=0)
     enhancement = frames - baseline
     noise = noise_level(frames, pre, head & (baseline < 150))
-    sigma = smoothing_sigma_px(noise, spacing[1:], config)
+    sigma = smoothing_sigma_px(noise, voxel_mm[1:], config)
     map_sigma = map_sigma_px(noise, sigma, config)
     baseline_smooth = mask.smooth_in_mask(baseline, head, (1.0, 1.0))
     peak = _peak_enhancement(enhancement)
@@ -163,7 +141,7 @@ def analyze_volume(
         # over a fraction of a mm): leave a rim along the bone out. Its false enhancement
         # is no vessel, so it does not widen the vessel exclusion into the cortex either.
         rim = ndimage.binary_dilation(baseline > mask.BONE_HU, structure=np.ones((1, 3, 3)),
-                                      iterations=max(1, int(np.ceil(RIM_MM / spacing[1]))))
+                                      iterations=max(1, int(np.ceil(RIM_MM / voxel_mm[1]))))
     tissue = mask.tissue_mask(baseline_smooth, head, peak, config, exclude=rim)
     unmeasured = None
     if rim is not None:
@@ -242,87 +220,13 @@ def analyze_volume(
         maps["tmax"] = mask.smooth_in_mask(maps["tmax"], tissue, map_sigma)
     lap("deconvolution")
 
-    voxel_ml = float(np.prod(spacing)) / 1000.0
+    voxel_ml = float(np.prod(voxel_mm)) / 1000.0
     found = lesions.find_lesions(maps, tissue, voxel_ml, affine, config, unmeasured)
     maps["rcbf"] = found.rcbf
     lap("lesions")
-    return VolumeAnalysis(maps=maps, tissue=tissue, lesions=found, inputs=inputs, times=times,
-                          spacing=spacing, affine=affine, baseline=baseline, motion=report,
+    return VolumeAnalysis(maps=maps, tissue=tissue, lesions=found, inputs=inputs, times=times_s,
+                          spacing=voxel_mm, affine=affine, baseline=baseline, motion=report,
                           noise_hu=noise, calibration=calibration, timings_s=timings)
-
-
-@dataclass
-class PerfusionResult:
-    """Outcome of ``analyze_files``: the JSON block plus arrays for DICOM SEG / SC builders.
-
-    ``maps`` / ``core_mask`` / ``hypoperfusion_mask`` are (z, y, x) on the working grid whose
-    voxel (x, y, z) -> LPS mm affine is ``affine``; ``source_sop_instance_uids`` lists the
-    images used.
-    """
-
-    status: str
-    error: str | None = None
-    analysis: VolumeAnalysis | None = None
-    map_files: dict[str, str] = field(default_factory=dict)
-    key_images: list[str] = field(default_factory=list)
-    dicom_files: list[str] = field(default_factory=list)
-    study_instance_uid: str = ""
-    series_instance_uid: str = ""
-    frame_of_reference_uid: str = ""
-    source_sop_instance_uids: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    timings_s: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def maps(self) -> dict[str, np.ndarray]:
-        return self.analysis.maps if self.analysis else {}
-
-    @property
-    def core_mask(self) -> np.ndarray | None:
-        return self.analysis.lesions.core if self.analysis else None
-
-    @property
-    def hypoperfusion_mask(self) -> np.ndarray | None:
-        return self.analysis.lesions.hypoperfusion if self.analysis else None
-
-    @property
-    def affine(self) -> np.ndarray | None:
-        return self.analysis.affine if self.analysis else None
-
-    @property
-    def spacing(self) -> tuple[float, float, float] | None:
-        return self.analysis.spacing if self.analysis else None
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``perfusion`` block of ``strokealert.analysis/1``."""
-        if self.status != "ok" or self.analysis is None:
-            return {"status": self.status, "error": self.error}
-        found = self.analysis.lesions
-        ratio = found.mismatch_ratio
-        return {
-            "status": "ok", "error": None,
-            "core_ml": round(found.core_ml, 1),
-            "hypoperfusion_ml": {k: round(v, 1) for k, v in found.hypoperfusion_ml.items()},
-            "mismatch_ml": round(found.mismatch_ml, 1),
-            "mismatch_ratio": round(ratio, 2) if ratio is not None else None,
-            "hir": round(found.hir, 2) if found.hir is not None else None,
-            "side": found.side,
-            "defuse3_eligible": found.defuse3_eligible,
-            "maps": dict(self.map_files),
-            "key_images": list(self.key_images),
-            "curves": self.curves(),
-            "input_functions": self.analysis.inputs.to_json(),
-        }
-
-    def curves(self) -> dict[str, list[float]]:
-        """AIF and VOF (HU over baseline) against frame time (s), for the case viewer."""
-        assert self.analysis is not None
-        inputs = self.analysis.inputs
-        curves = {"t_s": [round(float(t), 2) for t in self.analysis.times],
-                  "aif": [round(float(v), 1) for v in inputs.aif]}
-        if inputs.vof is not None:
-            curves["vof"] = [round(float(v), 1) for v in inputs.vof]
-        return curves
 
 
 def analyze_files(paths: Sequence[Path], out_dir: Path,
@@ -347,13 +251,11 @@ def analyze_files(paths: Sequence[Path], out_dir: Path,
         result.analysis, result.status = analysis, "ok"
         result.timings_s = {"read": round(read_s, 3), **analysis.timings_s}
         if config.write_outputs:
-            from perfusion import outputs
-
             out_dir.mkdir(parents=True, exist_ok=True)
             before = time.perf_counter()
-            written = outputs.write_all(analysis, out_dir, series.reference, config)
+            written = outputs.write_all(analysis, out_dir)
             result.map_files, result.key_images = written.maps, written.key_images
-            result.dicom_files = written.dicom_files
+            result.key_image_pixels = written.key_image_pixels
             result.timings_s["outputs"] = round(time.perf_counter() - before, 3)
     except PerfusionError as exc:
         result.status, result.error, result.analysis = "failed", str(exc), None

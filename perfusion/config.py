@@ -92,7 +92,6 @@ class PerfusionConfig:
     extend_ia_min_mismatch_ml: float = 10.0
 
     write_outputs: bool = True
-    secondary_capture: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:

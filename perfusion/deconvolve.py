@@ -35,7 +35,8 @@ def _circulant_filter(spectrum: np.ndarray, threshold: float, kind: str) -> np.n
         inverse[keep] = 1.0 / spectrum[keep]
         return inverse
     lam = threshold * top
-    return np.conj(spectrum) / (magnitude**2 + lam**2)
+    regularised: np.ndarray = np.conj(spectrum) / (magnitude**2 + lam**2)
+    return regularised
 
 
 def circulant_deconvolve(curves: np.ndarray, aif: np.ndarray, dt: float, threshold: float,
@@ -53,7 +54,8 @@ def oscillation_index(residues: np.ndarray) -> np.ndarray:
     """Wu's oscillation index: sum of |second differences| over N * max (per voxel)."""
     second = np.abs(np.diff(residues, n=2, axis=-1)).sum(axis=-1)
     peak = np.maximum(residues.max(axis=-1), 1e-12)
-    return second / (residues.shape[-1] * peak)
+    index: np.ndarray = second / (residues.shape[-1] * peak)
+    return index
 
 
 def osvd_deconvolve(curves: np.ndarray, aif: np.ndarray, dt: float,
@@ -86,7 +88,8 @@ def standard_svd_deconvolve(curves: np.ndarray, aif: np.ndarray, dt: float,
     u, s, vt = np.linalg.svd(matrix)
     s_inv = np.where(s >= threshold * s.max(), 1.0 / s, 0.0)
     pseudo = (vt.T * s_inv) @ u.T
-    return (curves @ pseudo.T.astype(np.float32)).astype(np.float32)
+    residues: np.ndarray = (curves @ pseudo.T.astype(np.float32)).astype(np.float32)
+    return residues
 
 
 def deconvolve(curves: np.ndarray, aif: np.ndarray, dt: float,

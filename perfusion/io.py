@@ -39,7 +39,6 @@ class Series4D:
     sop_instance_uids: list[str] = field(default_factory=list)
     time_source: str = ""
     notes: list[str] = field(default_factory=list)
-    reference: Dataset | None = None
 
 
 def _datetime_seconds(date: str, time: str) -> float | None:
@@ -126,7 +125,7 @@ def _pixels_hu(ds: Dataset) -> np.ndarray:
 
 def read_datasets(paths: Sequence[Path]) -> list[Dataset]:
     """Read the files (with pixels); unreadable ones are skipped, none readable is an error."""
-    datasets = []
+    datasets: list[Dataset] = []
     for path in paths:
         try:
             ds = pydicom.dcmread(path)
@@ -180,8 +179,9 @@ def resample_time(frames: np.ndarray, times: np.ndarray, grid: np.ndarray) -> np
     idx = np.clip(np.searchsorted(times, grid, side="right") - 1, 0, times.size - 2)
     weight = ((grid - times[idx]) / (times[idx + 1] - times[idx])).astype(np.float32)
     shape = (-1,) + (1,) * (frames.ndim - 1)
-    return (frames[idx] * (1 - weight.reshape(shape))
-            + frames[idx + 1] * weight.reshape(shape)).astype(np.float32)
+    resampled: np.ndarray = (frames[idx] * (1 - weight.reshape(shape))
+                             + frames[idx + 1] * weight.reshape(shape)).astype(np.float32)
+    return resampled
 
 
 def is_regular(times: np.ndarray, tolerance: float = 0.05) -> bool:
@@ -236,12 +236,12 @@ def assemble(datasets: Sequence[Dataset]) -> Series4D:
 
     rows, cols = int(datasets[0].Rows), int(datasets[0].Columns)
     frames = np.empty((grid.size, unique_positions.size, rows, cols), dtype=np.float32)
-    for z, (times, order) in enumerate(per_position):
+    for z, (times, in_time) in enumerate(per_position):
         if times.size == grid.size and np.allclose(times - t0, grid, atol=1e-3):
-            for k, i in enumerate(order):  # already on the grid: no interpolation
+            for k, i in enumerate(in_time):  # already on the grid: no interpolation
                 frames[k, z] = _pixels_hu(datasets[i])
         else:
-            images = np.stack([_pixels_hu(datasets[i]) for i in order])
+            images = np.stack([_pixels_hu(datasets[i]) for i in in_time])
             frames[:, z] = resample_time(images, times - t0, grid)
 
     pixel = [float(v) for v in datasets[0].PixelSpacing]  # row spacing, column spacing
@@ -264,7 +264,7 @@ def assemble(datasets: Sequence[Dataset]) -> Series4D:
         series_instance_uid=str(ref.get("SeriesInstanceUID", "")),
         frame_of_reference_uid=str(ref.get("FrameOfReferenceUID", "")),
         sop_instance_uids=[str(ds.SOPInstanceUID) for ds in datasets], time_source=source,
-        notes=notes, reference=ref,
+        notes=notes,
     )
 
 

@@ -50,7 +50,8 @@ def drop_small_clusters(mask: np.ndarray, min_voxels: int) -> np.ndarray:
     sizes = np.bincount(labels.ravel(), minlength=count + 1)
     keep = sizes >= min_voxels
     keep[0] = False
-    return keep[labels]
+    kept: np.ndarray = keep[labels]
+    return kept
 
 
 def in_plane_pixel_mm(affine: np.ndarray) -> float:
@@ -80,7 +81,8 @@ def patient_x_mm(shape: tuple[int, int, int], affine: np.ndarray) -> np.ndarray:
     """LPS x (mm; + is patient left) of every voxel (z, y, x)."""
     nz, ny, nx = shape
     k, j, i = np.meshgrid(np.arange(nz), np.arange(ny), np.arange(nx), indexing="ij")
-    return affine[0, 0] * i + affine[0, 1] * j + affine[0, 2] * k + affine[0, 3]
+    x_mm: np.ndarray = affine[0, 0] * i + affine[0, 1] * j + affine[0, 2] * k + affine[0, 3]
+    return x_mm
 
 
 def nearest_measured(tissue: np.ndarray, unmeasured: np.ndarray
@@ -132,7 +134,7 @@ def find_lesions(maps: dict[str, np.ndarray], tissue: np.ndarray, voxel_ml: floa
     left = x_mm > midline
     hemi = {"left": float((hypo & left).sum()) * voxel_ml,
             "right": float((hypo & ~left).sum()) * voxel_ml}
-    worse = max(hemi, key=hemi.get)
+    worse = max(hemi, key=lambda name: hemi[name])
     total = hemi["left"] + hemi["right"]
     side = worse if hemi[worse] >= config.min_side_ml and hemi[worse] >= 0.6 * total else "none"
 

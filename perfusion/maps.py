@@ -86,12 +86,14 @@ def value_at(window: np.ndarray, position: np.ndarray) -> np.ndarray:
     low = np.clip(np.floor(position).astype(int), 0, w - 1)
     high = np.clip(low + 1, 0, w - 1)
     frac = (position - low).astype(np.float32)
-    return window[rows, low] * (1 - frac) + window[rows, high] * frac
+    values: np.ndarray = window[rows, low] * (1 - frac) + window[rows, high] * frac
+    return values
 
 
 def integral(curves: np.ndarray, dt: float) -> np.ndarray:
     """Trapezoidal area along the last axis (HU * s)."""
-    return dt * (curves.sum(axis=-1) - 0.5 * (curves[..., 0] + curves[..., -1]))
+    area: np.ndarray = dt * (curves.sum(axis=-1) - 0.5 * (curves[..., 0] + curves[..., -1]))
+    return area
 
 
 def raw_maps(curves: np.ndarray, aif: np.ndarray, dt: float, config: PerfusionConfig,

@@ -52,8 +52,8 @@ def head_region(baseline: np.ndarray) -> np.ndarray:
     closed = inside.reshape(inside.shape[0], -1).sum(axis=1) > 0.02 * inside[0].size
     if closed.any():
         union = inside[closed].any(axis=0)
-        for z in np.flatnonzero(~closed):
-            inside[z] = soft[z] & ndimage.binary_erosion(union, iterations=3)
+        for open_z in np.flatnonzero(~closed):
+            inside[open_z] = soft[open_z] & ndimage.binary_erosion(union, iterations=3)
     # No erosion from the skull: brain touching it (no CSF between) is brain; partial-volume
     # bone is left out by the tissue HU range of ``tissue_mask``.
     return inside & soft
@@ -71,7 +71,8 @@ def tissue_mask(baseline_smooth: np.ndarray, head: np.ndarray, peak_enhancement:
         tissue &= ~exclude
     vessels = ndimage.binary_dilation(seeds, structure=np.ones((1, 3, 3)))
     tissue &= ~vessels
-    return ndimage.binary_opening(tissue, structure=np.ones((1, 2, 2)))
+    opened: np.ndarray = ndimage.binary_opening(tissue, structure=np.ones((1, 2, 2)))
+    return opened
 
 
 def smooth_in_mask(volume: np.ndarray, mask: np.ndarray,

@@ -17,6 +17,7 @@ edge, or whose registration does not converge, makes the study unusable.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import SimpleITK as sitk
@@ -45,7 +46,7 @@ class MotionReport:
     def max_displacement_mm(self) -> float:
         return max(self.displacement_mm, default=0.0)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {"max_displacement_mm": round(self.max_displacement_mm, 2),
                 "displacement_mm": [round(v, 2) for v in self.displacement_mm],
                 "corrected_frames": self.corrected_frames, "excessive": self.excessive}

@@ -1,40 +1,35 @@
-"""Outputs: NIfTI maps, a RAPID-style summary PNG and the same image as DICOM Secondary Capture.
+"""Outputs: NIfTI maps and masks, and a RAPID-style summary picture (PNG and RGB array).
 
-The PNG carries no patient identity (it may travel in a push notification); the Secondary
-Capture copies the study's patient/study modules so that PACS files it with the study.
+The picture carries no patient identity (it may travel in a push notification). DICOM objects
+made from it (Secondary Capture) are built by the caller, not here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import nibabel as nib
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from matplotlib.image import imsave
 
-from perfusion.config import PerfusionConfig
-
-if TYPE_CHECKING:
-    from perfusion.analyze import VolumeAnalysis
+from perfusion.result import VolumeAnalysis
 
 LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 SUMMARY_PNG = "perfusion_summary.png"
-SUMMARY_DCM = "perfusion_summary_sc.dcm"
 CORE_RGB = (1.0, 0.35, 0.75)  # pink
 HYPO_RGB = (0.2, 0.85, 0.3)  # green
 
 
 @dataclass
 class Written:
+    """File names written (relative to the output folder) and the pictures' RGB pixels."""
+
     maps: dict[str, str] = field(default_factory=dict)
     key_images: list[str] = field(default_factory=list)
-    dicom_files: list[str] = field(default_factory=list)
+    key_image_pixels: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def write_nifti(volume: np.ndarray, affine_lps: np.ndarray, path: Path) -> None:
@@ -111,45 +106,8 @@ def render_rgb(fig: Figure) -> np.ndarray:
     return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()
 
 
-def secondary_capture(rgb: np.ndarray, reference: Dataset | None) -> Dataset:
-    """A Secondary Capture dataset of ``rgb`` in the study and frame of ``reference``."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    for keyword in ("PatientName", "PatientID", "PatientBirthDate", "PatientSex",
-                    "StudyInstanceUID", "StudyDate", "StudyTime", "StudyID",
-                    "AccessionNumber", "ReferringPhysicianName", "StudyDescription"):
-        if reference is not None and keyword in reference:
-            setattr(ds, keyword, reference.data_element(keyword).value)
-    if "StudyInstanceUID" not in ds:
-        ds.StudyInstanceUID = generate_uid()
-    now = datetime.now()
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.SeriesInstanceUID = generate_uid()
-    ds.Modality = "OT"
-    ds.ConversionType = "WSD"
-    ds.SeriesNumber = 9901
-    ds.InstanceNumber = 1
-    ds.SeriesDescription = "Perfusion summary (not for diagnostic use)"
-    ds.ContentDate, ds.ContentTime = now.strftime("%Y%m%d"), now.strftime("%H%M%S")
-    ds.BurnedInAnnotation = "NO"
-    ds.SamplesPerPixel = 3
-    ds.PhotometricInterpretation = "RGB"
-    ds.PlanarConfiguration = 0
-    ds.Rows, ds.Columns = rgb.shape[:2]
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
-    ds.PixelRepresentation = 0
-    ds.PixelData = np.ascontiguousarray(rgb, dtype=np.uint8).tobytes()
-    return ds
-
-
-def write_all(analysis: VolumeAnalysis, out_dir: Path, reference: Dataset | None,
-              config: PerfusionConfig) -> Written:
-    """NIfTI maps and masks, the summary PNG and (optionally) its Secondary Capture."""
+def write_all(analysis: VolumeAnalysis, out_dir: Path) -> Written:
+    """NIfTI maps and masks, and the summary picture as PNG and as RGB pixels."""
     written = Written()
     volumes = {name: analysis.maps[name] for name in ("cbf", "cbv", "mtt", "tmax", "ttp", "rcbf")}
     volumes["core"] = analysis.lesions.core
@@ -158,12 +116,8 @@ def write_all(analysis: VolumeAnalysis, out_dir: Path, reference: Dataset | None
         filename = f"{name}.nii.gz"
         write_nifti(volume, analysis.affine, out_dir / filename)
         written.maps[name] = filename
-    fig = summary_figure(analysis)
-    rgb = render_rgb(fig)
-    fig.savefig(out_dir / SUMMARY_PNG, facecolor="black")
+    rgb = render_rgb(summary_figure(analysis))
+    imsave(out_dir / SUMMARY_PNG, rgb)
     written.key_images.append(SUMMARY_PNG)
-    if config.secondary_capture:
-        sc = secondary_capture(rgb, reference)
-        sc.save_as(out_dir / SUMMARY_DCM, enforce_file_format=True)
-        written.dicom_files.append(SUMMARY_DCM)
+    written.key_image_pixels[SUMMARY_PNG] = rgb
     return written

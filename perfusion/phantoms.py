@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -33,7 +34,8 @@ def gamma_variate(t: np.ndarray, arrival_s: float, peak: float, alpha: float = 3
     """Gamma-variate bolus of height ``peak`` arriving at ``arrival_s``."""
     tau = np.clip(t - arrival_s, 0.0, None)
     curve = tau**alpha * np.exp(-tau / beta_s)
-    return peak * curve / (alpha * beta_s) ** alpha / np.exp(-alpha)
+    scaled: np.ndarray = peak * curve / (alpha * beta_s) ** alpha / np.exp(-alpha)
+    return scaled
 
 
 def arterial_curve(t: np.ndarray, arrival_s: float = 6.0, peak_hu: float = 350.0,
@@ -41,7 +43,8 @@ def arterial_curve(t: np.ndarray, arrival_s: float = 6.0, peak_hu: float = 350.0
     """Arterial enhancement (HU): first pass plus a low, broad recirculation."""
     first = gamma_variate(t, arrival_s, peak_hu)
     second = gamma_variate(t, arrival_s + 12.0, peak_hu * recirculation, alpha=3.0, beta_s=3.0)
-    return first + second
+    both: np.ndarray = first + second
+    return both
 
 
 def venous_curve(t: np.ndarray, arterial: np.ndarray, delay_s: float = 4.0,
@@ -77,7 +80,7 @@ def tissue_curve(t_fine: np.ndarray, arterial_fine: np.ndarray, cbf: float, mtt_
     r = residue_function(residue, t_fine, mtt_s)
     flow = density / hematocrit * cbf / 6000.0
     curve = flow * dt * np.convolve(arterial_fine, r)[: t_fine.size]
-    return np.interp(t_fine - delay_s, t_fine, curve, left=0.0)
+    return np.asarray(np.interp(t_fine - delay_s, t_fine, curve, left=0.0))
 
 
 def _fine_grid(times: np.ndarray) -> np.ndarray:
@@ -91,7 +94,7 @@ class Phantom:
     frames: np.ndarray
     times: np.ndarray
     spacing: tuple[float, float, float]
-    truth: dict = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
     # Truth maps on the voxel grid (NaN outside tissue): cbf, cbv, mtt, tmax; masks core, tmax6.
     truth_maps: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -152,7 +155,8 @@ def tile_phantom(
 
 def _sample(fine: np.ndarray, t_fine: np.ndarray, times: np.ndarray) -> np.ndarray:
     idx = np.clip(np.rint(times / FINE_DT_S).astype(int), 0, t_fine.size - 1)
-    return fine[idx]
+    sampled: np.ndarray = fine[idx]
+    return sampled
 
 
 def _noise(shape: tuple[int, ...], noise_hu: float, seed: int) -> np.ndarray:
@@ -222,7 +226,7 @@ def head_phantom(
         frame[artery] += pv_artery[artery] * art_s[i]
         frames[i] = frame
 
-    transforms = []
+    transforms: list[dict[str, Any]] = []
     if motion:
         frames, transforms = _apply_motion(frames, spacing, motion_scale, seed)
     frames += _noise(frames.shape, noise_hu, seed + 1)
@@ -256,7 +260,7 @@ def head_phantom(
         "motion_transforms": transforms,
     }
     maps = {"cbf": cbf_map, "cbv": cbv_map, "tmax": tmax_map, "core": core, "tmax6": tmax6}
-    return Phantom(frames, times, tuple(spacing), truth, maps)
+    return Phantom(frames, times, (spacing[0], spacing[1], spacing[2]), truth, maps)
 
 
 LABELS = {"air": 0, "scalp": 1, "skull": 2, "csf": 3, "sinus": 4, "gm": 5, "wm": 6,
@@ -275,7 +279,8 @@ def head_labels(shape: tuple[int, int, int], spacing: Sequence[float],
     ry_brain, rx_brain = 80.0 * taper, 65.0 * taper
 
     def inside(ry: np.ndarray, rx: np.ndarray) -> np.ndarray:
-        return (y / ry) ** 2 + (x / rx) ** 2 <= 1.0
+        within: np.ndarray = (y / ry) ** 2 + (x / rx) ** 2 <= 1.0
+        return within
 
     brain = inside(ry_brain, rx_brain)
     skull = inside(ry_brain + 7, rx_brain + 7) & ~brain
@@ -332,7 +337,7 @@ def head_labels(shape: tuple[int, int, int], spacing: Sequence[float],
 
 
 def _apply_motion(frames: np.ndarray, spacing: Sequence[float], scale: float,
-                  seed: int) -> tuple[np.ndarray, list[dict]]:
+                  seed: int) -> tuple[np.ndarray, list[dict[str, Any]]]:
     """Rigid in-plane motion of frames after the first few: rotation about z, translation."""
     rng = np.random.default_rng(seed + 7)
     n_t, nz, ny, nx = frames.shape

@@ -35,6 +35,9 @@ def test_analyze_json_on_a_ctp_study(tmp_path: Path) -> None:
     assert set(result["timings_s"]) == {"total", "perfusion", "lvo"}
     modalities = {pydicom.dcmread(out / name).Modality for name in result["dicom_results"]}
     assert modalities == {"OT", "SEG", "SR"}
+    # Every DICOM object is written once, by results/, under out/dicom.
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.dcm")) == sorted(
+        result["dicom_results"])
     seg_name = next(n for n in result["dicom_results"] if "SEG" in n)
     seg = hd.seg.segread(out / seg_name)
     assert seg.StudyInstanceUID == truth["study_instance_uid"]
