@@ -56,12 +56,23 @@ class Settings(BaseSettings):
     session_max_age_s: int = Field(43200, description="web login lifetime (seconds)")
     login_max_failures: int = Field(5, description="failed logins per user/address per window")
     login_window_s: float = Field(300.0, description="login rate-limit window (seconds)")
+    login_max_failures_per_address: int = Field(
+        20, description="failed logins per client address (any username) per window")
+    trusted_proxies: str = Field(
+        "", description="comma-separated proxy addresses/networks whose X-Forwarded-For is "
+                        "believed; none by default")
+    session_idle_s: int = Field(3600, description="web login ends after this idle time (seconds)")
+    token_default_days: int = Field(30, description="bearer token lifetime when none is asked")
+    token_max_days: int = Field(365, description="longest bearer token lifetime (days)")
     oidc_issuer: str | None = Field(None, description="hospital SSO issuer URL; enables OIDC")
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
     oidc_role_claim: str = Field("roles", description="ID-token claim holding the role")
     oidc_default_role: str | None = Field(
         None, description="role for SSO users not created beforehand; unset = refuse them")
+    oidc_link_verified_email: bool = Field(
+        False, description="link an SSO login to an unlinked SSO-only account named by its "
+                           "email when the provider says the email is verified")
 
     # --- pipeline ---
     executor: Literal["local", "celery"] = "local"

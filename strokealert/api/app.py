@@ -22,6 +22,7 @@ from strokealert.api.security import (
     LoginLimiter,
     SecurityHeaders,
     SessionSigner,
+    parse_proxies,
 )
 from strokealert.config import Settings
 
@@ -77,7 +78,8 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
     state.zone = ZoneInfo(settings.timezone)
     state.signer = SessionSigner(state.secret, settings.session_max_age_s)
     state.limiter = LoginLimiter(state.factory, settings.login_max_failures,
-                                 settings.login_window_s)
+                                 settings.login_max_failures_per_address, settings.login_window_s)
+    state.trusted_proxies = parse_proxies(settings.trusted_proxies)
     state.metrics_registry = registry_for(state.factory)
     state.stopping = threading.Event()
     templates = Jinja2Templates(directory=str(HERE / "templates"))

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strokealert.api.security import CSRF_HEADER, SESSION_COOKIE, token_digest
+from strokealert.api.security import CSRF_HEADER, SESSION_COOKIE, client_address
+from strokealert.api.services import sessions
 from strokealert.audit import log as audit_log
 from strokealert.config import Settings
-from strokealert.db.models.users import ApiToken, User
+from strokealert.db.models.users import User
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Who may do what (admins may do everything).
@@ -33,6 +33,7 @@ class Principal:
     user: User
     via: str
     csrf: str | None = None
+    session_id: str | None = None  # the cookie's opaque id (session logins)
 
     @property
     def name(self) -> str:
@@ -56,26 +57,26 @@ DB = Annotated[Session, Depends(get_db)]
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address; ``X-Forwarded-For`` counts only from ``trusted_proxies``."""
+    peer = request.client.host if request.client else "unknown"
+    return client_address(peer, request.headers.get("x-forwarded-for"),
+                          request.app.state.trusted_proxies)
 
 
 def optional_principal(request: Request, session: DB) -> Principal | None:
-    """The bearer token's or the session cookie's active user, else None."""
+    """The active user behind an unexpired, unrevoked bearer token or a live server-side
+    session (the cookie's id), else None."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
-        token = session.scalar(select(ApiToken).where(
-            ApiToken.token_sha256 == token_digest(auth[7:].strip()),
-            ApiToken.revoked_at.is_(None)))
-        if token is None or not token.user.active:
-            return None
-        return Principal(token.user, "token")
-    data = request.app.state.signer.load(request.cookies.get(SESSION_COOKIE))
-    if data is None:
+        token = sessions.live_token(session, auth[7:].strip())
+        return Principal(token.user, "token") if token is not None else None
+    session_id = request.app.state.signer.load(request.cookies.get(SESSION_COOKIE))
+    if session_id is None:
         return None
-    user = session.get(User, data.user_id)
-    if user is None or not user.active:
+    row = sessions.live_session(session, session_id, request.app.state.settings.session_idle_s)
+    if row is None:
         return None
-    return Principal(user, "session", data.csrf)
+    return Principal(row.user, "session", row.csrf, session_id)
 
 
 def require(*roles: str) -> Callable[..., Any]:

@@ -16,11 +16,26 @@ class UserOut(BaseModel):
 
 class TokenIn(BaseModel):
     name: str = Field(min_length=1, max_length=128)
+    days: int | None = Field(None, ge=1, description="lifetime; default token_default_days")
 
 
-class TokenOut(BaseModel):
-    token: str
+class TokenInfo(BaseModel):
+    id: int
     name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenOut(TokenInfo):
+    token: str  # shown once
+
+
+class RevokedOut(BaseModel):
+    username: str
+    sessions: int
+    tokens: int
 
 
 class DeviceIn(BaseModel):

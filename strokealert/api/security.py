@@ -1,12 +1,13 @@
-"""Passwords (argon2id), API tokens (SHA-256 stored), signed session cookies with a CSRF token,
-login rate limiting (shared through the database) and security headers."""
+"""Passwords (argon2id), API tokens and session ids (SHA-256 stored), signed session cookies,
+the client address behind trusted proxies, login rate limiting (shared through the database)
+and security headers."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -44,43 +45,40 @@ def verify_password(password_hash: str | None, password: str) -> bool:
         return False
 
 
-def new_api_token() -> tuple[str, str]:
-    """A fresh bearer token and the SHA-256 hex that is stored."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return token, token_digest(token)
+def new_secret(prefix: str = "") -> tuple[str, str]:
+    """A fresh opaque secret (bearer token with ``TOKEN_PREFIX``, or session id) and the
+    SHA-256 hex that is stored."""
+    secret = prefix + secrets.token_urlsafe(32)
+    return secret, token_digest(secret)
 
 
 def token_digest(token: str) -> str:
+    """SHA-256 hex of a bearer token or session id (what the database holds)."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class SessionData:
-    user_id: int
-    csrf: str
-    issued: float
-
-
 class SessionSigner:
-    """Signs the session cookie (user id, CSRF token) with the service secret."""
+    """Signs the session cookie (an opaque server-side session id) and the login form's CSRF
+    cookie with the service secret."""
 
     def __init__(self, secret: str, max_age_s: int) -> None:
         self._serializer = URLSafeTimedSerializer(secret, salt="strokealert.session")
         self._login = URLSafeTimedSerializer(secret, salt="strokealert.login-csrf")
         self.max_age_s = max_age_s
 
-    def dump(self, user_id: int) -> tuple[str, str]:
-        csrf = secrets.token_urlsafe(24)
-        return self._serializer.dumps({"u": user_id, "c": csrf, "t": time.time()}), csrf
+    def dump(self, session_id: str) -> str:
+        return self._serializer.dumps(session_id)
 
-    def load(self, cookie: str | None) -> SessionData | None:
+    def load(self, cookie: str | None) -> str | None:
+        """The session id the cookie carries, or None (absent, forged or older than the
+        absolute lifetime)."""
         if not cookie:
             return None
         try:
-            data: dict[str, Any] = self._serializer.loads(cookie, max_age=self.max_age_s)
+            session_id: Any = self._serializer.loads(cookie, max_age=self.max_age_s)
         except BadSignature:
             return None
-        return SessionData(int(data["u"]), str(data["c"]), float(data["t"]))
+        return session_id if isinstance(session_id, str) else None
 
     def login_csrf(self) -> tuple[str, str]:
         """A login-form CSRF token and its signed cookie value (double submit)."""
@@ -97,6 +95,39 @@ class SessionSigner:
         return hmac.compare_digest(str(expected), token)
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_proxies(text: str) -> tuple[Network, ...]:
+    """``STROKEALERT_TRUSTED_PROXIES``: comma-separated addresses or networks (CIDR)."""
+    try:
+        return tuple(ipaddress.ip_network(part.strip(), strict=False)
+                     for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise ValueError(f"STROKEALERT_TRUSTED_PROXIES: {exc}") from None
+
+
+def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def client_address(peer: str, forwarded_for: str | None, proxies: tuple[Network, ...]) -> str:
+    """The client's address: the TCP peer, unless the peer is a trusted proxy; then the
+    right-most ``X-Forwarded-For`` entry that is not itself a trusted proxy (entries further
+    left are written by the client and prove nothing)."""
+    if not forwarded_for or not _trusted(peer, proxies):
+        return peer
+    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop[:64]
+    return hops[0][:64] if hops else peer
+
+
 @dataclass(frozen=True)
 class LoginAttempt:
     """The limiter's rows for one password attempt and the seconds to wait (0 = go ahead)."""
@@ -106,20 +137,24 @@ class LoginAttempt:
 
 
 class LoginLimiter:
-    """At most ``max_failures`` failed logins per username and per client address within
-    ``window_s`` seconds, counted in the database so that every web process and replica shares
-    them. An attempt is written (committed) before the password is checked, so guesses sent in
-    parallel to several replicas count too; its rows stay when the password is wrong and are
-    removed when the attempt is refused by the limit or succeeds. A success also clears the
-    username's failures (not the address's)."""
+    """Slows password guessing without letting anyone lock a user out. Failures count per
+    (username, client address), at most ``max_failures`` within ``window_s`` seconds, and per
+    client address whatever the username, at most ``max_per_address``; past a limit that key's
+    attempts are refused until enough failures leave the window. The user's right password from
+    another address is never refused because of someone else's guesses. Counted in the database
+    so every web process and replica shares them; an attempt is written (committed) before the
+    password is checked, so guesses sent in parallel count too. Its rows stay when the password
+    is wrong and are removed when the attempt is refused or succeeds; a success also clears the
+    (username, address) failures (not the address's)."""
 
     def __init__(self, factory: sessionmaker[Session], max_failures: int,
-                 window_s: float) -> None:
-        self.factory, self.max_failures, self.window_s = factory, max_failures, window_s
+                 max_per_address: int, window_s: float) -> None:
+        self.factory, self.window_s = factory, window_s
+        self.max_failures, self.max_per_address = max_failures, max_per_address
 
     @staticmethod
     def keys(username: str, ip: str) -> tuple[str, str]:
-        return f"u:{username.strip().lower()}"[:200], f"ip:{ip}"[:200]
+        return f"ua:{username.strip().lower()}|{ip}"[:200], f"ip:{ip}"[:200]
 
     def attempt(self, username: str, ip: str) -> LoginAttempt:
         """Record an attempt; ``wait_s`` > 0 means it is refused (and not counted)."""
@@ -134,24 +169,24 @@ class LoginLimiter:
             ids = tuple(row.id for row in rows)
         wait = 0.0
         with self.factory() as session:
-            for key in keys:
+            for key, limit in zip(keys, (self.max_failures, self.max_per_address), strict=True):
                 # Every other attempt in the window, including ones still being checked.
                 prior = session.scalars(
                     select(LoginFailure.at)
                     .where(LoginFailure.key == key, LoginFailure.at > cutoff,
                            LoginFailure.id.not_in(ids))
                     .order_by(LoginFailure.at)).all()
-                if len(prior) >= self.max_failures:
+                if len(prior) >= limit:
                     # Allowed again once enough of them have left the window.
-                    oldest_needed = prior[len(prior) - self.max_failures]
+                    oldest_needed = prior[len(prior) - limit]
                     wait = max(wait, (oldest_needed - cutoff).total_seconds())
         if wait > 0:
             self._forget(ids)
         return LoginAttempt(ids, wait)
 
-    def succeeded(self, username: str, attempt: LoginAttempt) -> None:
-        """The password was right: drop this attempt and the username's failures."""
-        self._forget(attempt.ids, self.keys(username, "")[0])
+    def succeeded(self, username: str, ip: str, attempt: LoginAttempt) -> None:
+        """The password was right: drop this attempt and the (username, address) failures."""
+        self._forget(attempt.ids, self.keys(username, ip)[0])
 
     def _forget(self, ids: tuple[int, ...], key: str | None = None) -> None:
         with self.factory.begin() as session:

@@ -20,7 +20,9 @@ class WebComponent:
         self.app = create_app(settings, factory)
         self.config = uvicorn.Config(self.app, host=settings.http_host,
                                      port=port or settings.http_port, log_level="warning",
-                                     timeout_graceful_shutdown=2, access_log=False)
+                                     timeout_graceful_shutdown=2, access_log=False,
+                                     # X-Forwarded-For: only from trusted_proxies (client_ip)
+                                     proxy_headers=False)
         self.server = uvicorn.Server(self.config)
         self.thread: threading.Thread | None = None
 

@@ -1,4 +1,4 @@
-"""Web commands: ``user add``, ``report`` and ``web`` (the API alone)."""
+"""Web commands: ``user add|revoke|link-sso``, ``report`` and ``web`` (the API alone)."""
 
 from __future__ import annotations
 
@@ -27,20 +27,24 @@ def user_add(
     role: str = typer.Option(..., "--role", help="stroke_team, radiologist, coordinator, admin"),
     password_stdin: bool = typer.Option(False, "--password-stdin",
                                         help="read the password from standard input"),
+    sso_only: bool = typer.Option(False, "--sso-only",
+                                  help="no password: an account for single sign-on, linked "
+                                       "by a verified email (oidc_link_verified_email)"),
     display_name: str | None = typer.Option(None, "--name", help="name shown to the team"),
     person: str | None = typer.Option(None, "--person", help="link to this on-call person"),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
 ) -> None:
-    """Create a user (password hashed with argon2id)."""
+    """Create a user (password hashed with argon2id), or an SSO-only account."""
     from sqlalchemy import select
 
     from notifications.models import Person
     from strokealert.api.services.users import add_user
     from strokealert.audit import log as audit_log
 
-    if not password_stdin:
-        raise InputError("give the password on standard input with --password-stdin")
-    password = sys.stdin.readline().rstrip("\r\n")
+    if password_stdin == sso_only:
+        raise InputError("give the password on standard input with --password-stdin, "
+                         "or --sso-only for an account without one")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     _settings, factory = _factory(config)
     with factory.begin() as session:
         person_id = None
@@ -53,6 +57,45 @@ def user_add(
         audit_log.record(session, "user_added", username="cli", object_type="user",
                          object_id=str(user.id), ip="local", detail={"role": role})
     typer.echo(f"user {username} ({role}) added")
+
+
+@user_app.command("revoke")
+def user_revoke(
+    username: str = typer.Argument(..., help="login name"),
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
+) -> None:
+    """End every web session and revoke every API/device token of a user."""
+    from strokealert.api.services.sessions import revoke_user
+    from strokealert.api.services.users import user_named
+    from strokealert.audit import log as audit_log
+
+    _settings, factory = _factory(config)
+    with factory.begin() as session:
+        user = user_named(session, username)
+        ended, revoked = revoke_user(session, user)
+        audit_log.record(session, "sessions_revoked", username="cli", object_type="user",
+                         object_id=str(user.id), ip="local",
+                         detail={"user": username, "sessions": ended, "tokens": revoked})
+    typer.echo(f"user {username}: {ended} sessions ended, {revoked} tokens revoked")
+
+
+@user_app.command("link-sso")
+def user_link_sso(
+    username: str = typer.Argument(..., help="login name"),
+    issuer: str = typer.Option(..., "--issuer", help="the provider's issuer URL (iss)"),
+    subject: str = typer.Option(..., "--sub", help="the user's subject at that provider (sub)"),
+    config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
+) -> None:
+    """Link a local user to a single-sign-on identity; the user keeps its role."""
+    from strokealert.api.services.users import link_sso
+    from strokealert.audit import log as audit_log
+
+    _settings, factory = _factory(config)
+    with factory.begin() as session:
+        user = link_sso(session, username, issuer, subject)
+        audit_log.record(session, "sso_linked", username="cli", object_type="user",
+                         object_id=str(user.id), ip="local", detail={"issuer": issuer})
+    typer.echo(f"user {username} linked to {issuer} subject {subject}")
 
 
 def report(
@@ -92,10 +135,11 @@ def web(config: Path | None = typer.Option(None, "--config", help="TOML settings
     from strokealert.api.app import create_app
     from strokealert.cli.dicom import require_secrets
 
+    require_secrets(load_settings(config))  # before anything is created
     settings, factory = _factory(config)
-    require_secrets(settings)
     uvicorn.run(create_app(settings, factory), host=settings.http_host, port=settings.http_port,
-                log_level="info", timeout_graceful_shutdown=2)
+                log_level="info", timeout_graceful_shutdown=2,
+                proxy_headers=False)  # X-Forwarded-For: only from trusted_proxies (client_ip)
 
 
 def register(app: typer.Typer) -> None:

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 from starlette.routing import Mount
 
+from strokealert.db.models.audit import AuditEvent
+from strokealert.db.models.users import ApiToken, User
 from tests.api.helpers import PASSWORD, Env, login, make_env, new_case
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 PUBLIC = {"/healthz", "/readyz", "/metrics", "/login", "/login/oidc", "/auth/oidc/callback",
           "/manifest.webmanifest", "/sw.js",
@@ -77,6 +85,41 @@ def test_login_logout_and_security_headers(env: Env) -> None:
     out = client.post("/logout", data={"csrf_token": csrf}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/api/me").status_code == 401
+    # The row: the cookie captured before logout, replayed, was still a login.
+    replay = TestClient(env.app, cookies={"sa_session": cookie.split("=", 1)[1]})
+    assert replay.get("/api/me").status_code == 401
+
+
+def test_sessions_expire_when_idle_and_at_their_absolute_limit(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from strokealert.db.models.users import WebSession
+
+    env = make_env(tmp_path, session_idle_s=600, session_max_age_s=3600)
+    idle, old = TestClient(env.app), TestClient(env.app)
+    login(idle, "coordinator")
+    login(old, "radiologist")
+    assert idle.get("/api/me").status_code == old.get("/api/me").status_code == 200
+    with env.factory.begin() as session:
+        rows = {row.user.username: row for row in session.scalars(select(WebSession))}
+        rows["coordinator"].last_seen_at -= timedelta(seconds=601)
+        # Active all along, but logged in longer ago than the absolute lifetime.
+        session.execute(update(WebSession).where(WebSession.user_id == rows["radiologist"].user_id)
+                        .values(expires_at=utcnow() - timedelta(seconds=1)))
+    assert idle.get("/api/me").status_code == 401
+    assert old.get("/api/me").status_code == 401
+    # Activity keeps a session alive: last_seen_at moves on (at most once a minute).
+    fresh = TestClient(env.app)
+    login(fresh, "admin")
+    with env.factory.begin() as session:
+        row = session.scalar(select(WebSession).join(User).where(User.username == "admin"))
+        row.last_seen_at -= timedelta(seconds=500)
+    assert fresh.get("/api/me").status_code == 200
+    with env.factory() as session:
+        row = session.scalar(select(WebSession).join(User).where(User.username == "admin"))
+        assert utcnow() - row.last_seen_at < timedelta(seconds=60)
 
 
 def test_wrong_password_and_rate_limit(tmp_path: Path) -> None:
@@ -89,7 +132,8 @@ def test_wrong_password_and_rate_limit(tmp_path: Path) -> None:
         page = client.post("/login", data={"username": "admin", "password": password,
                                            "csrf_token": token})
         codes.append(page.status_code)
-    # The right password is refused too while blocked.
+    # The right password is refused too from this address while it is slowed down (another
+    # address is not: tests/api/test_login_limit.py).
     assert codes == [401, 401, 401, 429, 429]
     assert "retry-after" in page.headers
     # Without the login CSRF token the form is refused.
@@ -125,6 +169,63 @@ def test_bearer_tokens(env: Env) -> None:
     # Token calls need no CSRF header (no cookie to ride on).
     case_id = new_case(env.factory, "1.2.826.0.1.3")
     assert api.post(f"/api/cases/{case_id}/ack", headers=auth).status_code == 200
+
+
+def test_tokens_expire_and_are_listed_and_revoked(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    env = make_env(tmp_path, token_max_days=90)
+    client = TestClient(env.app)
+    h = {"X-CSRF-Token": login(client, "stroke_team")}
+    default = client.post("/api/tokens", json={"name": "phone"}, headers=h).json()
+    lifetime = datetime.fromisoformat(default["expires_at"]) - utcnow()
+    assert timedelta(days=29, hours=23) < lifetime <= timedelta(days=30)
+    short = client.post("/api/tokens", json={"name": "script", "days": 1}, headers=h).json()
+    assert client.post("/api/tokens", json={"name": "forever", "days": 91},
+                       headers=h).status_code == 422
+    listed = client.get("/api/tokens").json()
+    assert [t["name"] for t in listed] == ["script", "phone"]
+    assert all("token" not in t for t in listed)  # shown once, at creation
+    # Expired: refused.
+    with env.factory.begin() as session:
+        session.get(ApiToken, short["id"]).expires_at = utcnow() - timedelta(seconds=1)
+    assert api_status(env, short["token"]) == 401
+    assert api_status(env, default["token"]) == 200
+    # Revoked by its owner: refused; someone else's token is not theirs to revoke.
+    other = TestClient(env.app)
+    oh = {"X-CSRF-Token": login(other, "radiologist")}
+    assert other.delete(f"/api/tokens/{default['id']}", headers=oh).status_code == 404
+    assert other.get("/api/tokens", params={"user": "stroke_team"}).status_code == 403
+    assert client.delete(f"/api/tokens/{default['id']}", headers=h).status_code == 204
+    assert api_status(env, default["token"]) == 401
+    assert client.get("/api/tokens").json()[1]["revoked_at"] is not None
+
+
+def test_admin_revokes_every_session_and_token_of_a_user(tmp_path: Path) -> None:
+    env = make_env(tmp_path)
+    phone, browser = TestClient(env.app), TestClient(env.app)
+    h = {"X-CSRF-Token": login(phone, "stroke_team")}
+    login(browser, "stroke_team")
+    token = phone.post("/api/tokens", json={"name": "phone"}, headers=h).json()["token"]
+    admin = TestClient(env.app)
+    ah = {"X-CSRF-Token": login(admin, "admin")}
+    assert phone.post("/api/users/stroke_team/revoke", headers=h).status_code == 403
+    done = admin.post("/api/users/stroke_team/revoke", headers=ah)
+    assert done.json() == {"username": "stroke_team", "sessions": 2, "tokens": 1}
+    assert phone.get("/api/me").status_code == browser.get("/api/me").status_code == 401
+    assert api_status(env, token) == 401
+    assert admin.get("/api/tokens", params={"user": "stroke_team"}).json()[0]["revoked_at"]
+    assert admin.get("/api/me").status_code == 200  # nobody else's
+    with env.factory() as session:
+        (event,) = session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "sessions_revoked")).all()
+        assert event.username == "admin" and event.detail == {
+            "user": "stroke_team", "sessions": 2, "tokens": 1}
+
+
+def api_status(env: Env, token: str) -> int:
+    return TestClient(env.app).get("/api/me", headers={"Authorization": f"Bearer {token}"}
+                                   ).status_code
 
 
 @pytest.mark.parametrize(("role", "allowed"), [

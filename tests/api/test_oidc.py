@@ -112,28 +112,91 @@ def test_sso_login_creates_the_mapped_user_and_session(tmp_path: Path,
     assert [e.outcome for e in audit_rows(env, "login_failed")] == ["no_sso_role"]
 
 
-def test_sso_links_local_users_once_and_refuses_unknown(tmp_path: Path,
-                                                       provider: FakeOIDCProvider) -> None:
+def me_and_user(env: Env, client: TestClient, username: str) -> tuple[dict, User]:
+    """What /api/me says and the stored user named ``username``."""
+    with env.factory() as session:
+        user = session.scalar(select(User).where(User.username == username))
+    return client.get("/api/me").json(), user
+
+
+def test_sso_never_takes_over_a_local_account(tmp_path: Path,
+                                              provider: FakeOIDCProvider) -> None:
+    """The issue's attack: an SSO identity calling itself ``admin`` (name and unverified email)
+    got the local admin account and its role. Now it is a stranger of its own."""
     env = sso_env(tmp_path, provider)
-    # A local user (made by `strokealert user add`) signs in by SSO: linked, local role kept.
-    provider.user = {"sub": "idp-c00rd", "preferred_username": "coordinator", "groups": []}
+    provider.user = {"sub": "idp-evil", "preferred_username": "admin", "email": "admin",
+                     "email_verified": False, "groups": ["stroke_team"]}
     client = TestClient(env.app, base_url=APP)
     assert sso_login(client).status_code == 303
-    assert client.get("/api/me").json()["role"] == "coordinator"
-    # Another identity with the same username does not take the account over.
-    provider.user = {"sub": "idp-intruder", "preferred_username": "coordinator",
-                     "groups": ["admin"]}
-    intruder = TestClient(env.app, base_url=APP)
-    assert sso_login(intruder).status_code == 403
-    assert intruder.get("/api/me").status_code == 401
-    with env.factory() as session:
-        linked = session.scalar(select(User).where(User.username == "coordinator"))
-        assert linked.oidc_subject == "idp-c00rd" and linked.role == "coordinator"
-    # Nobody known, no strokealert group and no default role: refused.
+    me, admin = me_and_user(env, client, "admin")
+    assert me == {"username": "admin (idp-evil)", "display_name": "admin (idp-evil)",
+                  "role": "stroke_team"}
+    assert admin.role == "admin" and admin.oidc_subject is None
+    # Without a strokealert group it is refused outright, whatever name it claims.
+    provider.user = {"sub": "idp-evil2", "preferred_username": "admin", "groups": ["it"]}
+    assert sso_login(TestClient(env.app, base_url=APP)).status_code == 403
     provider.user = {"sub": "idp-visitor", "email": "visitor@hosp.example", "groups": ["it"]}
     assert sso_login(TestClient(env.app, base_url=APP)).status_code == 403
     assert [(e.username, e.outcome) for e in audit_rows(env, "login_failed")] == [
-        ("coordinator", "sso_subject_mismatch"), ("visitor@hosp.example", "no_sso_role")]
+        ("admin", "no_sso_role"), ("visitor@hosp.example", "no_sso_role")]
+
+
+def test_an_admin_links_a_local_account_explicitly(tmp_path: Path,
+                                                   provider: FakeOIDCProvider) -> None:
+    from strokealert.api.services.users import link_sso
+
+    env = sso_env(tmp_path, provider)
+    with env.factory.begin() as session:
+        link_sso(session, "coordinator", provider.issuer, "idp-c00rd")
+        # A link stored before issuers were (migration api_0003) counts for the pinned issuer.
+        session.scalar(select(User).where(User.username == "radiologist")).oidc_subject = "idp-r"
+    provider.user = {"sub": "idp-c00rd", "preferred_username": "c.jones", "groups": ["admin"]}
+    client = TestClient(env.app, base_url=APP)
+    assert sso_login(client).status_code == 303
+    me, linked = me_and_user(env, client, "coordinator")
+    assert me["username"] == "coordinator" and me["role"] == "coordinator"  # its own role
+    assert (linked.oidc_issuer, linked.oidc_subject) == (provider.issuer, "idp-c00rd")
+    provider.user = {"sub": "idp-r", "preferred_username": "r", "groups": []}
+    other = TestClient(env.app, base_url=APP)
+    assert sso_login(other).status_code == 303
+    me, legacy = me_and_user(env, other, "radiologist")
+    assert me["role"] == "radiologist" and legacy.oidc_issuer == provider.issuer
+    # Another identity naming the linked account gets an account of its own.
+    provider.user = {"sub": "idp-intruder", "preferred_username": "coordinator",
+                     "groups": ["stroke_team"]}
+    intruder = TestClient(env.app, base_url=APP)
+    assert sso_login(intruder).status_code == 303
+    assert intruder.get("/api/me").json()["username"] == "coordinator (idp-intruder)"
+
+
+@pytest.mark.parametrize("configured", [True, False])
+def test_verified_email_links_only_when_configured(tmp_path: Path, provider: FakeOIDCProvider,
+                                                   configured: bool) -> None:
+    from strokealert.api.services.users import add_user
+
+    env = sso_env(tmp_path, provider, oidc_link_verified_email=configured)
+    with env.factory.begin() as session:  # `strokealert user add ada@hosp.example --sso-only`
+        add_user(session, "ada@hosp.example", "stroke_team", None)
+    provider.user = {"sub": "idp-fake-ada", "email": "ada@hosp.example",
+                     "email_verified": False, "groups": ["stroke_team"]}
+    unverified = TestClient(env.app, base_url=APP)
+    assert sso_login(unverified).status_code == 303
+    assert unverified.get("/api/me").json()["username"] == "ada@hosp.example (idp-fake-ada)"
+    provider.user = {"sub": "idp-ada", "email": "ada@hosp.example", "email_verified": True,
+                     "groups": ["radiologist"]}
+    verified = TestClient(env.app, base_url=APP)
+    assert sso_login(verified).status_code == 303
+    me, account = me_and_user(env, verified, "ada@hosp.example")
+    assert (me["username"] == "ada@hosp.example") is configured
+    assert (account.oidc_subject == "idp-ada") is configured
+    # A password account is never linked by email, verified or not.
+    provider.user = {"sub": "idp-admin", "email": "admin", "email_verified": True,
+                     "groups": ["stroke_team"]}
+    third = TestClient(env.app, base_url=APP)
+    assert sso_login(third).status_code == 303
+    assert third.get("/api/me").json() == {"username": "admin (idp-admin)",
+                                           "display_name": "admin (idp-admin)",
+                                           "role": "stroke_team"}
 
 
 def test_default_role_for_new_sso_users(tmp_path: Path, provider: FakeOIDCProvider) -> None:

@@ -1,4 +1,5 @@
-"""Login (password or hospital SSO via OIDC), logout, API tokens, phone registration."""
+"""Login (password or hospital SSO via OIDC), logout, server-side sessions, API tokens and
+their revocation, phone registration."""
 
 from __future__ import annotations
 
@@ -10,14 +11,18 @@ from httpx import HTTPError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strokealert.api.dependencies import DB, Principal, audit, client_ip, require, utcnow
-from strokealert.api.schemas import DeviceIn, TokenIn, TokenOut, UserOut
-from strokealert.api.security import (
-    LOGIN_CSRF_COOKIE,
-    SESSION_COOKIE,
-    new_api_token,
-    verify_password,
+from strokealert.api.dependencies import (
+    DB,
+    Admin,
+    Principal,
+    audit,
+    client_ip,
+    require,
+    utcnow,
 )
+from strokealert.api.schemas import DeviceIn, RevokedOut, TokenIn, TokenInfo, TokenOut, UserOut
+from strokealert.api.security import LOGIN_CSRF_COOKIE, SESSION_COOKIE, verify_password
+from strokealert.api.services import sessions, users
 from strokealert.db.models.users import ApiToken, User
 
 router = APIRouter(tags=["auth"])
@@ -40,8 +45,13 @@ def login_page(request: Request, *, error: str | None = None, status_code: int =
     return response
 
 
-def start_session(request: Request, user: User, redirect: str) -> Response:
-    cookie, _csrf = request.app.state.signer.dump(user.id)
+def start_session(request: Request, session: Session, user: User, method: str,
+                  redirect: str) -> Response:
+    """Store a server-side session (committed) and set its signed opaque id as the cookie."""
+    state = request.app.state
+    session_id = sessions.open_session(session, user, method, state.settings)
+    session.commit()
+    cookie = state.signer.dump(session_id)
     response = RedirectResponse(_safe_next(redirect), status_code=303)
     response.set_cookie(SESSION_COOKIE, cookie, httponly=True, samesite="lax",
                         secure=request.app.state.https,
@@ -81,15 +91,17 @@ def login(request: Request, session: DB, username: Annotated[str, Form()],
         session.commit()
         return login_page(request, error="Wrong username or password.", status_code=401,
                           next_url=next)
-    state.limiter.succeeded(username, attempt)
+    state.limiter.succeeded(username, ip, attempt)
     user.last_login_at = utcnow()
     audit(request, session, Principal(user, "session"), "login", detail={"method": "password"})
-    session.commit()
-    return start_session(request, user, next)
+    return start_session(request, session, user, "password", next)
 
 
 @router.post("/logout", include_in_schema=False)
 def logout(request: Request, session: DB, principal: AnyUser) -> Response:
+    """Ends the server-side session: the cookie is worthless afterwards, even if replayed."""
+    if principal.session_id is not None:
+        sessions.close_session(session, principal.session_id)
     audit(request, session, principal, "logout")
     session.commit()
     response = RedirectResponse("/login", status_code=303)
@@ -125,13 +137,12 @@ def _sso_refused(request: Request, session: Session, username: str | None, outco
 @router.get(OIDC_CALLBACK, include_in_schema=False, name="oidc_callback")
 async def oidc_callback(request: Request, session: DB) -> Response:
     """Check state, code, PKCE and the signed ID token (issuer, audience, expiry, nonce), then
-    map the provider's user to a local user: by subject, else by username (a local user not
-    yet linked to another subject), else a new user whose role comes from the role claim.
+    find the local user by issuer + subject (see :func:`users.find_sso_user`), else create one
+    whose role comes from the role claim. A name or an email never reaches a password account;
+    an admin links one explicitly (``strokealert user link-sso``) and it keeps its own role.
     Users created by SSO take their role from the claim at every login."""
     from authlib.integrations.base_client import OAuthError
     from joserfc.errors import JoseError
-
-    from strokealert.api.services.users import role_from_claims
 
     client = request.app.state.oidc
     if client is None:
@@ -149,32 +160,26 @@ async def oidc_callback(request: Request, session: DB) -> Response:
     if not subject:
         raise _sso_refused(request, session, None, "sso_failed", 401, "single sign-on failed",
                            {"reason": "no ID token"})
-    username = str(claims.get("preferred_username") or claims.get("email") or subject)[:128]
-    role = role_from_claims(claims, settings.oidc_role_claim, settings.oidc_default_role)
-    user = session.scalar(select(User).where(User.oidc_subject == subject))
-    if user is None:
-        user = session.scalar(select(User).where(User.username == username))
-        if user is not None and user.oidc_subject not in (None, subject):
-            raise _sso_refused(request, session, username, "sso_subject_mismatch", 403,
-                               "this account is linked to another single sign-on identity")
+    issuer = str(claims.get("iss") or settings.oidc_issuer)
+    role = users.role_from_claims(claims, settings.oidc_role_claim, settings.oidc_default_role)
+    user = users.find_sso_user(session, issuer, subject, claims,
+                               link_email=settings.oidc_link_verified_email)
     if user is None or user.password_hash is None:
         if role is None:
-            raise _sso_refused(request, session, username, "no_sso_role", 403,
+            name = user.username if user else users.claimed_name(claims, subject)
+            raise _sso_refused(request, session, name, "no_sso_role", 403,
                                "this account is not enabled for strokealert")
         if user is None:
-            user = User(username=username, display_name=str(claims.get("name") or username),
-                        role=role, created_at=utcnow(), active=True)
-            session.add(user)
+            user = users.add_sso_user(session, issuer, subject, claims, role)
         user.role = role
     if not user.active:
         raise _sso_refused(request, session, user.username, "disabled", 403,
                            "this account is disabled")
-    user.oidc_subject = subject
+    user.oidc_issuer, user.oidc_subject = issuer, subject
     user.last_login_at = utcnow()
     session.flush()
     audit(request, session, Principal(user, "session"), "login", detail={"method": "oidc"})
-    session.commit()
-    return start_session(request, user, request.session.pop("next", "/"))
+    return start_session(request, session, user, "oidc", request.session.pop("next", "/"))
 
 
 @router.get("/api/me", response_model=UserOut)
@@ -183,15 +188,70 @@ def me(principal: AnyUser) -> UserOut:
     return UserOut(username=u.username, display_name=u.display_name, role=u.role)
 
 
+def _token_info(row: ApiToken) -> TokenInfo:
+    return TokenInfo(id=row.id, name=row.name, created_at=row.created_at,
+                     expires_at=row.expires_at, last_used_at=row.last_used_at,
+                     revoked_at=row.revoked_at)
+
+
 @router.post("/api/tokens", response_model=TokenOut, status_code=201)
 def create_token(request: Request, session: DB, principal: AnyUser, body: TokenIn) -> TokenOut:
-    """A bearer token for a device or script of the calling user (shown once)."""
-    token, digest = new_api_token()
-    session.add(ApiToken(user_id=principal.user.id, name=body.name, token_sha256=digest,
-                         created_at=utcnow()))
-    audit(request, session, principal, "token_created", detail={"name": body.name})
+    """A bearer token for a device or script of the calling user (shown once), living
+    ``days`` (default ``token_default_days``, at most ``token_max_days``)."""
+    try:
+        token, row = sessions.issue_token(session, principal.user, body.name, body.days,
+                                          request.app.state.settings)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    audit(request, session, principal, "token_created", object_type="token",
+          object_id=str(row.id),
+          detail={"name": body.name, "expires_at": row.expires_at.isoformat()})
     session.commit()
-    return TokenOut(token=token, name=body.name)
+    return TokenOut(token=token, **_token_info(row).model_dump())
+
+
+def _user_named(session: Session, principal: Principal, username: str | None) -> User:
+    """The calling user, or (admins only) the user named ``username``."""
+    if username is None or username == principal.user.username:
+        return principal.user
+    if principal.user.role != "admin":
+        raise HTTPException(403, "your role may not do this")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise HTTPException(404, "no such user")
+    return user
+
+
+@router.get("/api/tokens", response_model=list[TokenInfo])
+def list_tokens(session: DB, principal: AnyUser, user: str | None = None) -> list[TokenInfo]:
+    """The calling user's tokens (admins: ``?user=NAME``), revoked and expired ones too."""
+    return [_token_info(row) for row in sessions.tokens_of(
+        session, _user_named(session, principal, user))]
+
+
+@router.delete("/api/tokens/{token_id}", status_code=204)
+def revoke_token(request: Request, session: DB, principal: AnyUser, token_id: int) -> None:
+    """Revoke one token: one's own, or anyone's for an admin."""
+    row = session.get(ApiToken, token_id)
+    if row is None or (row.user_id != principal.user.id and principal.user.role != "admin"):
+        raise HTTPException(404, "no such token")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+    audit(request, session, principal, "token_revoked", object_type="token",
+          object_id=str(row.id), detail={"user": row.user.username})
+    session.commit()
+
+
+@router.post("/api/users/{username}/revoke", response_model=RevokedOut)
+def revoke_user(request: Request, session: DB, principal: Admin, username: str) -> RevokedOut:
+    """End every web session and revoke every token of a user (lost phone, staff leaving)."""
+    user = _user_named(session, principal, username)
+    ended, revoked = sessions.revoke_user(session, user)
+    audit(request, session, principal, "sessions_revoked", object_type="user",
+          object_id=str(user.id), detail={"user": user.username, "sessions": ended,
+                                          "tokens": revoked})
+    session.commit()
+    return RevokedOut(username=user.username, sessions=ended, tokens=revoked)
 
 
 @router.post("/api/devices", status_code=204)
