@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 test: $(STAMP)
+	scripts/test-prerequisites.sh
 	$(VENV)/bin/ruff check strokealert perfusion notifications tests bench
 	$(VENV)/bin/pytest
 

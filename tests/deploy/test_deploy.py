@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +27,17 @@ from strokealert.config import Settings
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 K8S = DEPLOY / "k8s"
+# Passwords this directory once shipped, and placeholders that work if left in place.
+KNOWN_DEFAULTS = ("change-me", "changeme", "radiologist", ":-strokealert", "secret123",
+                  "admin:admin", "orthanc:orthanc")
+# `NAME=value` / `NAME: value` for a secret-looking upper-case name: only empty or ${...} allowed.
+SECRET_ASSIGNMENT = re.compile(
+    r"^\s*(?:-\s*)?#?\s*([A-Z_]*(?:PASSWORD|SECRET|TOKEN)[A-Z_]*)\s*[=:]\s*(.*)$")
+SECRET_VARIABLES = {"POSTGRES_PASSWORD", "STROKEALERT_SECRET_KEY", "ORTHANC_USERNAME",
+                    "ORTHANC_PASSWORD"}
+SECRET_SETTINGS = {"STROKEALERT_SECRET_KEY", "STROKEALERT_DATABASE_URL",
+                   "STROKEALERT_WEBHOOK_SECRET", "STROKEALERT_TWILIO_AUTH_TOKEN",
+                   "STROKEALERT_SMTP_PASSWORD", "STROKEALERT_OIDC_CLIENT_SECRET"}
 CELERY_WORKER = ["celery", "-A", "strokealert.pipeline.celery_app", "worker"]
 STROKEALERT_SERVICES = {"api", "receiver", "worker", "scheduler", "migrate"}
 
@@ -203,3 +218,88 @@ def test_readme_names_only_real_commands() -> None:
     for phrase in mentioned:
         words = tuple(w for w in shlex.split(phrase)[1:] if not w.startswith("-"))
         assert words[:2] in commands or words[:1] in commands, phrase
+
+
+def test_no_default_password_anywhere_in_deploy() -> None:
+    for path in sorted(DEPLOY.rglob("*")):
+        if not path.is_file() or path.name == "README.md":
+            continue
+        text = path.read_text()
+        for default in KNOWN_DEFAULTS:
+            assert default not in text.lower(), f"{path.relative_to(DEPLOY)} holds {default!r}"
+        for line in text.splitlines():
+            match = SECRET_ASSIGNMENT.match(line)
+            if match:
+                value = match.group(2).strip().strip('"')
+                assert value == "" or value.startswith("${"), f"{path.name}: {line.strip()}"
+
+
+def test_compose_refuses_to_start_without_its_secrets(compose: dict[str, Any]) -> None:
+    """Every secret is ``${VAR:?message}`` (no fallback value), and Orthanc's web UI is not
+    published beyond the docker host's loopback."""
+    text = (DEPLOY / "docker-compose.yml").read_text()
+    references = re.findall(r"\$\{([A-Z_]+)(:?[-?+]?)", text)
+    for name, operator in references:
+        if name in SECRET_VARIABLES or any(w in name for w in ("PASSWORD", "SECRET", "TOKEN")):
+            assert operator == ":?", f"${{{name}}} in docker-compose.yml needs :?"
+    assert SECRET_VARIABLES <= {name for name, _ in references}
+    database_url = compose["x-strokealert-env"]["STROKEALERT_DATABASE_URL"]
+    assert "${POSTGRES_PASSWORD:?" in database_url
+    for port in compose["services"]["orthanc"].get("ports", []):
+        assert str(port).startswith("127.0.0.1:"), port
+    orthanc = json.loads((DEPLOY / "orthanc.json").read_text())
+    assert orthanc["RegisteredUsers"] == {"${ORTHANC_USERNAME}": "${ORTHANC_PASSWORD}"}
+    environment = compose["services"]["orthanc"]["environment"]
+    assert set(environment) == {"ORTHANC_USERNAME", "ORTHANC_PASSWORD"}
+    env_example = (DEPLOY / "env.example").read_text()
+    for name in SECRET_VARIABLES:
+        assert re.search(rf"^{name}=$", env_example, re.MULTILINE), f"{name} must be empty"
+
+
+def test_kubernetes_secrets_come_from_the_secret_only(manifests: list[dict[str, Any]]) -> None:
+    secret = yaml.safe_load((K8S / "secret.example.yaml").read_text())
+    assert all(value == "" for value in secret["stringData"].values()), "no usable values"
+    config = _by_kind(manifests, "ConfigMap")["strokealert-config"]["data"]
+    assert not SECRET_SETTINGS & set(config)
+    for deployment in _by_kind(manifests, "Deployment").values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            env = {e["name"]: e for e in container.get("env", [])}
+            assert "secretKeyRef" in env["STROKEALERT_SECRET_KEY"]["valueFrom"]
+            assert "secretKeyRef" in env["STROKEALERT_DATABASE_URL"]["valueFrom"]
+            assert all("value" not in e for e in env.values())
+
+
+@pytest.mark.skipif(subprocess.run(["docker", "compose", "version"], capture_output=True,
+                                   check=False).returncode != 0 if shutil.which("docker")
+                    else True, reason="docker compose is not installed")
+def test_docker_compose_config_fails_without_the_variables(tmp_path: Path) -> None:
+    for name in ("docker-compose.yml", "orthanc.json"):
+        shutil.copy(DEPLOY / name, tmp_path / name)
+    (tmp_path / ".env").write_text("")
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARIABLES}
+    command = ["docker", "compose", "-f", str(tmp_path / "docker-compose.yml"), "config", "-q"]
+    refused = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode != 0
+    assert any(name in refused.stderr for name in SECRET_VARIABLES), refused.stderr
+    filled = {**env, **{name: "x" + name.lower() for name in SECRET_VARIABLES}}
+    accepted = subprocess.run(command, env=filled, capture_output=True, text=True, timeout=60)
+    assert accepted.returncode == 0, accepted.stderr
+
+
+@pytest.mark.parametrize(("command", "settings", "reason"), [
+    ("serve", {"STROKEALERT_HTTP_HOST": "0.0.0.0"}, "STROKEALERT_SECRET_KEY is required"),
+    ("web", {"STROKEALERT_HTTP_HOST": "0.0.0.0"}, "STROKEALERT_SECRET_KEY is required"),
+    ("serve", {"STROKEALERT_HTTP_HOST": "127.0.0.1",
+               "STROKEALERT_WEBHOOK_URL": "http://127.0.0.1:9/hook"},
+     "STROKEALERT_WEBHOOK_URL is set without STROKEALERT_WEBHOOK_SECRET"),
+])
+def test_the_service_refuses_to_start_without_its_secrets(
+        tmp_path: Path, command: str, settings: dict[str, str], reason: str) -> None:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("STROKEALERT_") or k == "STROKEALERT_TEST_POSTGRES_URL"}
+    env.update(settings, STROKEALERT_DATA_DIR=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "strokealert", command], env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert reason in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "strokealert.sqlite3").exists()  # refused before touching anything
