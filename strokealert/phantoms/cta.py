@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume
+
 LVO_SITES = ("ICA", "M1", "M2", "basilar")
 NEGATIVE_KINDS = ("normal", "distal_m3", "stenosis")
 PHASES = ("early_arterial", "arterial", "late_arterial", "venous")
@@ -445,8 +447,6 @@ def _misregister(vol: np.ndarray, shift_px: float, rng: np.random.Generator) -> 
 
 def write_dicom(rendered: Rendered, out_dir: Path) -> dict[str, Any]:
     """Write the volume as a CTA DICOM series plus ``truth.json``; returns the truth dict."""
-    from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume
-
     out_dir.mkdir(parents=True, exist_ok=True)
     series = SeriesInfo(series_number=4, description="CTA Head Neck Angio", contrast=True,
                         kernel="Hv40", kvp=100.0)
