@@ -59,7 +59,7 @@ class Service:
         service = cls(settings)
         service.add(AlertingComponent(settings, service.factory))
         pipeline = service.add(PipelineComponent(settings, service.factory))
-        service.add(WebComponent(settings, service.factory))
+        service.add(WebComponent(settings))  # its own pool (api.app.web_engine)
         service.ingest = IngestProcess(settings)
         service.ingest.on_series_complete.append(pipeline.wake)
         service.ingest.on_study_complete.append(pipeline.wake)

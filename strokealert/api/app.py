@@ -11,6 +11,7 @@ from fastapi.exceptions import HTTPException as FastAPIHTTPException
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException
 
@@ -63,16 +64,24 @@ def web_push_config(settings: Settings) -> dict[str, object] | None:
     return {"firebase": firebase, "vapidKey": settings.fcm_vapid_key}
 
 
+def web_engine(settings: Settings) -> Engine:
+    """The web app's own engine and pool, apart from the alert path's (relay, pipeline), so
+    that no page load waits for, or makes an alert wait for, a database connection."""
+    return db.make_engine(settings.resolved_database_url, pool_size=settings.web_db_pool_size,
+                          max_overflow=settings.web_db_max_overflow, pool_timeout=10)
+
+
 def create_app(settings: Settings, factory: sessionmaker[Session] | None = None) -> FastAPI:
-    """The web app and API; ``factory`` defaults to an engine on the settings' database."""
+    """The web app and API; ``factory`` defaults to :func:`web_engine`. Request bodies over
+    ``http_max_body_bytes`` get 413 (declared or streamed)."""
     from strokealert.alerting import signing_secret
 
     app = FastAPI(title="strokealert", version=__version__, description=NOT_A_MEDICAL_DEVICE,
-                  docs_url=None, redoc_url=None, openapi_url=None)
+                  docs_url=None, redoc_url=None, openapi_url=None,
+                  max_body_size=settings.http_max_body_bytes)
     state = app.state
     state.settings = settings
-    state.factory = factory or db.make_session_factory(
-        db.make_engine(settings.resolved_database_url))
+    state.factory = factory or db.make_session_factory(web_engine(settings))
     state.secret = signing_secret(settings)
     state.https = settings.public_url.startswith("https://")
     state.zone = ZoneInfo(settings.timezone)
@@ -87,6 +96,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
     templates.env.globals.update(disclaimer=NOT_A_MEDICAL_DEVICE, version=__version__,
                                  push_config=push_config)
     state.templates = templates
+    state.case_feed = cases.case_feed(state)
     state.oidc = _oidc_client(app, settings)
     app.add_middleware(SecurityHeaders, https=state.https,
                        connect_extra=FIREBASE_CONNECT if push_config else ())

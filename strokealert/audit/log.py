@@ -5,14 +5,13 @@ Details never carry PHI values, only field names and ids; the rows are the PHI a
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strokealert.csvexport import csv_text
 from strokealert.db.models.audit import AuditEvent
 
 ACTIONS = ("login", "login_failed", "logout", "phi_view", "ack", "timeline_edit", "export",
@@ -51,11 +50,7 @@ def query(session: Session, *, action: str | None = None, username: str | None =
 
 
 def to_csv(rows: list[AuditEvent]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_FIELDS)
-    for r in rows:
-        writer.writerow([r.id, r.at.isoformat(), r.username or "", r.role or "", r.action,
-                         r.object_type or "", r.object_id or "", r.outcome, r.ip or "",
-                         r.user_agent or "", "" if r.detail is None else r.detail])
-    return out.getvalue()
+    """The events as CSV; user-supplied text (names, user agents) never runs as a formula."""
+    return csv_text(CSV_FIELDS, ([r.id, r.at.isoformat(), r.username, r.role, r.action,
+                                  r.object_type, r.object_id, r.outcome, r.ip, r.user_agent,
+                                  r.detail] for r in rows))

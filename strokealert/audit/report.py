@@ -3,8 +3,6 @@ order), JSON, or a self-contained HTML page with the charts."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
@@ -18,6 +16,7 @@ from sqlalchemy.orm import Session
 from strokealert import NOT_A_MEDICAL_DEVICE
 from strokealert.audit import charts
 from strokealert.audit.measures import MEASURES, TARGETS, UTD, arrival, summarize
+from strokealert.csvexport import csv_text
 from strokealert.db.models.cases import Case
 from strokealert.errors import InputError
 
@@ -39,11 +38,26 @@ CSV_FIELDS = (
 )
 
 
+# Every date a request or a command may name (a report, a timeline entry) lies in here.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(2999, 12, 31)
+
+
+def check_day(day: date, what: str) -> date:
+    """``day`` if it lies within ``EARLIEST_DAY``…``LATEST_DAY``, else InputError."""
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise InputError(f"{what}: {day.isoformat()} is outside {EARLIEST_DAY.isoformat()}"
+                         f" to {LATEST_DAY.isoformat()}")
+    return day
+
+
 def parse_date(text: str, what: str) -> date:
+    """``YYYY-MM-DD`` within the accepted range, else InputError naming ``what``."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InputError(f"{what}: expected a date YYYY-MM-DD, got {text!r}") from None
+    return check_day(day, what)
 
 
 def load_cases(session: Session, start: date, end: date, zone: tzinfo) -> list[Case]:
@@ -92,12 +106,7 @@ def csv_rows(summary: dict[str, Any], zone: tzinfo) -> list[list[str]]:
 
 
 def to_csv(summary: dict[str, Any]) -> str:
-    zone = ZoneInfo(summary["timezone"])
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_FIELDS)
-    writer.writerows(csv_rows(summary, zone))
-    return out.getvalue()
+    return csv_text(CSV_FIELDS, csv_rows(summary, ZoneInfo(summary["timezone"])))
 
 
 def to_json(summary: dict[str, Any]) -> str:

@@ -4,24 +4,39 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator, Mapping
 from datetime import datetime
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strokealert.api.dependencies import DB, Acker, Principal, TimelineEditor, Viewer, audit
+from strokealert.api.dependencies import (
+    DB,
+    VIEW_ROLES,
+    Acker,
+    Principal,
+    TimelineEditor,
+    Viewer,
+    audit,
+    optional_principal,
+    require,
+)
 from strokealert.api.schemas import AckIn, CaseDetail, CaseSummary, TimelineIn
 from strokealert.api.services import cases as case_service
 from strokealert.api.services import images, views
+from strokealert.api.services.live import CaseFeed, Subscription, TooManyStreams
 from strokealert.db.models.cases import Case
 from strokealert.errors import InputError
 
 router = APIRouter(tags=["cases"])
-STREAM_POLL_S = 1.0
-KEEPALIVE_S = 15.0
+STREAM_CHECK_S = 1.0  # how often an idle stream checks for a closed browser (seconds)
+KEEPALIVE_S = 15.0  # comment line sent on an idle stream (seconds)
+CHANGES_PER_READ = 1000  # bound of one read of the changed cases
+require_viewer = require(*VIEW_ROLES)
 
 
 def get_case(session: Session, case_id: str) -> Case:
@@ -143,37 +158,80 @@ def map_slice(session: DB, _principal: Viewer, case_id: str, name: str, z: int) 
                     headers={"Cache-Control": "private, max-age=300"})
 
 
-def _changes_since(request: Request, since: datetime) -> list[dict[str, Any]]:
-    state = request.app.state
+def read_changes(state: Any, after: datetime,
+                 sent: Mapping[str, datetime]) -> list[dict[str, Any]]:
+    """The worklist rows of the cases changed after ``after`` and not yet ``sent`` (one short
+    session; the :class:`~strokealert.api.services.live.CaseFeed` reader)."""
     with state.factory() as session:
-        rows = list(session.scalars(select(Case).where(Case.updated_at > since)
-                                    .order_by(Case.updated_at).limit(200)))
+        rows = session.scalars(select(Case).where(Case.updated_at > after)
+                               .order_by(Case.updated_at).limit(CHANGES_PER_READ))
         row_template = state.templates.get_template("_case_row.html")
         return [{"id": c.id, "urgency": c.urgency, "created": c.created_at.isoformat(),
                  "updated": c.updated_at,
                  "html": row_template.render(c=c, zone=state.zone, local=views.local)}
-                for c in rows]
+                for c in rows if sent.get(c.id) != c.updated_at]
+
+
+def case_feed(state: Any) -> CaseFeed:
+    """The app's live worklist feed (one per app)."""
+    settings = state.settings
+    return CaseFeed(partial(read_changes, state), partial(datetime.now, state.zone),
+                    max_streams_per_user=settings.web_max_streams_per_user,
+                    poll_s=settings.web_stream_poll_s)
+
+
+async def stream_viewer(request: Request) -> Principal:
+    """The viewer behind an event stream, looked up with a session closed before the stream
+    starts (a stream holds no database connection)."""
+
+    def lookup() -> Principal | None:
+        with request.app.state.factory() as session:
+            return optional_principal(request, session)
+
+    return await require_viewer(request, await asyncio.to_thread(lookup))
+
+
+class FeedStream(StreamingResponse):
+    """An event stream that leaves the feed however it ends (closed, cut or cancelled)."""
+
+    def __init__(self, feed: CaseFeed, subscription: Subscription, content: Any) -> None:
+        super().__init__(content, media_type="text/event-stream",
+                         headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
+        self.feed, self.subscription = feed, subscription
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.feed.unsubscribe(self.subscription)
 
 
 @router.get("/events", include_in_schema=False)
-async def events(request: Request, _principal: Viewer) -> StreamingResponse:
-    """Server-sent events: ``case`` with the worklist row of each new or changed case."""
-    since = datetime.now(request.app.state.zone)
+async def events(request: Request,
+                 principal: Annotated[Principal, Depends(stream_viewer)]) -> StreamingResponse:
+    """Server-sent events: ``case`` with the worklist row of each new or changed case; 429 past
+    the per-user cap of open streams."""
+    state = request.app.state
+    feed: CaseFeed = state.case_feed
+    try:
+        subscription = feed.subscribe(principal.user.id)
+    except TooManyStreams as exc:
+        raise HTTPException(429, str(exc), headers={"Retry-After": "30"}) from None
 
-    async def stream() -> Any:
-        nonlocal since
+    async def stream() -> AsyncIterator[str]:
         idle = 0.0
         yield "retry: 3000\n\n"
-        while not await request.is_disconnected() and not request.app.state.stopping.is_set():
-            for change in await asyncio.to_thread(_changes_since, request, since):
-                since = max(since, change.pop("updated"))
-                yield f"event: case\ndata: {json.dumps(change)}\n\n"
-                idle = 0.0
-            await asyncio.sleep(STREAM_POLL_S)
-            idle += STREAM_POLL_S
-            if idle >= KEEPALIVE_S:
-                idle = 0.0
-                yield ": keepalive\n\n"
+        while not (subscription.overflowed or state.stopping.is_set()
+                   or await request.is_disconnected()):
+            try:
+                change = await asyncio.wait_for(subscription.queue.get(), STREAM_CHECK_S)
+            except TimeoutError:
+                idle += STREAM_CHECK_S
+                if idle >= KEEPALIVE_S:
+                    idle = 0.0
+                    yield ": keepalive\n\n"
+                continue
+            idle = 0.0
+            yield f"event: case\ndata: {json.dumps(change)}\n\n"
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"X-Accel-Buffering": "no"})
+    return FeedStream(feed, subscription, stream())

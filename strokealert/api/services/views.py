@@ -9,19 +9,22 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from strokealert.audit.measures import case_values
+from strokealert.audit.report import check_day
 from strokealert.db.models.cases import TIMELINE_FIELDS, Case
 from strokealert.errors import InputError
 
 
 def parse_time(text: str | None, zone: ZoneInfo) -> datetime | None:
     """ISO 8601 → aware UTC; a time without offset (a ``datetime-local`` field) is read in the
-    hospital's zone (on a DST fold, the first occurrence). Empty → None."""
+    hospital's zone (on a DST fold, the first occurrence). Empty → None; a date outside the
+    accepted range (``report.check_day``) → InputError."""
     if text is None or not str(text).strip():
         return None
     try:
         moment = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
     except ValueError:
         raise InputError(f"not a date and time: {text!r}") from None
+    check_day(moment.date(), "date")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
     return moment.astimezone(ZoneInfo("UTC"))
