@@ -19,9 +19,10 @@ def analyze(
     """Run everything that applies (perfusion on CTP, LVO on CTA) and decide the alert level."""
     from strokealert.pipeline.analysis import analyze_paths
     from strokealert.pipeline.jobs import rule_settings
+    from strokealert.pipeline.perfusion_settings import perfusion_config
 
     settings = load_settings(config)
-    result = analyze_paths(paths, out, rule_settings(settings))
+    result = analyze_paths(paths, out, rule_settings(settings), perfusion_config(settings))
     (out / "result.json").write_text(json.dumps(result, indent=2))
     if as_json:
         typer.echo(json.dumps(result, indent=2))

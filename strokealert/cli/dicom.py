@@ -28,10 +28,12 @@ def require_secrets(settings: Settings) -> None:
 def serve(config: Path | None = typer.Option(None, "--config", help="TOML settings file")) -> None:
     """Run the service (DICOM receiver, completion, retention, …) until SIGINT/SIGTERM."""
     from strokealert import db
+    from strokealert.pipeline.perfusion_settings import perfusion_config
     from strokealert.service import Service
 
     settings = _settings(config)
     require_secrets(settings)
+    perfusion_config(settings)  # an unknown or invalid [perfusion] setting stops us here
     db.upgrade(settings.resolved_database_url)
     Service.default(settings).run_until_signal()
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pydicom
@@ -24,6 +24,9 @@ from strokealert.dicom.sender import dicom_files
 from strokealert.errors import InputError
 from strokealert.pipeline.publish import write_study_results
 from strokealert.pipeline.rules import RuleSettings, decide
+
+if TYPE_CHECKING:
+    from perfusion.config import PerfusionConfig
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +89,13 @@ def run_stage(name: str, func: Callable[[], dict[str, Any]]) -> tuple[dict[str, 
 
 
 def run_perfusion_with_masks(
-    paths: Sequence[Path], out_dir: Path
+    paths: Sequence[Path], out_dir: Path, config: PerfusionConfig | None = None
 ) -> tuple[dict[str, Any], tuple[np.ndarray, np.ndarray] | None]:
-    """The perfusion block, and the (core, Tmax>6) masks for the DICOM SEG when there are any."""
+    """The perfusion block, and the (core, Tmax>6) masks for the DICOM SEG when there are any;
+    ``config`` as the service sets it (``perfusion_settings``), else the library's defaults."""
     import perfusion
 
-    result = perfusion.analyze_files(list(paths), out_dir)
+    result = perfusion.analyze_files(list(paths), out_dir, config)
     core, hypo = result.core_mask, result.hypoperfusion_mask
     return result.to_json(), (core, hypo) if core is not None and hypo is not None else None
 
@@ -107,7 +111,8 @@ def not_run() -> dict[str, Any]:
 
 
 def analyze_paths(
-    paths: Sequence[Path], out_dir: Path, rules: RuleSettings | None = None
+    paths: Sequence[Path], out_dir: Path, rules: RuleSettings | None = None,
+    perfusion_config: PerfusionConfig | None = None,
 ) -> dict[str, Any]:
     """The ``strokealert.analysis/1`` result for the DICOM files under ``paths``."""
     started = time.perf_counter()
@@ -118,7 +123,8 @@ def analyze_paths(
 
     def perfusion_stage() -> dict[str, Any]:
         assert ctp is not None
-        block, masks["perfusion"] = run_perfusion_with_masks(ctp.paths, out_dir)
+        block, masks["perfusion"] = run_perfusion_with_masks(ctp.paths, out_dir,
+                                                             perfusion_config)
         return block
 
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -25,6 +25,7 @@ from strokealert.config import Settings
 from strokealert.db.models.ingest import CompletionEvent, Instance, Series, Study
 from strokealert.db.models.pipeline import Job, StageEvent, StudyDecision
 from strokealert.pipeline import analysis
+from strokealert.pipeline.perfusion_settings import perfusion_config
 from strokealert.pipeline.publish import publish
 from strokealert.pipeline.rules import LEVEL_ORDER, Decision, RuleSettings, decide
 
@@ -151,7 +152,8 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         if kind == "perfusion":
-            block, masks = analysis.run_perfusion_with_masks(paths, out_dir)
+            block, masks = analysis.run_perfusion_with_masks(paths, out_dir,
+                                                             perfusion_config(settings))
         else:
             block = analysis.run_lvo(paths, out_dir)
         status, error = "done", None

@@ -271,3 +271,38 @@ def test_user_add_command_and_metrics(tmp_path: Path) -> None:
     metrics = client.get("/metrics").text
     assert 'strokealert_cases{level="critical"} 1.0' in metrics
     assert "strokealert_alert_to_ack_seconds_bucket" in metrics
+
+
+def test_sso_only_accounts_and_explicit_links_from_the_command_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    environ = {**os.environ, "STROKEALERT_DATA_DIR": str(tmp_path)}
+
+    def cli(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "strokealert", "user", *args], input=stdin,
+                              env=environ, capture_output=True, text=True, timeout=120)
+
+    assert cli("add", "ada@hosp.example", "--role", "stroke_team", "--sso-only").returncode == 0
+    assert cli("add", "ben", "--role", "admin", "--password-stdin",
+               stdin="long enough secret\n").returncode == 0
+    linked = cli("link-sso", "ben", "--issuer", "https://idp.example", "--sub", "s-ben")
+    assert linked.returncode == 0, linked.stderr
+    taken = cli("link-sso", "ada@hosp.example", "--issuer", "https://idp.example",
+                "--sub", "s-ben")
+    assert taken.returncode == 2 and "already linked to 'ben'" in taken.stderr
+    env = make_env(tmp_path / "web", f"sqlite:///{tmp_path / 'strokealert.sqlite3'}")
+    with env.factory() as session:
+        users = {u.username: u for u in session.scalars(select(User))}
+        assert users["ada@hosp.example"].password_hash is None
+        assert (users["ben"].oidc_issuer, users["ben"].oidc_subject, users["ben"].role) == (
+            "https://idp.example", "s-ben", "admin")
+        assert [e.action for e in session.scalars(select(AuditEvent).order_by(
+            AuditEvent.id))] == ["user_added", "user_added", "sso_linked"]
+    # Nobody can log in to an SSO-only account with a password.
+    client = TestClient(env.app)
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    assert client.post("/login", data={"username": "ada@hosp.example", "password": "x" * 9,
+                                       "csrf_token": token}).status_code == 401
