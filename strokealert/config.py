@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     series_quiet_s: float = 5.0
     study_quiet_s: float = 15.0
     retention_interval_s: float = Field(3600.0, description="seconds between retention purges")
+    reconcile_interval_s: float = Field(
+        3600.0, description="seconds between full reconciliations of the index with the store")
 
     # --- web / API ---
     http_host: str = "0.0.0.0"

@@ -7,6 +7,12 @@ all its series are complete), writes each completion exactly once as a ``Complet
 same transaction that marks the series complete, and then calls the in-process callbacks. An
 image arriving for a completed series re-opens it (and its study); it completes again later.
 Being the only writer, it also runs the retention purge between batches.
+
+Nothing answered with success is dropped: a batch the database cannot take goes to the
+:class:`Journal` on the local disk (not memory) and is replayed when the database answers again
+(probed with back-off); completions wait meanwhile. At start the journal is replayed and the
+index reconciled with the store (:mod:`strokealert.dicom.reconcile`) before any completion is
+decided; the whole store is reconciled again every ``reconcile_interval_s``.
 """
 
 from __future__ import annotations
@@ -16,7 +22,6 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,71 +29,47 @@ from zoneinfo import ZoneInfo
 
 import pydicom
 from pydicom.dataset import Dataset
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert.config import Settings
 from strokealert.db.models.ingest import CompletionEvent, Instance, QuarantinedFile, Series, Study
 from strokealert.dicom.classify import SliceInfo, classify_slices, expected_count, slice_info
 from strokealert.dicom.header import Description, RawHeader, describe
+from strokealert.dicom.journal import Journal
+from strokealert.dicom.reconcile import reconcile
+from strokealert.dicom.records import (
+    Completion,
+    CompletionCallback,
+    InstanceRecord,
+    QuarantineRecord,
+    Record,
+)
 from strokealert.dicom.retention import purge_expired
 from strokealert.dicom.store import ImageStore
+
+__all__ = ["Completion", "CompletionCallback", "Indexer", "InstanceRecord", "QuarantineRecord"]
 
 log = logging.getLogger(__name__)
 
 BATCH_MAX = 500
 BATCH_WINDOW_S = 0.25  # collect records this long after the first (adds to completion latency)
-MAX_ATTEMPTS = 5  # per batch, before it is dropped from the index (files are kept)
+RETRY_WAIT_S = (0.25, 5.0)  # first and longest pause between database probes (doubles)
+RECONCILE_MARGIN_S = 60.0  # series folders changed this long before the last pass are checked
+HASH_PIECE = 1 << 20  # bytes read at a time when a stored file is hashed
 
 
-@dataclass
-class InstanceRecord:
-    """A stored instance waiting to be indexed; ``chunks`` (the file's bytes, in the pieces
-    they were written in) are hashed, then dropped."""
-
-    study_uid: str
-    series_uid: str
-    sop_uid: str
-    sop_class_uid: str
-    transfer_syntax_uid: str
-    dataset: Dataset | None  # the received header (described, then dropped)
-    calling_aet: str
-    path: str
-    size_bytes: int
-    chunks: tuple[bytes, ...] | None
-    received_at: datetime
-    sha256: str | None = None  # computed once by the indexer (then ``data`` is dropped)
-    description: Description | None = None  # likewise, from ``dataset``
-
-
-@dataclass
-class QuarantineRecord:
-    """A rejected object, already moved to ``quarantine/``."""
-
-    path: str
-    reason: str
-    calling_aet: str | None
-    study_uid: str | None
-    series_uid: str | None
-    sop_uid: str | None
-    received_at: datetime
-
-
-@dataclass(frozen=True)
-class Completion:
-    """A completion as written to ``completion_events`` (``series_uid`` None for a study)."""
-
-    event_id: int
-    level: str  # "series" | "study"
-    study_uid: str
-    series_uid: str | None
-    reason: str  # "count" | "quiet"
-    instance_count: int
-    kind: str | None  # series kind (ctp/cta/ncct/other); None for a study
-    created_at: datetime
-
-
-CompletionCallback = Callable[[Completion], None]
+def sha256_of(record: InstanceRecord) -> str:
+    """SHA-256 of the record's bytes: its chunks, else the stored file."""
+    digest = hashlib.sha256()
+    if record.chunks is not None:
+        for chunk in record.chunks:
+            digest.update(chunk)
+        return digest.hexdigest()
+    with open(record.path, "rb") as handle:
+        while piece := handle.read(HASH_PIECE):
+            digest.update(piece)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -140,17 +121,26 @@ class Indexer:
                                      if retention_interval_s is None else retention_interval_s)
         self.on_series_complete: list[CompletionCallback] = []
         self.on_study_complete: list[CompletionCallback] = []
-        self._queue: queue.Queue[InstanceRecord | QuarantineRecord] = queue.Queue()
+        self._queue: queue.Queue[Record] = queue.Queue()
         self._series: dict[str, _SeriesState] = {}
         self._studies: dict[str, _StudyState] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._next_purge = 0.0
+        self._next_reconcile = 0.0
+        self._started_at = time.time()
+        self.journal = Journal(settings.data_dir / "journal" / "index.jsonl")
+        self._reconciled_marker = settings.data_dir / "journal" / "reconciled-at"
+        self._stale = True  # the in-memory state must be (re)loaded from the database
+        self._retry_wait_s = RETRY_WAIT_S[0]
+        self._next_try = 0.0  # monotonic time of the next database attempt after a failure
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
-        self._load_open_state()
+        """Start the thread; it replays the journal and reconciles before deciding anything."""
+        self._started_at = time.time()
         self._next_purge = time.time() + min(60.0, self.retention_interval_s)
+        self._next_reconcile = time.time() + self.settings.reconcile_interval_s
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="dicom-indexer", daemon=True)
         self._thread.start()
@@ -162,45 +152,152 @@ class Indexer:
             self._thread.join(timeout=30)
             self._thread = None
 
-    def submit(self, record: InstanceRecord | QuarantineRecord) -> None:
+    def submit(self, record: Record) -> None:
         """Queue a record (called from the receiver's handlers; never blocks)."""
         self._queue.put(record)
 
     def join(self) -> None:
-        """Block until every record submitted so far is indexed."""
+        """Block until every record submitted so far is indexed (or, while the database
+        is down, in the journal)."""
         self._queue.join()
 
     # --- main loop -------------------------------------------------------------------------
     def _run(self) -> None:
-        batch: list[InstanceRecord | QuarantineRecord] = []
-        failures = 0
+        recovered = self._recover(startup=True)
         while True:
-            if not batch:
-                batch = self._drain(self._wait_s())
-            try:
-                if failures:  # the previous attempt failed: memory may disagree with the DB
-                    self._series.clear()
-                    self._studies.clear()
-                    self._load_open_state()
-                if batch:
-                    self._index(batch)
-                self._check_completions()
-                if time.time() >= self._next_purge:
-                    self.purge()
-                failures = 0
-            except Exception:
-                failures += 1
-                log.exception("indexing failed (attempt %d)", failures)
-                if failures < MAX_ATTEMPTS and not self._stop.is_set():
-                    time.sleep(0.5 * failures)
-                    continue
-                log.error("dropping %d records from the index; their files stay in the store: "
-                          "%s", len(batch), ", ".join(r.sop_uid or "?" for r in batch[:20]))
-            for _ in batch:
-                self._queue.task_done()
-            batch = []
+            batch = self._drain(self._wait_s() if recovered else 0.05)
+            if batch:
+                self._write(batch)
+                for _ in batch:
+                    self._queue.task_done()
+            if not recovered and time.monotonic() >= self._next_try:
+                recovered = self._recover(startup=True)
+            elif recovered:
+                self._housekeeping()
             if self._stop.is_set() and self._queue.empty():
                 return
+
+    def _write(self, batch: list[Record]) -> None:
+        """Index ``batch``, or append it to the journal while the database is unreachable
+        (or the journal still holds older records); never drops it."""
+        if not self.journal.pending and self._index_or_isolate(batch):
+            return
+        for record in batch:  # the journal holds hashes, not bytes or headers
+            if isinstance(record, InstanceRecord):
+                if record.sha256 is None:
+                    record.sha256 = sha256_of(record)
+                record.chunks = record.dataset = None
+        self.journal.append(batch)
+        log.warning("database unreachable: %d records kept in the index journal", len(batch))
+
+    def _index_or_isolate(self, batch: list[Record]) -> bool:
+        """Index ``batch``; False if the database is unreachable. A batch that fails with the
+        database up is indexed one record at a time, and a record that still fails is logged
+        (its file stays in the store: reconciliation retries it)."""
+        try:
+            if self._stale:
+                self._reload_state()
+            self._index(batch)
+            return True
+        except Exception as exc:
+            self._stale = True
+            if not self._database_reachable():
+                self._schedule_retry(exc)
+                return False
+            log.exception("a batch of %d records failed; indexing them one by one", len(batch))
+        for record in batch:
+            try:
+                if self._stale:
+                    self._reload_state()
+                self._index([record])
+            except Exception as exc:
+                self._stale = True
+                if not self._database_reachable():
+                    self._schedule_retry(exc)
+                    return False  # the whole batch goes to the journal: indexing is idempotent
+                log.exception("cannot index %s; its file stays in the store and "
+                              "reconciliation retries it", record.path)
+        return True
+
+    def _database_reachable(self) -> bool:
+        try:
+            with self.factory() as session:
+                session.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    def _schedule_retry(self, exc: BaseException) -> None:
+        """Wait before the next database attempt, doubling up to ``RETRY_WAIT_S[1]``."""
+        log.warning("database unreachable (%s: %s); retrying in %.2f s", type(exc).__name__,
+                    str(exc).splitlines()[0] if str(exc) else "", self._retry_wait_s)
+        self._next_try = time.monotonic() + self._retry_wait_s
+        self._retry_wait_s = min(self._retry_wait_s * 2, RETRY_WAIT_S[1])
+
+    def _recover(self, *, startup: bool = False) -> bool:
+        """Replay the journal (and at start reconcile the changed series folders); False if
+        the database is still unreachable."""
+        try:
+            self._reload_state()
+            replayed = 0
+            for chunk in self.journal.chunks(BATCH_MAX):
+                if not self._index_or_isolate(chunk):
+                    return False
+                replayed += len(chunk)
+            if replayed:
+                self.journal.clear()
+                log.info("index journal replayed: %d records", replayed)
+            if startup:
+                self.reconcile(full=False)
+        except Exception as exc:
+            self._stale = True
+            self._schedule_retry(exc)
+            return False
+        self._retry_wait_s = RETRY_WAIT_S[0]
+        return True
+
+    def _housekeeping(self) -> None:
+        """Replay a pending journal, decide completions, purge and reconcile when due."""
+        if time.monotonic() < self._next_try:
+            return
+        if self.journal.pending and not self._recover():
+            return
+        try:
+            if self._stale:
+                self._reload_state()
+            self._check_completions()
+            if time.time() >= self._next_purge:
+                self.purge()
+            if time.time() >= self._next_reconcile:
+                self.reconcile(full=True)
+            self._retry_wait_s = RETRY_WAIT_S[0]
+        except Exception as exc:
+            self._stale = True
+            self._schedule_retry(exc)
+
+    def _reload_state(self) -> None:
+        """The in-memory counts from the database (after a start or a failed write)."""
+        self._series.clear()
+        self._studies.clear()
+        self._load_open_state()
+        self._stale = False
+
+    def reconcile(self, *, full: bool) -> None:
+        """Index stored files missing from the index and report rows without files (runs on
+        the indexer thread); ``full=False`` checks only folders changed since the last pass."""
+        started = time.time()
+        since = None
+        if not full and self._reconciled_marker.exists():
+            since = float(self._reconciled_marker.read_text()) - RECONCILE_MARGIN_S
+        reconcile(self.factory, self.store, self._index_reconciled, since=since,
+                  batch_size=BATCH_MAX)
+        self._reconciled_marker.parent.mkdir(parents=True, exist_ok=True)
+        self._reconciled_marker.write_text(f"{started:.3f}\n")
+        self._next_reconcile = started + self.settings.reconcile_interval_s
+
+    def _index_reconciled(self, batch: list[InstanceRecord]) -> None:
+        if not self._index_or_isolate(list(batch)):
+            raise ConnectionError("database unreachable during reconciliation")
 
     def _wait_s(self) -> float:
         """Time until the next quiet-time deadline, clamped to [0.01, 0.5] s."""
@@ -213,7 +310,7 @@ class Indexer:
             return 0.5
         return min(0.5, max(0.01, min(deadlines) - now))
 
-    def _drain(self, timeout: float) -> list[InstanceRecord | QuarantineRecord]:
+    def _drain(self, timeout: float) -> list[Record]:
         """The next batch: waits ``timeout`` for a first record, then up to
         ``BATCH_WINDOW_S`` for more (one transaction per batch, not per image)."""
         try:
@@ -243,7 +340,7 @@ class Indexer:
                     study_row = session.get(Study, series.study_id)
                     assert study_row is not None
                     study_state = self._studies[study_uid] = _StudyState(
-                        study_row.id, study_uid, _epoch(study_row.last_received_at),
+                        study_row.id, study_uid, self._quiet_from(study_row.last_received_at),
                         study_row.completed_at is not None)
                 study_state.series.add(series.series_instance_uid)
                 self._series[series.series_instance_uid] = self._state_from_row(series, study_uid)
@@ -260,7 +357,7 @@ class Indexer:
                         last_received_at=record.received_at, **desc.study_fields)
             session.add(row)
             session.flush()
-        state = _StudyState(row.id, record.study_uid, _epoch(row.last_received_at),
+        state = _StudyState(row.id, record.study_uid, self._quiet_from(row.last_received_at),
                             row.completed_at is not None)
         for series in session.scalars(select(Series).where(Series.study_id == row.id)):
             state.series.add(series.series_instance_uid)  # all of them: the study waits for all
@@ -269,11 +366,15 @@ class Indexer:
         self._studies[record.study_uid] = state
         return state
 
-    @staticmethod
-    def _state_from_row(series: Series, study_uid: str) -> _SeriesState:
+    def _quiet_from(self, last_received: datetime | None) -> float:
+        """Where a reloaded series' or study's quiet time starts (epoch s): its last image,
+        or this indexer's start if later (the scanner could not reach a stopped service)."""
+        return max(_epoch(last_received), self._started_at)
+
+    def _state_from_row(self, series: Series, study_uid: str) -> _SeriesState:
         """State of a series known only from the database (headers re-read when needed)."""
         return _SeriesState(series.id, study_uid, series.series_instance_uid,
-                            series.instance_count, _epoch(series.last_received_at),
+                            series.instance_count, self._quiet_from(series.last_received_at),
                             series.completed_at is not None, series.expected_count,
                             slices=None if series.instance_count else [])
 
@@ -296,7 +397,7 @@ class Indexer:
         return state
 
     # --- indexing --------------------------------------------------------------------------
-    def _index(self, batch: list[InstanceRecord | QuarantineRecord]) -> None:
+    def _index(self, batch: list[Record]) -> None:
         """Write one batch in one transaction and update the in-memory counts."""
         instances = [r for r in batch if isinstance(r, InstanceRecord)]
         touched_series: dict[str, _SeriesState] = {}
@@ -317,13 +418,14 @@ class Indexer:
                         series_instance_uid=record.series_uid,
                         sop_instance_uid=record.sop_uid, received_at=record.received_at))
                     continue
-                if record.sha256 is None or record.description is None:
-                    digest = hashlib.sha256()
-                    for chunk in record.chunks or ():
-                        digest.update(chunk)
-                    record.sha256 = digest.hexdigest()
+                if record.duplicate and (record.sop_uid in existing
+                                         or record.sop_uid in new_rows):
+                    continue  # a discarded resend of an indexed image: nothing to do
+                if record.sha256 is None:
+                    record.sha256 = sha256_of(record)
+                if record.description is None:
                     record.description = self._describe(record)
-                    record.chunks = record.dataset = None  # a retry needs neither again
+                record.chunks = record.dataset = None  # a retry needs neither again
                 sha, desc = record.sha256, record.description
                 study = self._study_state(session, record, desc)
                 series = self._series_state(session, record, desc, study)
@@ -384,7 +486,10 @@ class Indexer:
 
     def _describe(self, record: InstanceRecord) -> Description:
         try:
-            return describe(RawHeader(record.dataset or Dataset()), self.zone)
+            dataset = record.dataset
+            if dataset is None:  # from the journal: read the stored file's header
+                dataset = pydicom.dcmread(record.path, stop_before_pixels=True)
+            return describe(RawHeader(dataset), self.zone)
         except Exception as exc:  # odd values: index it anyway, without the details
             log.warning("header of SOP %s only partly readable: %s", record.sop_uid, exc)
             return describe(Dataset(), self.zone)
@@ -494,7 +599,5 @@ class Indexer:
         cutoff = datetime.now(UTC) - timedelta(days=self.settings.retention_days)
         removed = purge_expired(self.factory, self.store, cutoff)
         if removed:
-            self._series.clear()
-            self._studies.clear()
-            self._load_open_state()
+            self._reload_state()
         return removed

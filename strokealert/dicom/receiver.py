@@ -445,7 +445,15 @@ class Receiver:
             return bad.status
         path = self.store.instance_path(header.study_uid, header.series_uid, header.sop_uid)
         if self.settings.dicom_duplicate_policy == "discard" and path.exists():
+            # The stored copy stays; it is indexed now if its index row was lost (a crash or
+            # a database outage): the indexer skips it when the SOP is already indexed.
             log.info("duplicate SOP %s discarded", header.sop_uid)
+            self.indexer.submit(InstanceRecord(
+                study_uid=header.study_uid, series_uid=header.series_uid, sop_uid=header.sop_uid,
+                sop_class_uid=header.sop_class_uid, transfer_syntax_uid=str(transfer_syntax),
+                dataset=ds, calling_aet=calling_aet, path=str(path),
+                size_bytes=path.stat().st_size, chunks=None, received_at=received_at,
+                duplicate=True))
             return STATUS_SUCCESS
         # The Part 10 meta is built here, the dataset bytes are those of the P-DATA as they came
         # (pynetdicom's encoded_dataset() builds the same meta through pydicom: ~1 ms).

@@ -1,7 +1,8 @@
 """The image store on disk: ``store/<study>/<series>/<sop>.dcm`` and ``quarantine/``.
 
 Files hold the bytes exactly as received (Part 10 with the received transfer syntax); they are
-written to a temporary name and renamed, so a reader never sees half a file.
+written to a temporary name, fsynced and renamed (the folder fsynced too), so a reader never
+sees half a file and a file answered with success is on the disk.
 """
 
 from __future__ import annotations
@@ -52,15 +53,42 @@ def part10_header(sop_class_uid: str, sop_instance_uid: str, transfer_syntax_uid
     return b"\x00" * 128 + b"DICM" + group_length + body
 
 
+def fsync_dir(folder: Path) -> None:
+    """Make a folder's entries (a rename, a new child) durable."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs_durable(folder: Path) -> None:
+    """``mkdir -p`` that also fsyncs the parent of every folder it creates."""
+    missing: list[Path] = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for child in reversed(missing):
+        try:
+            child.mkdir()
+        except FileExistsError:  # another handler made it meanwhile
+            continue
+        fsync_dir(child.parent)
+
+
 def write_atomic(path: Path, *chunks: bytes) -> None:
     """Write ``chunks`` one after the other to ``path`` via a temporary file in the same
-    folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder and a rename; the file and its folder are fsynced before this returns, so a
+    success answered after it survives a power cut."""
+    make_dirs_durable(path.parent)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     with open(tmp, "wb") as handle:
         for chunk in chunks:
             handle.write(chunk)
+        handle.flush()
+        os.fsync(handle.fileno())
     os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 class ImageStore:

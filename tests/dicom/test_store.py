@@ -1,7 +1,8 @@
-"""The Part 10 header the receiver builds by hand is what pydicom would write."""
+"""The image store: a hand-built Part 10 header equals pydicom's; writes are fsynced."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pydicom
@@ -52,3 +53,24 @@ def test_header_plus_received_bytes_is_a_readable_file(tmp_path: Path) -> None:
     assert stored.file_meta.ImplementationVersionName == "TEST"
     assert stored.SOPInstanceUID == ds.SOPInstanceUID and stored.PixelData == ds.PixelData
     assert not list(tmp_path.glob(".*.part"))
+
+
+def test_write_atomic_fsyncs_file_and_folders(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The file, the folder it is renamed in and each folder created for it reach the disk
+    (fsync) before ``write_atomic`` returns: a success answered after it survives a crash."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def recording_fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    path = tmp_path / "store" / "1.2" / "1.2.3" / "1.2.3.4.dcm"
+    write_atomic(path, b"abc", b"def")
+    assert path.read_bytes() == b"abcdef"
+    temporary = [p for p in synced if p.endswith(".part")]
+    assert len(temporary) == 1 and synced.index(temporary[0]) < synced.index(str(path.parent))
+    for folder in (tmp_path, tmp_path / "store", tmp_path / "store" / "1.2", path.parent):
+        assert str(folder) in synced
