@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from strokealert.api.security import TOKEN_PREFIX, new_secret, token_digest
@@ -92,8 +93,9 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
 def revoke_user(session: Session, user: User) -> tuple[int, int]:
     """End every web session and revoke every live token of ``user``; returns how many
     sessions and tokens (the caller commits and audits)."""
-    sessions = session.execute(delete(WebSession).where(WebSession.user_id == user.id)).rowcount
+    sessions = session.execute(delete(WebSession).where(WebSession.user_id == user.id))
     tokens = session.execute(update(ApiToken).where(
         ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())).rowcount
-    return int(sessions or 0), int(tokens or 0)
+        .values(revoked_at=utcnow()))
+    return (cast(CursorResult[Any], sessions).rowcount,
+            cast(CursorResult[Any], tokens).rowcount)
