@@ -22,7 +22,8 @@ CONFIG_FILE_ENV = "STROKEALERT_CONFIG"
 class Settings(BaseSettings):
     """Every setting of the service; names map to ``STROKEALERT_<NAME>`` (upper case)."""
 
-    model_config = SettingsConfigDict(env_prefix="STROKEALERT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="STROKEALERT_", extra="ignore",
+                                      env_nested_delimiter="__")
 
     # --- storage ---
     data_dir: Path = Path("./var")
@@ -90,6 +91,9 @@ class Settings(BaseSettings):
     rule_lvo_critical: bool = True
     rule_defuse3_critical: bool = True
     rule_large_core_ml: float = Field(70.0, description="core at or above this → warning")
+    perfusion: dict[str, Any] = Field(
+        default_factory=dict, description="perfusion.PerfusionConfig fields: a [perfusion] "
+        "table in the TOML file, or STROKEALERT_PERFUSION__<FIELD>; checked at start")
 
     # --- results to PACS ---
     pacs_enabled: bool = Field(False, description="C-STORE the SC, SEG and SR to the PACS")
