@@ -38,7 +38,26 @@ class Settings(BaseSettings):
         default_factory=list, description="calling AE titles accepted; empty = any (demo)"
     )
     dicom_duplicate_policy: Literal["discard", "overwrite"] = "discard"
-    dicom_max_pdu: int = 0  # 0 = unlimited
+    dicom_max_pdu: int = Field(
+        262144, ge=4096, le=16 * 1024 * 1024,
+        description="largest PDU accepted (bytes), as negotiated; longer ones are aborted")
+    dicom_acse_timeout_s: float = Field(
+        15.0, gt=0, description="seconds a connection (TLS handshake included) has to send "
+                                "its whole A-ASSOCIATE-RQ")
+    dicom_network_timeout_s: float = Field(
+        60.0, gt=0, description="seconds a PDU may take to arrive, and an association may idle")
+    dicom_dimse_timeout_s: float = Field(
+        60.0, gt=0, description="seconds to wait for the rest of a DIMSE message")
+    dicom_max_associations: int = Field(
+        64, ge=1, description="established associations at once, all calling AEs together")
+    dicom_max_associations_per_aet: int = Field(
+        32, ge=1, description="established associations at once from one calling AE title")
+    dicom_max_pending_connections: int = Field(
+        128, ge=1, description="connections not yet associated; when full, the oldest one of "
+                               "the address holding most is dropped for a newcomer")
+    dicom_max_pending_per_address: int = Field(
+        16, ge=1, description="connections not yet associated from one IP address; its oldest "
+                              "is dropped for its newcomer")
     dicom_tls_cert: Path | None = None
     dicom_tls_key: Path | None = None
     dicom_tls_ca: Path | None = None

@@ -9,17 +9,11 @@ with their reason and a failure status; the association goes on.
 from __future__ import annotations
 
 import logging
-import queue
-import select
-import socket
 import ssl
-import struct
 import threading
-import types
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import (
@@ -42,11 +36,7 @@ from pynetdicom import (
     _config,
     evt,
 )
-from pynetdicom.association import Association
-from pynetdicom.dimse import DIMSEServiceProvider
-from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.events import Event
-from pynetdicom.pdu_primitives import P_DATA
 from pynetdicom.sop_class import (
     CTImageStorage,
     EnhancedCTImageStorage,
@@ -54,11 +44,12 @@ from pynetdicom.sop_class import (
     SecondaryCaptureImageStorage,
     Verification,
 )
-from pynetdicom.transport import AssociationSocket, ThreadedAssociationServer
 
 from strokealert.config import Settings
 from strokealert.dicom.index import Indexer, InstanceRecord, QuarantineRecord
 from strokealert.dicom.store import ImageStore, part10_header, valid_uid, write_atomic
+from strokealert.dicom.transport import GuardedAssociationServer, TransportLimits
+from strokealert.dicom.tuning import WaitingAssociationSocket, tune_connection
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +59,7 @@ TRANSFER_SYNTAXES = [ImplicitVRLittleEndian, ExplicitVRLittleEndian,
                      DeflatedExplicitVRLittleEndian, RLELossless, JPEGLossless, JPEGLosslessSV1,
                      JPEGLSLossless, JPEG2000Lossless, HTJ2KLossless, HTJ2KLosslessRPCL]
 
+UNLIMITED_BY_PYNETDICOM = 1 << 30
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_NOT_MATCHING_SOP_CLASS = 0xA900  # e.g. an image without pixel data
@@ -104,7 +96,7 @@ TAG_PIXEL_DATA = 0x7FE00010
 
 def _raw_text(ds: Dataset, tag: int) -> str:
     """A string element's value (UI, IS, …) without pydicom's conversion; "" if absent."""
-    element = ds._dict.get(tag)  # noqa: SLF001 - raw access on purpose (see above)
+    element = ds.get_item(tag)  # raw: not converted (see above)
     if element is None or element.value is None:
         return ""
     value = element.value
@@ -115,7 +107,7 @@ def _raw_text(ds: Dataset, tag: int) -> str:
 
 def _raw_us(ds: Dataset, tag: int) -> int | None:
     """An US element's value (little endian), None if absent."""
-    element = ds._dict.get(tag)  # noqa: SLF001
+    element = ds.get_item(tag)
     if element is None or element.value is None:
         return None
     value = element.value
@@ -149,7 +141,7 @@ def read_header(ds: Dataset, transfer_syntax: UID, command_sop_uid: str,
         series_uid = _raw_text(ds, TAG_SERIES_UID)
         sop_uid = _raw_text(ds, TAG_SOP_UID)
         sop_class = _raw_text(ds, TAG_SOP_CLASS)
-        pixel = ds._dict.get(TAG_PIXEL_DATA)  # noqa: SLF001
+        pixel = ds.get_item(TAG_PIXEL_DATA)
     except Exception as exc:  # pydicom parses lazily: a broken stream raises here
         raise BadInstance(STATUS_CANNOT_PARSE, f"unparseable dataset: {exc}") from exc
     for name, uid in (("StudyInstanceUID", study_uid), ("SeriesInstanceUID", series_uid),
@@ -180,168 +172,6 @@ def read_header(ds: Dataset, transfer_syntax: UID, command_sop_uid: str,
     return ReceivedIdentity(study_uid, series_uid, sop_uid, sop_class)
 
 
-DIMSE_POLL_S = 0.005
-SOCKET_WAIT_S = 0.05  # longest a DUL thread blocks in select() before its timers are checked
-
-
-class _WakingQueue(queue.Queue[Any]):
-    """The DUL's outgoing-primitive queue: each ``put`` also wakes the DUL's select()."""
-
-    def __init__(self, wake: socket.socket) -> None:
-        super().__init__()
-        self._wake = wake
-
-    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
-        super().put(item, block, timeout)
-        try:
-            self._wake.send(b"\0")
-        except OSError:  # buffer full (a wake-up is already pending) or closed
-            pass
-
-
-class WaitingAssociationSocket(AssociationSocket):
-    """pynetdicom's socket, with a DUL thread that blocks instead of polling.
-
-    pynetdicom's DUL reactor asks :attr:`ready` (a zero-timeout select) in a loop with a nap
-    in between: an open association costs ~18 % of a core doing nothing, and the nap delays
-    every PDU. Here :attr:`ready` blocks in select() on the connection and on a wake-up
-    socket pair that the DUL's outgoing queue (:class:`_WakingQueue`) writes to, for at most
-    ``SOCKET_WAIT_S``; the reactor's loop delay is set to 0. :meth:`recv` reads straight
-    into one buffer (pynetdicom reads 4 KiB per call and appends: ~1 ms per 512 KiB image).
-    """
-
-    _wake_r: socket.socket
-    _wake_w: socket.socket
-
-    @classmethod
-    def adopt(cls, assoc: Association) -> None:
-        """Turn the association's (already connected) socket into this class."""
-        sock = assoc.dul.socket
-        if sock is None or type(sock) is not AssociationSocket:
-            return
-        sock.__class__ = cls
-        assert isinstance(sock, WaitingAssociationSocket)
-        sock._wake_r, sock._wake_w = socket.socketpair()
-        sock._wake_r.setblocking(False)
-        sock._wake_w.setblocking(False)
-        assoc.dul.to_provider_queue = _WakingQueue(sock._wake_w)
-        assoc.dul._run_loop_delay = 0  # noqa: SLF001 - select() in ready() does the waiting
-
-    @property
-    def ready(self) -> bool:
-        """True if data can be read: waits for it up to ``SOCKET_WAIT_S``, less if woken."""
-        if self.socket is None or self._is_connected is False:
-            return False
-        if isinstance(self.socket, ssl.SSLSocket) and self.socket.pending():
-            return True
-        try:
-            readable, _, _ = select.select([self.socket, self._wake_r], [], [], SOCKET_WAIT_S)
-        except (OSError, ValueError):
-            self.event_queue.put("Evt17")  # Evt17: transport connection closed
-            return False
-        if self._wake_r in readable:
-            try:
-                while self._wake_r.recv(4096):
-                    pass
-            except OSError:  # drained
-                pass
-        return self.socket in readable
-
-    def recv(self, nr_bytes: int) -> bytearray:
-        """Read ``nr_bytes`` (fewer if the connection closes), blocking."""
-        assert self.socket is not None
-        buffer = bytearray(nr_bytes)
-        view = memoryview(buffer)
-        received = 0
-        while received < nr_bytes:
-            count = self.socket.recv_into(view[received:], nr_bytes - received)
-            if not count:  # connection closed: return what arrived, as pynetdicom does
-                return buffer[:received]
-            received += count
-        return buffer
-
-    def close(self) -> None:
-        super().close()
-        self._wake_r.close()
-        self._wake_w.close()
-
-
-def _get_msg_waiting(self: DIMSEServiceProvider, block: bool = False) -> Any:
-    """``DIMSEServiceProvider.get_msg`` that, asked not to block, still waits up to
-    ``DIMSE_POLL_S`` for a message: the acceptor's reactor polls it between 1 ms naps, so a
-    message is served the moment it is complete instead of up to a nap later."""
-    try:
-        return self.msg_queue.get(timeout=self.dimse_timeout if block else DIMSE_POLL_S)
-    except queue.Empty:
-        return None, None
-
-
-def _command_element(element: int, value: bytes) -> bytes:
-    """One implicit VR little endian group 0000 element."""
-    return struct.pack("<HHI", 0x0000, element, len(value)) + value
-
-
-def _uid_value(uid: str) -> bytes:
-    data = uid.encode("latin-1")
-    return data + b"\0" if len(data) % 2 else data
-
-
-def store_response(primitive: Any, context_id: int) -> P_DATA | None:
-    """A plain C-STORE response (status and UIDs only) as the P-DATA pynetdicom would send:
-    one last-fragment command PDV with the C-STORE-RSP command set (PS3.7 §9.3.1.2), built
-    without the pydicom dataset pynetdicom encodes it from (~1 ms per response). None for
-    anything else (requests, other services, an error comment or offending element)."""
-    if not (isinstance(primitive, C_STORE) and primitive.MessageIDBeingRespondedTo is not None
-            and primitive.Status is not None and primitive.ErrorComment is None
-            and primitive.OffendingElement is None and primitive.AffectedSOPClassUID
-            and primitive.AffectedSOPInstanceUID):
-        return None
-    body = b"".join((
-        _command_element(0x0002, _uid_value(primitive.AffectedSOPClassUID)),
-        _command_element(0x0100, struct.pack("<H", 0x8001)),  # CommandField: C-STORE-RSP
-        _command_element(0x0120, struct.pack("<H", primitive.MessageIDBeingRespondedTo)),
-        _command_element(0x0800, struct.pack("<H", 0x0101)),  # no dataset follows
-        _command_element(0x0900, struct.pack("<H", primitive.Status)),
-        _command_element(0x1000, _uid_value(primitive.AffectedSOPInstanceUID)),
-    ))
-    command = _command_element(0x0000, struct.pack("<I", len(body))) + body
-    pdata = P_DATA()
-    pdata.presentation_data_value_list = [[context_id, b"\x03" + command]]  # command, last
-    return pdata
-
-
-def _send_msg_fast(self: DIMSEServiceProvider, primitive: Any, context_id: int) -> None:
-    """``DIMSEServiceProvider.send_msg`` sending plain C-STORE responses built by
-    :func:`store_response`; everything else goes through pynetdicom's own encoder."""
-    pdata = store_response(primitive, context_id)
-    if pdata is None:
-        DIMSEServiceProvider.send_msg(self, primitive, context_id)
-    else:
-        self.dul.send_pdu(pdata)
-
-
-def _tune_connection(event: Event) -> None:
-    """EVT_CONN_OPEN: a blocking DUL, shorter DIMSE waits and direct C-STORE responses."""
-    assoc = event.assoc
-    WaitingAssociationSocket.adopt(assoc)
-    assoc.dimse.get_msg = types.MethodType(_get_msg_waiting,  # type: ignore[method-assign]
-                                           assoc.dimse)
-    assoc.dimse.send_msg = types.MethodType(_send_msg_fast,  # type: ignore[method-assign]
-                                            assoc.dimse)
-
-
-class NoDelayAssociationServer(ThreadedAssociationServer):
-    """pynetdicom's threaded server with Nagle's algorithm disabled on accepted sockets."""
-
-    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
-        assert self.socket is not None
-        client, address = self.socket.accept()
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.ssl_context:
-            client = self.ssl_context.wrap_socket(client, server_side=True)
-        return client, address
-
-
 def tls_context(settings: Settings) -> ssl.SSLContext | None:
     """Server TLS context when a certificate is configured; a CA makes client certs mandatory."""
     if settings.dicom_tls_cert is None:
@@ -361,7 +191,7 @@ class Receiver:
         self.settings = settings
         self.indexer = indexer
         self.store = store
-        self._server: NoDelayAssociationServer | None = None
+        self._server: GuardedAssociationServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -374,9 +204,13 @@ class Receiver:
         ae = AE(ae_title=self.settings.dicom_ae_title)
         ae.maximum_pdu_size = self.settings.dicom_max_pdu
         ae.require_calling_aet = list(self.settings.dicom_allowed_aets)
-        ae.maximum_associations = 16
-        ae.network_timeout = 60
-        ae.dimse_timeout = 60
+        # The AdmissionGate (transport.py) enforces the association limits. pynetdicom's own
+        # count is of every live connection thread, pending and closing ones included (an
+        # evicted connection's thread lives until its ACSE timeout): it must not second-guess.
+        ae.maximum_associations = UNLIMITED_BY_PYNETDICOM
+        ae.acse_timeout = self.settings.dicom_acse_timeout_s
+        ae.network_timeout = self.settings.dicom_network_timeout_s
+        ae.dimse_timeout = self.settings.dicom_dimse_timeout_s
         for sop_class in STORAGE_CLASSES:
             ae.add_supported_context(sop_class, TRANSFER_SYNTAXES)
         ae.add_supported_context(Verification)
@@ -386,12 +220,13 @@ class Receiver:
         _config.LOG_HANDLER_LEVEL = "none"
         ae = self._make_ae()
         handlers = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_C_ECHO, lambda _e: 0x0000),
-                    (evt.EVT_CONN_OPEN, _tune_connection)]
+                    (evt.EVT_CONN_OPEN, tune_connection)]
         self._server = ae.make_server(
             (self.settings.dicom_host, self.settings.dicom_port),
             ssl_context=tls_context(self.settings), evt_handlers=handlers,
-            server_class=NoDelayAssociationServer)
-        ae._servers.append(self._server)  # so that its shutdown() finds it, as start_server does
+            server_class=GuardedAssociationServer,
+            limits=TransportLimits.from_settings(self.settings),
+            socket_class=WaitingAssociationSocket)
         self._thread = threading.Thread(target=self._server.serve_forever,
                                         name="dicom-receiver", daemon=True)
         self._thread.start()

@@ -7,7 +7,7 @@ from pynetdicom.dimse_messages import C_STORE_RSP
 from pynetdicom.dimse_primitives import C_ECHO, C_STORE
 from pynetdicom.sop_class import CTImageStorage, SecondaryCaptureImageStorage
 
-from strokealert.dicom.receiver import store_response
+from strokealert.dicom.tuning import store_response
 
 
 def _response(message_id: int, sop_class: str, sop_uid: str, status: int) -> C_STORE:
