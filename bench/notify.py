@@ -95,7 +95,8 @@ class Bench:
     def raise_alert(self, case_id: str) -> float:
         """Raise and commit; returns the wall time right after COMMIT."""
         with self.factory.begin() as session:
-            alerting.raise_alert(session, case_id=case_id, level="critical", kind="new",
+            alerting.raise_alert(session, self.settings, case_id=case_id, level="critical",
+                                 kind="new",
                                  title="LVO suspected: left M1",
                                  body="Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8",
                                  site="Main campus CT2",

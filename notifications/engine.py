@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,6 +33,7 @@ from notifications.models import (
 )
 from notifications.payload import ack_payload, alert_payload
 from notifications.txn import retry_on_busy
+from notifications.wake import ESCALATION_CHANNEL, OUTBOX_CHANNEL, Waker
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +61,7 @@ class Notifier:
     ``channels`` names the channels that can actually send (``push``, ``sms``, ``mms``,
     ``email``); a person's rule for any other channel is routed to ``console`` so it is never
     silently dropped. ``webhook_url`` receives every alert; ``console`` logs every alert.
+    ``waker`` is told, in the writing transaction, when outbox rows or escalations change.
     """
 
     factory: sessionmaker[Session]
@@ -69,7 +70,7 @@ class Notifier:
     webhook_url: str | None = None
     console: bool = True
     clock: Clock = field(default_factory=SystemClock)
-    on_commit: list[Callable[[], None]] = field(default_factory=list)
+    waker: Waker | None = None
 
     # ---------------------------------------------------------------- raising
     def raise_alert(self, session: Session, spec: AlertSpec) -> str:
@@ -94,12 +95,13 @@ class Notifier:
             self._notify_paged(session, alert, payload, purpose="update", step="update", now=now)
         self._broadcast(session, alert, payload, step="all", now=now)
         session.flush()
-        self._wake_after_commit(session)
+        self._announce(session, OUTBOX_CHANNEL, ESCALATION_CHANNEL)
         return alert.id
 
-    def _wake_after_commit(self, session: Session) -> None:
-        for callback in self.on_commit:
-            event.listen(session, "after_commit", lambda _s, cb=callback: cb(), once=True)
+    def _announce(self, session: Session, *channels: str) -> None:
+        if self.waker is not None:
+            for channel in channels:
+                self.waker.notify(session, channel)
 
     @staticmethod
     def _payload(alert: Alert, kind: str) -> dict[str, Any]:
@@ -284,9 +286,8 @@ class Notifier:
             if status == "exhausted":
                 log.warning("case %s: escalation exhausted without acknowledgement",
                             escalation.case_id)
-        if taken:
-            for callback in self.on_commit:
-                callback()
+            if taken:
+                self._announce(session, OUTBOX_CHANNEL)
         return taken
 
     def next_due(self) -> datetime | None:
@@ -339,7 +340,7 @@ class Notifier:
         self._notify_paged(session, alert, payload, purpose="ack", step="ack", now=now, skip=by)
         self._broadcast(session, alert, payload, step="ack", now=now)
         session.flush()
-        self._wake_after_commit(session)
+        self._announce(session, OUTBOX_CHANNEL, ESCALATION_CHANNEL)
         return True
 
     def acknowledge_from_phone(self, session: Session, phone: str, via: str = "sms") -> bool:

@@ -19,9 +19,9 @@ import random
 import threading
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels import (
@@ -39,6 +39,9 @@ from notifications.signing import signed_url
 from notifications.txn import retry_on_busy
 
 log = logging.getLogger(__name__)
+
+MIN_SLEEP_S = 0.01
+"""The relay thread's shortest sleep between passes, in seconds."""
 
 
 @dataclass(frozen=True)
@@ -62,13 +65,18 @@ class Links:
 
 
 class Relay:
-    """Sends due outbox rows; :meth:`run_once` is one pass, :meth:`start` runs a thread."""
+    """Sends due outbox rows; :meth:`run_once` is one pass, :meth:`start` runs a thread.
+
+    The thread sleeps until :meth:`wake` (subscribe it to the host's wake-ups on
+    ``OUTBOX_CHANNEL``), until the next row falls due (a retry, an SMS fallback), or at most
+    ``poll_s`` seconds: the fallback poll.
+    """
 
     def __init__(self, factory: sessionmaker[Session], channels: dict[str, Channel],
                  links: Links | None = None, clock: Clock | None = None, *,
                  batch: int = 500, lease_s: float = 120.0, max_attempts: int = 10,
                  backoff_base_s: float = 2.0, backoff_cap_s: float = 300.0,
-                 poll_s: float = 0.5, rng: random.Random | None = None) -> None:
+                 poll_s: float = 5.0, rng: random.Random | None = None) -> None:
         self.factory = factory
         self.channels = channels
         self.links = links
@@ -82,7 +90,8 @@ class Relay:
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------- threading
-    def wake(self) -> None:
+    def wake(self, *_: object) -> None:
+        """Look for due rows now (any arguments, e.g. a notification payload, are ignored)."""
         self._wake.set()
 
     def start(self) -> None:
@@ -102,10 +111,25 @@ class Relay:
             try:
                 while self.run_once() and not self._stop.is_set():
                     pass
+                sleep_s = self.sleep_s()
             except Exception:
                 log.exception("relay pass failed; retrying")
-            self._wake.wait(self.poll_s)
+                sleep_s = self.poll_s
+            self._wake.wait(max(MIN_SLEEP_S, sleep_s))
             self._wake.clear()
+
+    def sleep_s(self) -> float:
+        """Seconds until the next row falls due (0 if one is due), at most ``poll_s``."""
+        with self.factory() as session:
+            due = session.scalar(select(func.min(case(
+                (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at),
+                else_=OutboxMessage.lease_until))).where(
+                    OutboxMessage.status.in_(("pending", "sending"))))
+        if due is None:
+            return self.poll_s
+        if due.tzinfo is None:  # SQLite gives back a bare value for an aggregate
+            due = due.replace(tzinfo=UTC)
+        return min(self.poll_s, max(0.0, (due - self.clock.now()).total_seconds()))
 
     # ------------------------------------------------------------------ work
     def backoff_s(self, attempts: int) -> float:

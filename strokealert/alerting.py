@@ -2,8 +2,11 @@
 
 The pipeline calls :func:`raise_alert` inside its own transaction; the web API calls
 :func:`acknowledge`, :func:`alert_history`, the Twilio webhook handlers and the signed-link
-checks; :class:`AlertingComponent` runs the outbox relay (and, in embedded mode, the
-escalation scheduler) inside ``strokealert.service.Service``.
+checks; each is given the Settings it works from (no hidden global). :class:`AlertingComponent`
+runs the outbox relay (and, in embedded mode, the escalation scheduler) inside
+``strokealert.service.Service``. Whoever writes outbox rows announces them in the same
+transaction (``pg_notify`` on PostgreSQL, see :mod:`strokealert.db.wakeup`); the relay of every
+process wakes on that and polls only as the fallback.
 """
 
 from __future__ import annotations
@@ -11,8 +14,6 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import threading
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,10 @@ from notifications.models import Alert, Person
 from notifications.relay import Links, Relay
 from notifications.scheduler import EscalationScheduler
 from notifications.signing import verify_signed
+from notifications.wake import OUTBOX_CHANNEL
 from strokealert import db
-from strokealert.config import Settings, get_settings
+from strokealert.config import Settings
+from strokealert.db.wakeup import Subscription, wakeup_for
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +43,6 @@ __all__ = ["AlertingComponent", "SignatureError", "acknowledge", "acknowledge_li
            "twilio_incoming", "twilio_status"]
 
 _clock: Clock = SystemClock()
-_active: AlertingComponent | None = None
-_lock = threading.Lock()
 
 
 def set_clock(clock: Clock | None) -> None:
@@ -109,25 +110,23 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     return channels
 
 
-def build_notifier(settings: Settings, factory: sessionmaker[Session],
-                   on_commit: list[Callable[[], None]] | None = None) -> Notifier:
+def build_notifier(settings: Settings, factory: sessionmaker[Session]) -> Notifier:
+    """The engine for ``settings`` on ``factory``'s database; it announces outbox rows there."""
+    bind = factory.kw["bind"]
     return Notifier(factory=factory, policy=settings.escalation_policy or None,
                     channels=channel_names(settings), webhook_url=settings.webhook_url,
                     console=settings.notify_console, clock=_clock,
-                    on_commit=on_commit if on_commit is not None else [])
+                    waker=wakeup_for(bind.engine))
 
 
-def _notifier(session: Session) -> Notifier:
-    with _lock:
-        active = _active
-    if active is not None and active.notifier is not None:
-        return active.notifier
-    return build_notifier(get_settings(), sessionmaker(bind=session.get_bind()))
+def _notifier(session: Session, settings: Settings) -> Notifier:
+    return build_notifier(settings, sessionmaker(bind=session.get_bind()))
 
 
 # ------------------------------------------------------------------ the contract
-def raise_alert(session: Session, *, case_id: str, level: str, kind: str, title: str,
-                body: str, site: str, url: str, key_images: list[str] | None = None) -> str:
+def raise_alert(session: Session, settings: Settings, *, case_id: str, level: str, kind: str,
+                title: str, body: str, site: str, url: str,
+                key_images: list[str] | None = None) -> str:
     """Write an alert and its outbox rows in the caller's transaction (no commit); alert id.
 
     ``kind``: ``new`` pages along the escalation policy; ``update`` re-notifies only the
@@ -136,37 +135,36 @@ def raise_alert(session: Session, *, case_id: str, level: str, kind: str, title:
     """
     spec = AlertSpec(case_id=case_id, level=level, kind=kind, title=title, body=body, site=site,
                      url=url, key_images=tuple(key_images or ()))
-    return _notifier(session).raise_alert(session, spec)
+    return _notifier(session, settings).raise_alert(session, spec)
 
 
-def acknowledge(session: Session, *, case_id: str | None = None, alert_id: str | None = None,
-                by: str, via: str) -> bool:
+def acknowledge(session: Session, settings: Settings, *, case_id: str | None = None,
+                alert_id: str | None = None, by: str, via: str) -> bool:
     """Stop the case's escalation for everyone; broadcast "<by> is on the way" (no commit)."""
-    return _notifier(session).acknowledge(session, case_id=case_id, alert_id=alert_id, by=by,
-                                          via=via)
+    return _notifier(session, settings).acknowledge(session, case_id=case_id,
+                                                    alert_id=alert_id, by=by, via=via)
 
 
 def alert_history(session: Session, case_id: str) -> list[dict[str, Any]]:
     """Alerts of a case with deliveries (channel, recipient, status, provider id, attempts,
     times) and acknowledgements, oldest first."""
-    return _notifier(session).history(session, case_id)
+    return Notifier(factory=sessionmaker(bind=session.get_bind())).history(session, case_id)
 
 
-def _inbound(session: Session, settings: Settings | None) -> TwilioInbound:
-    settings = settings or (_active.settings if _active else get_settings())
+def _inbound(session: Session, settings: Settings) -> TwilioInbound:
     if not settings.twilio_auth_token:
         raise SignatureError("Twilio is not configured")
-    return TwilioInbound(_notifier(session), settings.twilio_auth_token)
+    return TwilioInbound(_notifier(session, settings), settings.twilio_auth_token)
 
 
 def twilio_incoming(session: Session, url: str, params: dict[str, str],
-                    signature: str | None, settings: Settings | None = None) -> str:
+                    signature: str | None, settings: Settings) -> str:
     """An inbound SMS (``1``/``ACK`` acknowledges); returns TwiML; raises SignatureError."""
     return _inbound(session, settings).incoming_sms(session, url, params, signature)
 
 
 def twilio_status(session: Session, url: str, params: dict[str, str], signature: str | None,
-                  settings: Settings | None = None) -> bool:
+                  settings: Settings) -> bool:
     """A Twilio status callback: records the delivery status; raises SignatureError."""
     return _inbound(session, settings).status_callback(session, url, params, signature)
 
@@ -176,9 +174,8 @@ def _link_ok(settings: Settings, path: str, query: dict[str, str]) -> bool:
 
 
 def key_image_for(session: Session, alert_id: str, index: int, query: dict[str, str],
-                  settings: Settings | None = None) -> str | None:
+                  settings: Settings) -> str | None:
     """The key-image reference behind a signed ``/alerts/<id>/images/<n>`` link, else None."""
-    settings = settings or get_settings()
     if not _link_ok(settings, f"/alerts/{alert_id}/images/{index}", query):
         return None
     alert = session.get(Alert, alert_id)
@@ -188,15 +185,14 @@ def key_image_for(session: Session, alert_id: str, index: int, query: dict[str, 
 
 
 def acknowledge_link(session: Session, alert_id: str, query: dict[str, str],
-                     settings: Settings | None = None) -> bool:
+                     settings: Settings) -> bool:
     """The one-tap acknowledgement link of a push / e-mail (``/alerts/<id>/ack?person=…``)."""
-    settings = settings or get_settings()
     if not _link_ok(settings, f"/alerts/{alert_id}/ack", query):
         return False
     person = session.get(Person, int(query.get("person", "0") or 0))
     if person is None:
         return False
-    return acknowledge(session, alert_id=alert_id, by=person.name, via="push")
+    return acknowledge(session, settings, alert_id=alert_id, by=person.name, via="push")
 
 
 def register_device(session: Session, person: str, token: str, platform: str) -> None:
@@ -210,10 +206,14 @@ def people_names(session: Session) -> list[str]:
 
 # ------------------------------------------------------------------ the component
 class AlertingComponent:
-    """Relay (always) and escalation scheduler (embedded mode, or ``with_scheduler=True``)."""
+    """Relay (always) and escalation scheduler (embedded mode, or ``with_scheduler=True``).
+
+    The relay wakes on the database's outbox wake-ups (any process's writes) and polls every
+    ``relay_poll_s`` seconds only as the fallback.
+    """
 
     def __init__(self, settings: Settings, factory: sessionmaker[Session] | None = None, *,
-                 with_scheduler: bool | None = None, relay_poll_s: float = 0.25) -> None:
+                 with_scheduler: bool | None = None, relay_poll_s: float = 5.0) -> None:
         self.settings = settings
         self.engine = factory.kw["bind"] if factory is not None else db.make_engine(
             settings.resolved_database_url)
@@ -225,10 +225,10 @@ class AlertingComponent:
         self.relay: Relay | None = None
         self.scheduler: EscalationScheduler | None = None
         self.channels: dict[str, Channel] = {}
+        self._woken_by: Subscription | None = None
 
     def build(self) -> Notifier:
         """Channels, relay and engine, without starting threads (tests drive them by hand)."""
-        global _active
         if self.notifier is not None:
             return self.notifier
         self.channels = build_channels(self.settings)
@@ -238,15 +238,13 @@ class AlertingComponent:
                            max_attempts=self.settings.notify_max_attempts,
                            lease_s=max(60.0, 4 * self.settings.notify_timeout_s),
                            poll_s=self.relay_poll_s)
-        wakers: list[Callable[[], None]] = [self.relay.wake]
-        self.notifier = build_notifier(self.settings, self.factory, wakers)
-        with _lock:
-            _active = self
+        self.notifier = build_notifier(self.settings, self.factory)
         return self.notifier
 
     def start(self) -> None:
         notifier = self.build()
         assert self.relay is not None
+        self._woken_by = wakeup_for(self.engine).subscribe(OUTBOX_CHANNEL, self.relay.wake)
         self.relay.start()
         if self.with_scheduler:
             self.scheduler = EscalationScheduler(self.engine, notifier.tick,
@@ -266,10 +264,9 @@ class AlertingComponent:
         return self.notifier.next_due()
 
     def stop(self) -> None:
-        global _active
-        with _lock:
-            if _active is self:
-                _active = None
+        if self._woken_by is not None:
+            self._woken_by.close()
+            self._woken_by = None
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None

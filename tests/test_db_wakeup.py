@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
@@ -25,8 +26,7 @@ def engines(database_url: str) -> Iterator[tuple[Engine, Engine]]:
 def _subscribed(wakeup: Wakeup, channel: str) -> queue.Queue[str]:
     heard: queue.Queue[str] = queue.Queue()
     wakeup.subscribe(channel, heard.put)
-    if wakeup.postgres:
-        assert wakeup.connected.wait(10), "the listener never connected"
+    assert wakeup.connected.wait(10), "the listener never connected"
     return heard
 
 
@@ -34,8 +34,7 @@ def test_commit_wakes_and_rollback_does_not(engines: tuple[Engine, Engine]) -> N
     listener_engine, writer_engine = engines
     listener = wakeup_for(listener_engine)
     assert wakeup_for(listener_engine) is listener
-    # On SQLite the wake-up is in-process: the writer shares the listener's Wakeup.
-    writer = Wakeup(writer_engine) if listener.postgres else listener
+    writer = Wakeup(writer_engine)  # as another process would (SQLite: over its socket)
     heard = _subscribed(listener, "test_outbox")
     factory = db.make_session_factory(writer_engine)
 
@@ -75,3 +74,16 @@ def test_listener_reconnects_and_wakes_everyone(engines: tuple[Engine, Engine]) 
     assert heard.get(timeout=2) == "after"
     listener.close()
     assert listener._thread is None
+
+
+def test_sqlite_forgets_a_dead_listener(tmp_path: Path) -> None:
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'wake.sqlite3'}")
+    writer = Wakeup(engine)
+    assert writer.peers_dir is not None
+    writer.peers_dir.mkdir()
+    dead = writer.peers_dir / "strokealert-wakeup-0000-1-dead"  # bound by no process
+    dead.touch()
+    with db.make_session_factory(engine).begin() as session:
+        writer.notify(session, "test_outbox")
+    assert not dead.exists()
+    engine.dispose()

@@ -7,31 +7,42 @@ returns the shared one).
 Writer, inside its own transaction (the wake-up goes out only if the transaction commits)::
 
     with factory.begin() as session:
-        session.add(OutboxMessage(...))
-        wakeup_for(engine).notify(session, OUTBOX)
+        session.add(CompletionEvent(...))
+        wakeup_for(engine).notify(session, COMPLETION, payload="")
 
-Worker (the callback runs on the listener thread: keep it short, e.g. set a threading.Event)::
+Worker (the callback gets the payload and runs on the listener thread: keep it short, e.g. set
+a threading.Event)::
 
-    subscription = wakeup_for(engine).subscribe(OUTBOX, relay.wake)
+    subscription = wakeup_for(engine).subscribe(COMPLETION, dispatcher.wake)
     ...
     subscription.close()
+
+Channel names are PostgreSQL identifiers (e.g. ``strokealert_cases``); the notifications
+library's own (``notifications_outbox``) come from :mod:`notifications.wake`.
 
 On PostgreSQL :meth:`Wakeup.notify` runs ``pg_notify(channel, payload)`` in the writer's
 transaction, so every process listening on the channel wakes when it commits; one listener
 thread per process holds its own psycopg connection (autocommit, ``LISTEN``) and reconnects with
 exponential back-off, waking every subscriber after a reconnect (notifications sent while it was
-away are lost, the rows are not). On SQLite (one process) the subscribers are called after the
-writer's session commits. Wake-ups may be spurious or coalesced; workers always re-read the
-database and keep a slow poll as the fallback.
+away are lost, the rows are not). On SQLite the subscribers of the writer's own process are
+called after its session commits, and every other process of the host that listens on the same
+database file gets a datagram on a Linux abstract Unix socket (registered as an empty file in
+``<database file>-wakeup/``; a dead process's registration is removed by the next writer).
+Wake-ups may be spurious or coalesced; workers always re-read the database and keep a slow poll
+as the fallback.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import socket
 import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -40,10 +51,6 @@ from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
-OUTBOX = "strokealert_outbox"
-"""Outbox rows became due (new alert, acknowledgement, escalation step)."""
-ESCALATION = "strokealert_escalation"
-"""An escalation started or stopped: the scheduler re-reads the next due time."""
 COMPLETION = "strokealert_completion"
 """A series or study completed (``completion_events`` row): the pipeline dispatcher looks."""
 
@@ -51,6 +58,8 @@ Callback = Callable[[str], object]
 """Called with the notification's payload ('' when none, or after a reconnect)."""
 
 _PENDING_KEY = "strokealert.wakeup.pending"
+MAX_DATAGRAM = 8000
+"""Bytes of one SQLite wake-up datagram (PostgreSQL's payload limit is about the same)."""
 
 
 @dataclass
@@ -72,6 +81,11 @@ class Wakeup:
                  connect_timeout_s: float = 5.0) -> None:
         self.url = engine.url  # not the engine: the shared registry holds it weakly
         self.postgres = engine.dialect.name == "postgresql"
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self.peers_dir = (Path(f"{Path(database).resolve()}-wakeup")
+                          if database and database != ":memory:" else None)
+        """Where SQLite listeners of this host register (None: in-process only)."""
+        self._peer_name: str | None = None
         self.poll_s = poll_s
         self.backoff_max_s = backoff_max_s
         self.connect_timeout_s = connect_timeout_s
@@ -80,7 +94,8 @@ class Wakeup:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.connected = threading.Event()
-        """Set while the listener holds a connection with every channel LISTENed."""
+        """Set while the listener thread listens (PostgreSQL: connected, channels LISTENed;
+        SQLite: its socket bound and registered)."""
 
     # ------------------------------------------------------------------- writers
     def notify(self, session: Session, channel: str, payload: str = "") -> None:
@@ -98,6 +113,23 @@ class Wakeup:
     def _after_commit(self, session: Session) -> None:
         for channel, payload in session.info.pop(_PENDING_KEY, {}).items():
             self._dispatch(channel, payload)
+            self._tell_peers(channel, payload)
+
+    def _tell_peers(self, channel: str, payload: str) -> None:
+        """A datagram to every other listener on this SQLite file (never blocks)."""
+        if self.peers_dir is None or not self.peers_dir.is_dir():
+            return
+        message = f"{channel}\n{payload}".encode()[:MAX_DATAGRAM]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+            for marker in self.peers_dir.iterdir():
+                if marker.name == self._peer_name:
+                    continue
+                try:
+                    sender.sendto(message, socket.MSG_DONTWAIT, b"\0" + marker.name.encode())
+                except ConnectionRefusedError:  # nobody bound: that process is gone
+                    marker.unlink(missing_ok=True)
+                except OSError as exc:  # a full queue: that listener has a wake-up pending
+                    log.debug("wake-up to %s dropped: %s", marker.name, exc)
 
     @staticmethod
     def _after_rollback(session: Session) -> None:
@@ -109,11 +141,12 @@ class Wakeup:
         subscription = Subscription(self, channel, callback)
         with self._lock:
             self._subscriptions.append(subscription)
-            start = self.postgres and self._thread is None
+            start = (self.postgres or self.peers_dir is not None) and self._thread is None
             if start:
                 self._stop.clear()
-                self._thread = threading.Thread(target=self._listen, name="db-wakeup",
-                                                daemon=True)
+                self._thread = threading.Thread(
+                    target=self._listen if self.postgres else self._receive, name="db-wakeup",
+                    daemon=True)
         if start:
             assert self._thread is not None
             self._thread.start()
@@ -184,6 +217,38 @@ class Wakeup:
                             backoff_s)
                 self._stop.wait(backoff_s)
         self.connected.clear()
+
+
+    # ---------------------------------------------------------------- SQLite side
+    def _receive(self) -> None:
+        """Listen for other processes' datagrams on an abstract socket (Linux)."""
+        assert self.peers_dir is not None
+        tag = hashlib.sha256(str(self.peers_dir).encode()).hexdigest()[:16]
+        name = f"strokealert-wakeup-{tag}-{os.getpid()}-{id(self):x}"
+        try:
+            receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            receiver.bind(b"\0" + name.encode())
+            self.peers_dir.mkdir(parents=True, exist_ok=True)
+            (self.peers_dir / name).touch()
+        except OSError as exc:
+            log.warning("no wake-ups from other processes (%s): they are found by polling", exc)
+            return
+        self._peer_name = name
+        receiver.settimeout(self.poll_s)
+        self.connected.set()
+        try:
+            while not self._stop.is_set():
+                try:
+                    message = receiver.recv(MAX_DATAGRAM)
+                except TimeoutError:
+                    continue
+                channel, _, payload = message.decode(errors="replace").partition("\n")
+                self._dispatch(channel, payload)
+        finally:
+            self.connected.clear()
+            self._peer_name = None
+            (self.peers_dir / name).unlink(missing_ok=True)
+            receiver.close()
 
 
 _SHARED: weakref.WeakKeyDictionary[Engine, Wakeup] = weakref.WeakKeyDictionary()

@@ -275,8 +275,8 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
             kind = "update"  # same urgency, new details: only the people already paged
         state.alerted_signature, state.alerted_level = signature, decision.level
         alert_id = alerting.raise_alert(
-            session, case_id=case.id, level=decision.level, kind=kind, title=decision.title,
-            body=decision.body, site=settings.site_name,
+            session, settings, case_id=case.id, level=decision.level, kind=kind,
+            title=decision.title, body=decision.body, site=settings.site_name,
             url=f"{settings.public_url.rstrip('/')}/cases/{case.id}")
         record_stage(session, study_uid, "alerted", at=now,
                      detail={"alert_id": alert_id, "kind": kind, "level": decision.level})

@@ -79,8 +79,9 @@ def test_browser_worklist_case_ack_needle_dashboard(tmp_path: Path, output_dir: 
                 case.arrival_at = today - timedelta(minutes=50)
                 case.cta_at = today - timedelta(minutes=30)
                 case_id = case.id
-                alerting.raise_alert(session, case_id=case.id, level="critical", kind="new",
-                                     title=case.title, body=case.summary, site=case.site,
+                alerting.raise_alert(session, env.settings, case_id=case.id,
+                                     level="critical", kind="new", title=case.title,
+                                     body=case.summary, site=case.site,
                                      url=f"{base}/cases/{case.id}")
             row = page.locator(f"#case-{case_id}")
             expect(row).to_be_visible(timeout=15000)

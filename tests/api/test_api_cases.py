@@ -45,9 +45,9 @@ def test_case_from_analysis_with_dicom_times(tmp_path: Path) -> None:
         case = upsert_case_from_analysis(session, study=study, result=result,
                                          output_dirs=[out], rule_fired=["lvo_suspected"])
         case_id = case.id
-        alert_id = alerting.raise_alert(session, case_id=case.id, level="critical", kind="new",
-                                        title=case.title, body=case.summary, site=case.site,
-                                        url=f"http://x/cases/{case.id}")
+        alert_id = alerting.raise_alert(session, env.settings, case_id=case.id, level="critical",
+                                        kind="new", title=case.title, body=case.summary,
+                                        site=case.site, url=f"http://x/cases/{case.id}")
     with env.factory() as session:
         case = session.get(Case, case_id)
         assert case.status == "analyzed" and case.alert_level == "critical" and case.urgency == 0

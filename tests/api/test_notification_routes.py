@@ -94,7 +94,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     component.build()
     with env.factory.begin() as session:
         alert_id = alerting.raise_alert(
-            session, case_id=case_id, level="critical", kind="new",
+            session, env.settings, case_id=case_id, level="critical", kind="new",
             title="LVO suspected: left M1", body="Core 21 mL, mismatch 4.8",
             site="Main campus CT2", url=f"{PUBLIC_URL}/cases/{case_id}",
             key_images=["key/lvo_mip.png"])

@@ -1,176 +1,198 @@
-"""Fixtures: provider fakes, a fake clock, and the service's alerting on a migrated database."""
+"""Fixtures: provider fakes, a fake clock, and the notifications library on its own tables.
+
+Nothing here imports ``strokealert``: the library is built from its own parts, the way a host
+application would build it (tests/alerting covers strokealert's wiring).
+"""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from fakes import FakeFcm, FakeSmtp, FakeTwilio, FakeWebhook
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from notifications.channels import Channel
+from notifications.channels.console import ConsoleChannel
+from notifications.channels.fcm import FcmChannel
+from notifications.channels.smtp import SmtpChannel
+from notifications.channels.twilio_sms import TwilioChannel
+from notifications.channels.webhook import WebhookChannel
 from notifications.clock import FakeClock
 from notifications.directory import load_directory
+from notifications.engine import AlertSpec, Notifier
+from notifications.inbound import TwilioInbound
 from notifications.models import OutboxMessage
-from strokealert import alerting, db
-from strokealert.config import Settings
+from notifications.relay import Links, Relay
+from notifications.scheduler import EscalationScheduler
+from notifications.schema import metadata
+from tests.notifications import stroke_team
+from tests.notifications.stroke_team import (
+    PUBLIC_URL,
+    SIGNING_SECRET,
+    STROKE_TEAM,
+    TWILIO_FROM,
+    WEBHOOK_SECRET,
+    Fakes,
+    outbox_rows,
+)
 
-PUBLIC_URL = "https://strokealert.example.org"
-WEBHOOK_SECRET = "webhook-secret"
-TWILIO_FROM = "+15550009999"
+rsa_pem, fakes = stroke_team.rsa_pem, stroke_team.fakes  # the shared fixtures
 
-# The README's worked example: a stroke team.
-STROKE_TEAM: dict[str, Any] = {
-    "people": [
-        {"name": "Dr Ada Okafor", "roles": ["neurologist"], "time_zone": "America/New_York",
-         "devices": [{"token": "tok-ada", "platform": "android"}],
-         "contacts": [{"type": "sms", "address": "+15550000001"}],
-         "rules": [{"channel": "push", "after_minutes": 0},
-                   {"channel": "sms", "after_minutes": 2}]},
-        {"name": "Dr Ben Laine", "roles": ["neurologist"],
-         "devices": [{"token": "tok-ben", "platform": "ios"}],
-         "contacts": [{"type": "sms", "address": "+15550000002"}]},
-        {"name": "Dr Cyd Ramos", "roles": ["neuro-interventionalist"],
-         "devices": [{"token": "tok-cyd", "platform": "android"}],
-         "contacts": [{"type": "sms", "address": "+15550000003"}]},
-        {"name": "Dr Dev Patel", "roles": ["radiologist"],
-         "contacts": [{"type": "email", "address": "dev.patel@hospital.example"},
-                      {"type": "sms", "address": "+15550000004"}],
-         "rules": [{"channel": "email", "after_minutes": 0},
-                   {"channel": "sms", "after_minutes": 2}]},
-        {"name": "Eve Tran", "roles": ["ct-technologist"],
-         "devices": [{"token": "tok-eve", "platform": "android"}],
-         "contacts": [{"type": "mms", "address": "+15550000005"}],
-         "rules": [{"channel": "push", "after_minutes": 0},
-                   {"channel": "mms", "after_minutes": 2}]},
-    ],
-    "schedules": [
-        {"name": "stroke-neurology", "time_zone": "America/New_York",
-         "rotations": [{"name": "daily", "start": "2026-03-01T08:00", "shift_hours": 24,
-                        "participants": ["Dr Ada Okafor", "Dr Ben Laine"]}]},
-    ],
-    "policies": [
-        {"name": "stroke", "repeat": 1, "steps": [
-            {"delay_minutes": 5,
-             "targets": [{"schedule": "stroke-neurology"}, {"role": "ct-technologist"}]},
-            {"delay_minutes": 5,
-             "targets": [{"role": "neuro-interventionalist"}, {"role": "radiologist"}]},
-        ]},
-    ],
-}
+__all__ = ["PUBLIC_URL", "SIGNING_SECRET", "STROKE_TEAM", "TWILIO_FROM", "WEBHOOK_SECRET",
+           "Library", "Stack"]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def library_engine(url: str) -> Engine:
+    """An engine on ``url`` with the library's tables (SQLite: WAL and a busy timeout)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    metadata.create_all(engine)
+    return engine
+
+
+class RecordingWaker:
+    """A host's waker in miniature: remembers what the engine announced, wakes the relay."""
+
+    def __init__(self) -> None:
+        self.announced: list[str] = []
+        self.relay: Relay | None = None
+
+    def notify(self, session: Session, channel: str) -> None:
+        self.announced.append(channel)
+        if self.relay is not None:
+            relay = self.relay
+            event.listen(session, "after_commit", lambda _s: relay.wake(), once=True)
 
 
 @dataclass
-class Fakes:
-    fcm: FakeFcm
-    twilio: FakeTwilio
-    webhook: FakeWebhook
-    smtp: FakeSmtp
-    credentials: Path
+class Library:
+    """Channels, relay, engine and (when started) scheduler, as a host builds them."""
 
+    factory: sessionmaker[Session]
+    fakes: Fakes
+    clock: FakeClock
+    relay_poll_s: float = 5.0
+    channels: dict[str, Channel] = field(init=False)
+    relay: Relay = field(init=False)
+    notifier: Notifier = field(init=False)
+    waker: RecordingWaker = field(init=False)
+    scheduler: EscalationScheduler | None = None
 
-@pytest.fixture(scope="session")
-def rsa_pem() -> str:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    def __post_init__(self) -> None:
+        fakes = self.fakes
+        callback = f"{PUBLIC_URL}/api/notifications/twilio/status"
+        self.channels = {
+            "console": ConsoleChannel(),
+            "push": FcmChannel(str(fakes.credentials), timeout_s=1.0, endpoint=fakes.fcm.url),
+            "email": SmtpChannel("127.0.0.1", fakes.smtp.port, "alerts@hospital.example",
+                                 timeout_s=1.0),
+            "webhook": WebhookChannel(WEBHOOK_SECRET, timeout_s=1.0),
+            **{kind: TwilioChannel(fakes.twilio.account_sid, fakes.twilio.auth_token,
+                                   TWILIO_FROM, channel=kind, status_callback=callback,
+                                   timeout_s=1.0, base_url=fakes.twilio.url)
+               for kind in ("sms", "mms")}}
+        self.relay = Relay(self.factory, self.channels, Links(PUBLIC_URL, SIGNING_SECRET),
+                           self.clock, max_attempts=6, lease_s=60.0, poll_s=self.relay_poll_s)
+        self.waker = RecordingWaker()
+        self.waker.relay = self.relay
+        self.notifier = Notifier(factory=self.factory, policy="stroke",
+                                 channels=frozenset({"push", "sms", "mms", "email"}),
+                                 webhook_url=f"{fakes.webhook.url}/hooks/stroke",
+                                 clock=self.clock, waker=self.waker)
 
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
+    @property
+    def inbound(self) -> TwilioInbound:
+        return TwilioInbound(self.notifier, self.fakes.twilio.auth_token)
 
+    def start(self, scheduler_interval_s: float = 0.2) -> None:
+        """Relay thread and escalation scheduler, as a host's service runs them."""
+        self.relay.start()
+        engine = self.factory.kw["bind"]
+        self.scheduler = EscalationScheduler(engine, self.notifier.tick,
+                                             interval_s=scheduler_interval_s)
+        self.scheduler.start()
 
-@pytest.fixture
-def fakes(tmp_path: Path, rsa_pem: str) -> Iterator[Fakes]:
-    fcm, twilio, webhook, smtp = FakeFcm(), FakeTwilio(), FakeWebhook(), FakeSmtp()
-    for fake in (fcm, twilio, webhook):
-        fake.hang_s = 1.6
-    credentials = fcm.service_account(tmp_path / "firebase.json", pem=rsa_pem)
-    yield Fakes(fcm, twilio, webhook, smtp, credentials)
-    for closeable in (fcm, twilio, webhook, smtp):
-        closeable.close()
-
-
-@pytest.fixture
-def clock() -> Iterator[FakeClock]:
-    fake = FakeClock()
-    alerting.set_clock(fake)
-    yield fake
-    alerting.set_clock(None)
-
-
-def make_settings(url: str, data_dir: Path, fakes: Fakes, **overrides: Any) -> Settings:
-    values: dict[str, Any] = dict(
-        database_url=url, data_dir=data_dir, public_url=PUBLIC_URL, secret_key="test-key",
-        webhook_url=f"{fakes.webhook.url}/hooks/stroke", webhook_secret=WEBHOOK_SECRET,
-        escalation_policy="stroke", notify_timeout_s=1.0, notify_max_attempts=6,
-        fcm_credentials_file=fakes.credentials, fcm_endpoint=fakes.fcm.url,
-        twilio_account_sid=fakes.twilio.account_sid, twilio_auth_token=fakes.twilio.auth_token,
-        twilio_from_number=TWILIO_FROM, twilio_base_url=fakes.twilio.url,
-        smtp_host="127.0.0.1", smtp_port=fakes.smtp.port, smtp_sender="alerts@hospital.example",
-        scheduler_interval_s=0.2)
-    values.update(overrides)
-    return Settings(**values)
+    def stop(self) -> None:
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            self.scheduler = None
+        self.relay.stop()
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
+        self.channels.clear()  # stopping twice closes nothing twice
 
 
 @dataclass
 class Stack:
-    """The service's alerting on a migrated database, built but with no threads running."""
+    """The library on a fresh database, built but with no threads running."""
 
-    settings: Settings
     engine: Engine
     factory: sessionmaker[Session]
-    component: alerting.AlertingComponent
+    component: Library
     clock: FakeClock
     fakes: Fakes
 
-    def restart(self, **kwargs: Any) -> alerting.AlertingComponent:
-        """Throw the component away (a crash loses its memory) and build a fresh one."""
+    def restart(self, **kwargs: Any) -> Library:
+        """Throw the library's objects away (a crash loses their memory) and build fresh ones."""
         self.component.stop()
-        self.component = alerting.AlertingComponent(self.settings, self.factory, **kwargs)
-        self.component.build()
+        self.component = Library(self.factory, self.fakes, self.clock, **kwargs)
         return self.component
 
+    @property
+    def notifier(self) -> Notifier:
+        return self.component.notifier
+
     def drain(self) -> int:
-        assert self.component.relay is not None
         return self.component.relay.drain()
 
     def advance(self, minutes: float = 0.0, seconds: float = 0.0) -> None:
         """Fast-forward: move the clock, wake the engine, send whatever became due."""
         self.clock.advance(minutes=minutes, seconds=seconds)
-        self.component.tick()
+        self.component.notifier.tick()
         self.drain()
 
     def raise_alert(self, case_id: str = "case-1", kind: str = "new", **kw: Any) -> str:
-        values = dict(level="critical", title="LVO suspected: left M1",
-                      body="Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8",
-                      site="Main campus CT2", url=f"{PUBLIC_URL}/cases/{case_id}",
-                      key_images=["lvo_mip.png"])
+        values: dict[str, Any] = dict(
+            level="critical", title="LVO suspected: left M1",
+            body="Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8", site="Main campus CT2",
+            url=f"{PUBLIC_URL}/cases/{case_id}", key_images=("lvo_mip.png",))
         values.update(kw)
+        values["key_images"] = tuple(values["key_images"])
         with self.factory.begin() as session:
-            return alerting.raise_alert(session, case_id=case_id, kind=kind, **values)
+            return self.notifier.raise_alert(session, AlertSpec(case_id=case_id, kind=kind,
+                                                                **values))
 
     def rows(self, **where: Any) -> list[OutboxMessage]:
-        with self.factory() as session:
-            query = select(OutboxMessage).order_by(OutboxMessage.id)
-            for name, value in where.items():
-                query = query.where(getattr(OutboxMessage, name) == value)
-            return list(session.scalars(query))
+        return outbox_rows(self.factory, **where)
 
 
 @pytest.fixture
-def stack(migrated_url: str, tmp_path: Path, fakes: Fakes, clock: FakeClock) -> Iterator[Stack]:
-    settings = make_settings(migrated_url, tmp_path / "var", fakes)
-    engine = db.make_engine(migrated_url)
-    factory = db.make_session_factory(engine)
+def stack(database_url: str, fakes: Fakes, clock: FakeClock) -> Iterator[Stack]:
+    engine = library_engine(database_url)
+    factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as session:
         load_directory(session, copy.deepcopy(STROKE_TEAM), clock.now())
-    component = alerting.AlertingComponent(settings, factory)
-    component.build()
-    result = Stack(settings, engine, factory, component, clock, fakes)
+    result = Stack(engine, factory, Library(factory, fakes, clock), clock, fakes)
     yield result
     result.component.stop()
     engine.dispose()

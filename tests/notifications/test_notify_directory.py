@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import copy
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from conftest import STROKE_TEAM, TWILIO_FROM, Stack
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import sessionmaker
 from twilio.request_validator import RequestValidator
-from typer.testing import CliRunner
 
 from notifications.directory import DirectoryError, load_directory, on_call
 from notifications.inbound import SignatureError
 from notifications.models import Schedule
 from notifications.schema import metadata
-from strokealert import alerting
-from strokealert.cli import app
-from strokealert.cli.notify import read_directory_file
-from strokealert.errors import InputError
 
 
 def daily(start: str = "2026-03-01T08:00", tz: str = "America/New_York") -> Schedule:
@@ -84,64 +75,27 @@ def test_twilio_inbound_is_verified_and_status_callbacks_recorded(stack: Stack) 
     url = "https://strokealert.example.org/api/notifications/twilio/sms"
     validator = RequestValidator(stack.fakes.twilio.auth_token)
     reply = {"From": "+15550000001", "To": TWILIO_FROM, "Body": "1"}
+    inbound = stack.component.inbound
+
+    def sms(params: dict[str, str], signed_url: str = url) -> str:
+        return inbound.incoming_sms(session, url, params,
+                                    validator.compute_signature(signed_url, params))
+
     with stack.factory.begin() as session:
         with pytest.raises(SignatureError):
-            alerting.twilio_incoming(session, url, reply, "forged", stack.settings)
+            inbound.incoming_sms(session, url, reply, "forged")
         with pytest.raises(SignatureError):  # signed for another URL
-            alerting.twilio_incoming(session, url, reply, validator.compute_signature(
-                url + "x", reply), stack.settings)
-        chat = {**reply, "Body": "who is this?"}
-        assert "Reply 1 or ACK" in alerting.twilio_incoming(
-            session, url, chat, validator.compute_signature(url, chat), stack.settings)
-        stranger = {**reply, "From": "+15559999999"}
-        assert "Nothing to acknowledge" in alerting.twilio_incoming(
-            session, url, stranger, validator.compute_signature(url, stranger), stack.settings)
-        assert "Acknowledged" in alerting.twilio_incoming(
-            session, url, reply, validator.compute_signature(url, reply), stack.settings)
-    sms = stack.rows(recipient="Dr Ada Okafor", channel="sms")[0]
+            sms(reply, url + "x")
+        assert "Reply 1 or ACK" in sms({**reply, "Body": "who is this?"})
+        assert "Nothing to acknowledge" in sms({**reply, "From": "+15559999999"})
+        assert "Acknowledged" in sms(reply)
+    ada_sms = stack.rows(recipient="Dr Ada Okafor", channel="sms")[0]
     status_url = "https://strokealert.example.org/api/notifications/twilio/status"
-    callback = {"MessageSid": sms.provider_id, "MessageStatus": "delivered"}
+    callback = {"MessageSid": ada_sms.provider_id, "MessageStatus": "delivered"}
     with stack.factory.begin() as session:
-        assert alerting.twilio_status(session, status_url, callback,
-                                      validator.compute_signature(status_url, callback),
-                                      stack.settings)
-        history = alerting.alert_history(session, "case-1")
+        assert stack.component.inbound.status_callback(
+            session, status_url, callback, validator.compute_signature(status_url, callback))
+        history = stack.notifier.history(session, "case-1")
     assert history[0]["acks"][0]["by"] == "Dr Ada Okafor"
     delivered = [d for d in history[0]["deliveries"] if d["provider_status"] == "delivered"]
     assert [(d["recipient"], d["channel"]) for d in delivered] == [("Dr Ada Okafor", "sms")]
-
-
-def readme_example() -> str:
-    """The stroke-team TOML in the README's Notifications section."""
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme.split("## Notifications", 1)[1]
-    return "# oncall.toml" + section.split("```toml\n# oncall.toml", 1)[1].split("```", 1)[0]
-
-
-def test_oncall_cli_loads_the_readme_example_and_refuses_bad_files(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = {"STROKEALERT_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin"}
-    cli = [sys.executable, "-m", "strokealert"]
-    good = tmp_path / "oncall.toml"
-    good.write_text(readme_example())
-    monkeypatch.setenv("STROKEALERT_DATA_DIR", env["STROKEALERT_DATA_DIR"])
-    done = CliRunner().invoke(app, ["oncall", "load", str(good)])
-    assert done.exit_code == 0, done.output
-    assert done.output.strip().splitlines()[-1] == "loaded 5 people, 1 schedules, 1 policies"
-    shown = CliRunner().invoke(app, ["oncall", "show", "--at", "2026-03-14T02:49:00Z"])
-    assert shown.exit_code == 0, shown.output
-    assert "schedule stroke-neurology (America/New_York): on call Dr Ada Okafor" in shown.output
-    assert "policy   stroke (active)" in shown.output
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"policies": [{"name": "p", "steps": [
-        {"delay_minutes": 5, "targets": [{"user": "Dr Who"}]}]}]}))
-    refused = subprocess.run([*cli, "oncall", "load", str(bad)], env=env, capture_output=True,
-                             text=True, timeout=120)
-    assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines()[-1] == (
-        f"strokealert: {bad}: policy 'p' step 1: unknown user 'Dr Who'")
-    with pytest.raises(InputError, match="cannot read"):
-        read_directory_file(tmp_path / "nope.toml")
-    (tmp_path / "broken.toml").write_text("[[people]\nname = 1")
-    with pytest.raises(InputError, match="not valid toml"):
-        read_directory_file(tmp_path / "broken.toml")

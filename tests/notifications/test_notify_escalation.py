@@ -8,11 +8,11 @@ from collections import Counter
 from email.message import Message
 from urllib.parse import parse_qs, urlparse
 
-from conftest import PUBLIC_URL, TWILIO_FROM, WEBHOOK_SECRET, Stack
+from conftest import PUBLIC_URL, SIGNING_SECRET, TWILIO_FROM, WEBHOOK_SECRET, Stack
 from twilio.request_validator import RequestValidator
 
+from notifications.models import Alert
 from notifications.signing import verify_body, verify_signed
-from strokealert import alerting
 
 ADA, BEN, CYD, DEV, EVE = ("Dr Ada Okafor", "Dr Ben Laine", "Dr Cyd Ramos", "Dr Dev Patel",
                            "Eve Tran")
@@ -85,7 +85,7 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     ack = urlparse(ada["data"]["ack_url"])
     assert f"{ack.scheme}://{ack.netloc}" == PUBLIC_URL and ack.path == f"/alerts/{alert_id}/ack"
     assert verify_signed(ack.path, {k: v[0] for k, v in parse_qs(ack.query).items()},
-                         "test-key", int(t0.timestamp()))
+                         SIGNING_SECRET, int(t0.timestamp()))
     request = next(r for r in stack.fakes.fcm.sends() if r.json()["message"] == ada)
     assert request.path == "/v1/projects/stroke-test/messages:send"
     assert request.headers["Authorization"] == "Bearer fake-access-token"
@@ -114,11 +114,11 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     media = urlparse(forms[1]["MediaUrl"][0])
     assert media.path == f"/alerts/{alert_id}/images/0"
     query = {k: v[0] for k, v in parse_qs(media.query).items()}
+    now = int(stack.clock.now().timestamp())
+    assert verify_signed(media.path, query, SIGNING_SECRET, now)
+    assert not verify_signed(media.path, {**query, "sig": "0" * 64}, SIGNING_SECRET, now)
     with stack.factory() as session:
-        assert alerting.key_image_for(session, alert_id, 0, query, stack.settings) \
-            == "lvo_mip.png"
-        assert alerting.key_image_for(session, alert_id, 0, {**query, "sig": "0" * 64},
-                                      stack.settings) is None
+        assert session.get(Alert, alert_id).key_images == ["lvo_mip.png"]
     assert int(query["exp"]) == int(stack.clock.now().timestamp()) + 900
 
     # +5 min: step 2, the neuro-interventionalist (push) and the radiologist (e-mail).
@@ -142,8 +142,7 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     signature = RequestValidator(stack.fakes.twilio.auth_token).compute_signature(
         inbound_url, params)
     with stack.factory.begin() as session:
-        reply = alerting.twilio_incoming(session, inbound_url, params, signature,
-                                         stack.settings)
+        reply = stack.component.inbound.incoming_sms(session, inbound_url, params, signature)
     assert "Acknowledged" in reply and reply.startswith("<?xml")
     stack.drain()
     # Everyone already paged hears "Dr Cyd Ramos is on the way" on their first channel.
@@ -159,11 +158,12 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     stack.advance(minutes=60)
     assert (len(stack.fakes.fcm.requests), len(stack.fakes.twilio.requests)) == before
     with stack.factory.begin() as session:
-        assert alerting.acknowledge(session, case_id="case-7f3a", by=ADA, via="api") is False
+        assert stack.notifier.acknowledge(session, case_id="case-7f3a", by=ADA,
+                                          via="api") is False
     assert_exactly_once(stack)
 
     with stack.factory() as session:
-        history = alerting.alert_history(session, "case-7f3a")
+        history = stack.notifier.history(session, "case-7f3a")
     assert [a["alert_id"] for a in history] == [alert_id]
     assert history[0]["acks"][0]["by"] == CYD and history[0]["acks"][0]["via"] == "sms"
     deliveries = history[0]["deliveries"]
@@ -191,6 +191,6 @@ def test_update_notifies_only_people_already_paged(stack: Stack) -> None:
     stack.advance(minutes=5)
     assert stack.fakes.fcm.sent[-1]["token"] == "tok-cyd"
     with stack.factory.begin() as session:
-        assert alerting.acknowledge(session, alert_id=update_id, by=BEN, via="api")
+        assert stack.notifier.acknowledge(session, alert_id=update_id, by=BEN, via="api")
     stack.drain()
     assert_exactly_once(stack)

@@ -7,13 +7,12 @@ from collections import Counter
 from collections.abc import Callable
 
 import pytest
-from conftest import Stack
+from conftest import Library, Stack
 from sqlalchemy import select, text
 from test_notify_escalation import assert_exactly_once
 
 from notifications.channels import Channel, ChannelError, Delivery, SendResult
 from notifications.models import DeliveryAttempt, DeviceToken
-from strokealert import alerting
 
 
 class ProcessKilled(BaseException):
@@ -80,10 +79,9 @@ def test_scheduler_and_relay_killed_mid_escalation_resume(stack: Stack) -> None:
     stack.component.stop()
     fcm, twilio, smtp = stack.fakes.fcm, stack.fakes.twilio, stack.fakes.smtp
 
-    def start() -> alerting.AlertingComponent:
-        component = alerting.AlertingComponent(stack.settings, stack.factory,
-                                               with_scheduler=True, relay_poll_s=0.05)
-        component.start()
+    def start() -> Library:
+        component = Library(stack.factory, stack.fakes, stack.clock, relay_poll_s=0.05)
+        component.start(scheduler_interval_s=0.2)
         stack.component = component
         return component
 
@@ -106,7 +104,8 @@ def test_scheduler_and_relay_killed_mid_escalation_resume(stack: Stack) -> None:
     assert phones(stack) == {"+15550000001": 2, "+15550000003": 1, "+15550000004": 1,
                              "+15550000005": 2}
     with stack.factory.begin() as session:
-        assert alerting.acknowledge(session, case_id="case-1", by="Dr Dev Patel", via="api")
+        assert stack.notifier.acknowledge(session, case_id="case-1", by="Dr Dev Patel",
+                                          via="api")
     wait_for(lambda: len(fcm.sent) == 8)  # Ada, Eve, Cyd hear that Dev is on the way
     stack.component.stop()
     assert_exactly_once(stack)
@@ -148,7 +147,7 @@ def test_provider_failures_timeouts_429_500_lose_and_duplicate_nothing(stack: St
     failed = [r for r in rows if r.status == "failed"]
     assert [(r.recipient, r.address) for r in failed] == [("Eve Tran", "tok-eve")]
     with stack.factory() as session:
-        history = alerting.alert_history(session, "case-1")
+        history = stack.notifier.history(session, "case-1")
     tries = {d["recipient"] + "/" + d["channel"]: [t["outcome"] for t in d["tries"]]
              for d in history[0]["deliveries"] if d["step"] == "c0s0"}
     assert tries["Dr Ada Okafor/sms"] == ["retry", "in_doubt", "sent"]
@@ -163,17 +162,16 @@ def test_two_engines_ticking_at_once_page_once(stack: Stack) -> None:
     """A second scheduler by mistake (or a tick racing a restart) cannot double-page."""
     import threading
 
-    second = alerting.AlertingComponent(stack.settings, stack.factory)
-    second.build()
+    second = Library(stack.factory, stack.fakes, stack.clock)
     stack.raise_alert()
     stack.drain()
     stack.clock.advance(minutes=10)  # step 2 and the repeat's first step are both due
     barrier = threading.Barrier(2)
     taken: list[int] = []
 
-    def tick(component: alerting.AlertingComponent) -> None:
+    def tick(component: Library) -> None:
         barrier.wait()
-        taken.append(component.tick())
+        taken.append(component.notifier.tick())
 
     threads = [threading.Thread(target=tick, args=(c,)) for c in (stack.component, second)]
     for thread in threads:

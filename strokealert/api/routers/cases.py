@@ -60,7 +60,7 @@ def ack_name(session: Session, principal: Principal) -> str:
 def acknowledge(request: Request, session: Session, principal: Principal, case: Case,
                 via: str) -> bool:
     first = case_service.acknowledge_case(session, case, by=ack_name(session, principal),
-                                          via=via)
+                                          via=via, settings=request.app.state.settings)
     audit(request, session, principal, "ack", object_type="case", object_id=case.id,
           detail={"via": via, "first": first})
     session.commit()

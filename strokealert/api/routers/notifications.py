@@ -70,7 +70,8 @@ def record_acks(request: Request, session: Session, acks: list[Acknowledgement])
     """Stamp each case's first acknowledgement and audit it (the caller commits)."""
     for ack in acks:
         case = session.get(Case, ack.case_id)
-        first = case is not None and acknowledge_case(session, case, by=ack.by, via=ack.via)
+        first = case is not None and acknowledge_case(
+            session, case, by=ack.by, via=ack.via, settings=request.app.state.settings)
         principal = person_principal(session, ack.by, ack.via)
         audit(request, session, principal, "ack", username=None if principal else ack.by,
               object_type="case", object_id=ack.case_id,

@@ -16,6 +16,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session, defer
 
 from notifications.models import Alert
+from strokealert.config import Settings
 from strokealert.db.models.cases import TICI_GRADES, TIMELINE_FIELDS, Case
 from strokealert.db.models.ingest import Instance, Series, Study
 from strokealert.dicom.header import study_datetime
@@ -197,12 +198,13 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def acknowledge_case(session: Session, case: Case, *, by: str, via: str) -> bool:
+def acknowledge_case(session: Session, case: Case, *, by: str, via: str,
+                     settings: Settings) -> bool:
     """Acknowledge the case's alert (stops the escalation, broadcasts "<by> is on the way") and
     stamp the first acknowledgement on the timeline. True if this was the first."""
     from strokealert import alerting
 
-    alerting.acknowledge(session, case_id=case.id, by=by, via=via)
+    alerting.acknowledge(session, settings, case_id=case.id, by=by, via=via)
     if case.first_ack_at is not None:
         return False
     case.first_ack_at, case.first_ack_by = utcnow(), by
