@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert.config import Settings
 from strokealert.db.models.pipeline import Job
+from strokealert.db.wakeup import COMPLETION, Subscription, wakeup_for
 from strokealert.pipeline.executors import Executor, LocalExecutor, make_executor
 from strokealert.pipeline.jobs import consume_completion_events, recoverable_jobs
 
@@ -20,12 +21,14 @@ log = logging.getLogger(__name__)
 class PipelineComponent:
     """Consumes completion events into jobs and hands them to the executor.
 
-    The receiver calls :meth:`wake` when a series or study completes; a poll every
-    ``poll_s`` seconds catches anything else (events written by another process, restarts).
+    It wakes when a completion event is committed: on PostgreSQL by the ``completion_events``
+    trigger's NOTIFY (any process's writes), and by :meth:`wake`, which the in-process ingest's
+    completion callbacks call. A poll every ``poll_s`` seconds is only the fallback (a lost
+    wake-up, a restart).
     """
 
     def __init__(self, settings: Settings, factory: sessionmaker[Session],
-                 executor: Executor | None = None, poll_s: float = 1.0,
+                 executor: Executor | None = None, poll_s: float = 5.0,
                  sweep_s: float = 30.0) -> None:
         self.settings = settings
         self.factory = factory
@@ -35,6 +38,7 @@ class PipelineComponent:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._woken_by: Subscription | None = None
 
     def wake(self, *_: object) -> None:
         self._wake.set()
@@ -49,6 +53,7 @@ class PipelineComponent:
                                 .values(status="queued", lease_until=None))
             self.executor.warm()
         self._stop.clear()
+        self._woken_by = wakeup_for(self.factory.kw["bind"]).subscribe(COMPLETION, self.wake)
         self._thread = threading.Thread(target=self._run, name="pipeline-dispatch", daemon=True)
         self._thread.start()
 
@@ -76,6 +81,9 @@ class PipelineComponent:
             self._wake.clear()
 
     def stop(self) -> None:
+        if self._woken_by is not None:
+            self._woken_by.close()
+            self._woken_by = None
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
