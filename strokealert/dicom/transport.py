@@ -5,7 +5,9 @@ Every accepted connection is bounded before it is trusted:
 - **Memory.** A PDU is read incrementally, and one whose header declares more than allowed is
   answered with an A-ABORT and the connection closed before its body is read: 64 KiB
   (``ASSOCIATE_RQ_MAX_BYTES``) until an A-ASSOCIATE-RQ has been read, then the maximum PDU
-  length we negotiated (``dicom_max_pdu``).
+  length we negotiated (``dicom_max_pdu``). A dataset (the P-DATA fragments of one message)
+  longer than ``dicom_max_object_mib`` aborts the association too: pynetdicom assembles a
+  message in memory.
 - **Time.** The TLS handshake and the whole A-ASSOCIATE-RQ must arrive within the ACSE timeout
   (measured from the accept); afterwards each PDU must arrive within the network timeout, and an
   association idle that long is aborted (pynetdicom's idle timer).
@@ -49,6 +51,8 @@ ASSOCIATE_RQ_MAX_BYTES = 65536  # longest PDU read before an A-ASSOCIATE-RQ has 
 READ_CHUNK_BYTES = 65536  # one recv() at most: memory follows what arrives, not what is declared
 PDU_HEADER_BYTES = 6
 PDU_TYPE_ASSOCIATE_RQ = 0x01
+PDU_TYPE_P_DATA = 0x04
+PDV_HEADER_BYTES = 6  # item length (4), presentation context ID, message control header
 ABORT_INVALID_PDU_PARAMETER = 0x06  # A-ABORT source 2 (service provider) reason
 LISTEN_BACKLOG = 128
 DROP_REPORT_S = 10.0  # pending connections dropped are logged as a count this often
@@ -60,7 +64,8 @@ REJECT_LOCAL_LIMIT = (0x02, 0x03, 0x02)  # transient, service provider: local li
 
 
 class PduTooLong(OSError):
-    """A peer declared a PDU longer than it may send (the connection is aborted)."""
+    """A peer declared a PDU, or sent a dataset, longer than allowed (the connection is
+    aborted)."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class TransportLimits:
     """The receiver's limits, from the ``dicom_*`` settings (bytes, seconds, counts)."""
 
     max_pdu_bytes: int
+    max_object_bytes: int
     acse_timeout_s: float
     network_timeout_s: float
     max_associations: int
@@ -79,7 +85,9 @@ class TransportLimits:
     @classmethod
     def from_settings(cls, settings: Settings) -> TransportLimits:
         return cls(
-            max_pdu_bytes=settings.dicom_max_pdu, acse_timeout_s=settings.dicom_acse_timeout_s,
+            max_pdu_bytes=settings.dicom_max_pdu,
+            max_object_bytes=settings.dicom_max_object_mib * 1024 * 1024,
+            acse_timeout_s=settings.dicom_acse_timeout_s,
             network_timeout_s=settings.dicom_network_timeout_s,
             max_associations=settings.dicom_max_associations,
             max_associations_per_aet=settings.dicom_max_associations_per_aet,
@@ -99,6 +107,7 @@ class GuardedAssociationSocket(AssociationSocket):
     _associate_rq_read: bool
     _declared_body: int | None
     _pdu_type: int
+    _object_bytes: int
     _request_deadline: float
 
     def guard(self, limits: TransportLimits, accepted_at: float) -> None:
@@ -108,6 +117,7 @@ class GuardedAssociationSocket(AssociationSocket):
         self._associate_rq_read = False
         self._declared_body = None
         self._pdu_type = 0
+        self._object_bytes = 0
         self._request_deadline = accepted_at + limits.acse_timeout_s
 
     def recv(self, nr_bytes: int) -> bytearray:
@@ -119,16 +129,34 @@ class GuardedAssociationSocket(AssociationSocket):
             self._declared_body = None
             if self._pdu_type == PDU_TYPE_ASSOCIATE_RQ and len(data) == nr_bytes:
                 self._associate_rq_read = True
+            elif self._pdu_type == PDU_TYPE_P_DATA:
+                self._count_dataset_bytes(data)
         elif nr_bytes == PDU_HEADER_BYTES and len(data) == PDU_HEADER_BYTES:
             self._pdu_type = data[0]
             declared = int.from_bytes(data[2:6], "big")
             limit = (self.limits.max_pdu_bytes if self._associate_rq_read
                      else ASSOCIATE_RQ_MAX_BYTES)
             if declared > limit:
-                self._abort()
+                self._abort(f"a PDU of {declared} bytes declared, at most {limit}")
                 raise PduTooLong(f"PDU of {declared} bytes declared, at most {limit} accepted")
             self._declared_body = declared
         return data
+
+    def _count_dataset_bytes(self, body: bytearray) -> None:
+        """Add up a P-DATA's dataset fragments (PS3.8 §9.3.5.1: item length, context ID,
+        message control header: bit 0 command, bit 1 last fragment)."""
+        offset = 0
+        while offset + PDV_HEADER_BYTES <= len(body):
+            length = int.from_bytes(body[offset:offset + 4], "big")
+            control = body[offset + 5]
+            if not control & 0x01:
+                self._object_bytes += max(length - 2, 0)
+                if self._object_bytes > self.limits.max_object_bytes:
+                    self._abort(f"a dataset over {self.limits.max_object_bytes} bytes")
+                    raise PduTooLong("dataset longer than allowed")
+                if control & 0x02:
+                    self._object_bytes = 0
+            offset += 4 + length
 
     def _read(self, nr_bytes: int) -> bytearray:
         assert self.socket is not None
@@ -150,7 +178,7 @@ class GuardedAssociationSocket(AssociationSocket):
                 self.socket.settimeout(self.limits.network_timeout_s)  # for our sends
         return data
 
-    def _abort(self) -> None:
+    def _abort(self, what: str) -> None:
         """Send an A-ABORT (service provider, invalid PDU parameter value)."""
         pdu = A_ABORT_RQ()
         pdu.source = 0x02
@@ -160,8 +188,7 @@ class GuardedAssociationSocket(AssociationSocket):
             self.socket.sendall(pdu.encode())
         except OSError:
             pass
-        log.warning("PDU longer than allowed from %s: association aborted",
-                    self.assoc.requestor.address)
+        log.warning("%s from %s: association aborted", what, self.assoc.requestor.address)
 
 
 @dataclass(frozen=True)
