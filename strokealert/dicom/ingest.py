@@ -22,8 +22,10 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert.config import Settings
-from strokealert.dicom.index import Completion, CompletionCallback, Indexer
+from strokealert.dicom.completion import CompletionFanout, CompletionHooks
+from strokealert.dicom.index import Indexer
 from strokealert.dicom.receiver import Receiver, default_store
+from strokealert.dicom.records import Completion
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +34,7 @@ STOP_TIMEOUT_S = 60.0  # the indexer drains its queue before the child exits
 RESTART_BACKOFF_S = (1.0, 30.0)  # first and longest wait before restarting a dead child
 
 
-class IngestComponent:
+class IngestComponent(CompletionHooks):
     """Start/stop unit for :class:`strokealert.service.Service`.
 
     ``on_series_complete`` / ``on_study_complete`` take callbacks called (on the indexer
@@ -43,15 +45,8 @@ class IngestComponent:
         self.settings = settings
         self.store = default_store(settings)
         self.indexer = Indexer(settings, factory, self.store)
+        self.fanout = self.indexer.fanout
         self.receiver = Receiver(settings, self.indexer, self.store)
-
-    @property
-    def on_series_complete(self) -> list[CompletionCallback]:
-        return self.indexer.on_series_complete
-
-    @property
-    def on_study_complete(self) -> list[CompletionCallback]:
-        return self.indexer.on_study_complete
 
     @property
     def port(self) -> int:
@@ -125,15 +120,14 @@ def run_child(settings: Settings, conn: Connection, log_level: int) -> None:
     sender.send("stopped", None)
 
 
-class IngestProcess:
+class IngestProcess(CompletionHooks):
     """The ingest in a child process (see the module docstring); same interface as
     :class:`IngestComponent` minus ``indexer``/``receiver``. Callbacks run on a monitor
     thread of this process. A child that dies is restarted (with back-off)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.on_series_complete: list[CompletionCallback] = []
-        self.on_study_complete: list[CompletionCallback] = []
+        self.fanout = CompletionFanout()
         self._context = multiprocessing.get_context("spawn")  # no fork of a threaded parent
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -215,13 +209,7 @@ class IngestProcess:
             logging.getLogger(record.name).handle(record)
         elif kind == "completion":
             completion: Completion = payload
-            callbacks = (self.on_series_complete if completion.level == "series"
-                         else self.on_study_complete)
-            for callback in callbacks:
-                try:
-                    callback(completion)
-                except Exception:
-                    log.exception("completion callback failed")
+            self.fanout.publish(completion)
 
     def _run_monitor(self) -> None:
         """Relay the child's messages; restart it if it dies while not stopping."""

@@ -7,7 +7,8 @@ well. Completion events stay (they are the pipeline's history and carry no pixel
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
@@ -19,6 +20,29 @@ from strokealert.dicom.store import ImageStore
 log = logging.getLogger(__name__)
 
 PURGE_CHUNK = 1000
+FIRST_PURGE_S = 60.0  # the first purge after a start waits at most this long
+
+
+class Retention:
+    """When and what to purge: images older than ``retention_days``, every ``interval_s``
+    seconds (the first one at most ``FIRST_PURGE_S`` after the start)."""
+
+    def __init__(self, factory: sessionmaker[Session], store: ImageStore,
+                 retention_days: float, interval_s: float) -> None:
+        self.factory = factory
+        self.store = store
+        self.retention_days = retention_days
+        self.interval_s = interval_s
+        self.next_at = time.time() + min(FIRST_PURGE_S, interval_s)  # epoch s
+
+    def due(self, now: float) -> bool:
+        return now >= self.next_at
+
+    def purge(self) -> int:
+        """Purge now; returns how many images were removed."""
+        self.next_at = time.time() + self.interval_s
+        cutoff = datetime.now(UTC) - timedelta(days=self.retention_days)
+        return purge_expired(self.factory, self.store, cutoff)
 
 
 def purge_expired(factory: sessionmaker[Session], store: ImageStore, cutoff: datetime) -> int:

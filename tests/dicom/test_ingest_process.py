@@ -52,8 +52,8 @@ def test_ingest_process_stores_relays_and_restarts(tmp_path: Path,
         stored = settings.store_dir.rglob("*.dcm")
         assert sorted(map(dataset_bytes, stored)) == sorted(map(dataset_bytes, paths))
         # The child's log records reach this process's logging.
-        assert any(r.name == "strokealert.dicom.index" and "complete by count" in r.getMessage()
-                   for r in caplog.records)
+        assert any(r.name == "strokealert.dicom.index_writer"
+                   and "complete by count" in r.getMessage() for r in caplog.records)
 
         os.kill(first_pid, signal.SIGKILL)  # a crash: the parent starts a new child
         wait_for(lambda: ingest.pid not in (None, first_pid), timeout_s=60)
