@@ -97,10 +97,11 @@ def test_parallel_guesses_across_replicas_stay_within_the_limit(tmp_path: Path,
 
 
 def test_failures_leave_the_window(tmp_path: Path, migrated_url: str) -> None:
-    env, b = replicas(tmp_path, migrated_url, login_max_failures=2, login_window_s=1.5)
+    # A window long enough for three logins on a loaded machine (argon2 takes its time).
+    env, b = replicas(tmp_path, migrated_url, login_max_failures=2, login_window_s=8.0)
     assert [try_login(env.app, "coordinator", WRONG, "127.0.0.41") for _ in range(3)] == [
         401, 401, 429]
-    time.sleep(1.6)
+    time.sleep(8.1)
     assert try_login(b, "coordinator", PASSWORD, "127.0.0.41") == 303
     with env.factory() as session:  # expired rows were pruned by that attempt
         assert session.scalar(select(func.count()).select_from(LoginFailure)) == 0
