@@ -14,9 +14,10 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, Result, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,6 +39,12 @@ from notifications.wake import ESCALATION_CHANNEL, OUTBOX_CHANNEL, Waker
 log = logging.getLogger(__name__)
 
 SENT_OR_IN_FLIGHT = ("sent", "sending")
+
+
+def _cursor(result: Result[Any]) -> CursorResult[Any]:
+    """An UPDATE's result, which carries ``rowcount``."""
+    assert isinstance(result, CursorResult)
+    return result
 
 
 @dataclass(frozen=True)
@@ -234,7 +241,7 @@ class Notifier:
                                             Escalation.next_due_at <= now)))
         steps = 0
         for escalation_id in due:
-            steps += int(retry_on_busy(lambda e=escalation_id: self._advance(e, now)) or 0)
+            steps += retry_on_busy(partial(self._advance, escalation_id, now))
         return steps
 
     def _advance(self, escalation_id: int, now: datetime) -> int:
@@ -258,7 +265,8 @@ class Notifier:
             state = (escalation.step, escalation.cycle, escalation.status,
                      escalation.next_due_at)
             taken = 0
-            step, cycle, status, due_at = state
+            step, cycle, status = state[:3]
+            due_at: datetime | None = state[3]
             while status == "active" and due_at is not None and due_at <= now:
                 if policy is None or not policy.steps:
                     status, due_at = "exhausted", None
@@ -274,12 +282,12 @@ class Notifier:
                 due_at = due_at + timedelta(minutes=policy.steps[step]["delay_minutes"])
                 taken += 1
             # Optimistic lock: another engine that moved this escalation first wins.
-            result = session.execute(
+            result = _cursor(session.execute(
                 update(Escalation).where(Escalation.id == escalation_id,
                                          Escalation.version == version)
                 .values(step=step, cycle=cycle, status=status, next_due_at=due_at,
                         version=version + 1, updated_at=now)
-                .execution_options(synchronize_session=False))
+                .execution_options(synchronize_session=False)))
             if result.rowcount != 1:
                 session.rollback()
                 return 0
@@ -317,11 +325,11 @@ class Notifier:
         escalation = session.scalar(select(Escalation).where(Escalation.case_id == case_id))
         if escalation is None or escalation.status == "acknowledged":
             return False
-        result = session.execute(
+        result = _cursor(session.execute(
             update(Escalation).where(Escalation.id == escalation.id,
                                      Escalation.version == escalation.version)
             .values(status="acknowledged", next_due_at=None, version=escalation.version + 1,
-                    updated_at=now).execution_options(synchronize_session=False))
+                    updated_at=now).execution_options(synchronize_session=False)))
         if result.rowcount != 1:
             return False
         session.refresh(escalation)
@@ -393,8 +401,8 @@ class Notifier:
 
     def record_provider_status(self, session: Session, provider_id: str, status: str) -> bool:
         """A delivery receipt (e.g. Twilio status callback); False if the id is unknown."""
-        result = session.execute(
+        result = _cursor(session.execute(
             update(OutboxMessage).where(OutboxMessage.provider_id == provider_id)
             .values(provider_status=status[:32], updated_at=self.clock.now())
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)))
         return result.rowcount > 0

@@ -21,7 +21,18 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels import (
@@ -121,7 +132,7 @@ class Relay:
     def sleep_s(self) -> float:
         """Seconds until the next row falls due (0 if one is due), at most ``poll_s``."""
         with self.factory() as session:
-            due = session.scalar(select(func.min(case(
+            due: datetime | None = session.scalar(select(func.min(case(
                 (OutboxMessage.status == "pending", OutboxMessage.next_attempt_at),
                 else_=OutboxMessage.lease_until))).where(
                     OutboxMessage.status.in_(("pending", "sending"))))
@@ -134,7 +145,7 @@ class Relay:
     # ------------------------------------------------------------------ work
     def backoff_s(self, attempts: int) -> float:
         """Full-jitter exponential backoff before attempt ``attempts + 1``, in seconds."""
-        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2 ** max(0, attempts - 1))
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * 2.0 ** max(0, attempts - 1))
         return ceiling * (0.5 + 0.5 * self.rng.random())
 
     def drain(self, max_passes: int = 1000) -> int:
@@ -147,7 +158,7 @@ class Relay:
             handled += n
         return handled
 
-    def _due(self, now: datetime):  # type: ignore[no-untyped-def]
+    def _due(self, now: datetime) -> ColumnElement[bool]:
         return or_(and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
                    and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now))
 
@@ -176,7 +187,7 @@ class Relay:
                 session.expunge_all()
                 return rows, in_doubt & {r.id for r in rows}
 
-        rows, in_doubt = retry_on_busy(work)  # type: ignore[misc]
+        rows, in_doubt = retry_on_busy(work)
         return token, rows, in_doubt
 
     def _delivery(self, row: OutboxMessage, key_images: dict[str, int],
@@ -276,10 +287,11 @@ class Relay:
                 log.error("notifications %s: claim lost before recording", lost)
             mine = [u for u in updates if u["oid"] in owned]
             if mine:
+                outbox = OutboxMessage.__table__
+                assert isinstance(outbox, Table)
                 session.connection().execute(
-                    update(OutboxMessage.__table__)
-                    .where(OutboxMessage.__table__.c.id == bindparam("oid"),
-                           OutboxMessage.__table__.c.claim == token)
+                    update(outbox)
+                    .where(outbox.c.id == bindparam("oid"), outbox.c.claim == token)
                     .values(status=bindparam("status"), provider_id=bindparam("provider_id"),
                             sent_at=bindparam("sent_at"), lease_until=bindparam("lease_until"),
                             last_error=bindparam("last_error"),

@@ -55,7 +55,7 @@ class TwilioChannel(ChannelBase):
         if self.status_callback:
             kwargs["status_callback"] = self.status_callback
         try:
-            message = self.client.messages.create(**kwargs)  # type: ignore[arg-type]
+            message = self.client.messages.create(**kwargs)
         except TwilioRestException as exc:
             if exc.status == 429 or exc.status >= 500:
                 raise RetryableError(f"Twilio HTTP {exc.status}: {exc.msg}") from exc
