@@ -138,6 +138,40 @@ def read_datasets(paths: Sequence[Path]) -> list[Dataset]:
     return datasets
 
 
+def _readable_geometry(ds: Dataset) -> tuple[int, int] | None:
+    """The image's (Rows, Columns) when its position, orthonormal orientation, positive pixel
+    spacing and matrix all parse; None when the image cannot be placed in the volume."""
+    try:
+        position = np.array([float(v) for v in ds.ImagePositionPatient])
+        orientation = np.array([float(v) for v in ds.ImageOrientationPatient])
+        spacing = np.array([float(v) for v in ds.PixelSpacing])
+        matrix = (int(ds.Rows), int(ds.Columns))
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+    if position.shape != (3,) or orientation.shape != (6,) or spacing.shape != (2,) \
+            or not (np.all(np.isfinite(position)) and np.all(np.isfinite(orientation))
+                    and np.all(spacing > 0) and min(matrix) > 0):
+        return None
+    row, col = orientation[:3], orientation[3:]
+    if not (abs(np.linalg.norm(row) - 1) < 0.01 and abs(np.linalg.norm(col) - 1) < 0.01
+            and abs(float(row @ col)) < 0.01):
+        return None
+    return matrix
+
+
+def placeable(datasets: Sequence[Dataset]) -> tuple[list[Dataset], int]:
+    """The images whose geometry parses and whose matrix is the series' most common one, and
+    how many were left out."""
+    matrices = [_readable_geometry(ds) for ds in datasets]
+    readable = [m for m in matrices if m is not None]
+    if not readable:
+        raise PerfusionError("no CT perfusion image has a readable position, orientation and "
+                             "pixel spacing")
+    matrix = max(set(readable), key=readable.count)
+    kept = [ds for ds, m in zip(datasets, matrices, strict=True) if m == matrix]
+    return kept, len(datasets) - len(kept)
+
+
 def _slice_geometry(ds: Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     orientation = np.array([float(v) for v in ds.ImageOrientationPatient])
     row_dir, col_dir = orientation[:3], orientation[3:]
@@ -193,8 +227,11 @@ def is_regular(times: np.ndarray, tolerance: float = 0.05) -> bool:
 
 def assemble(datasets: Sequence[Dataset]) -> Series4D:
     """Build the 4-D series from the datasets of one CTP series (see module doc)."""
-    series_uids = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets}
     notes: list[str] = []
+    datasets, unplaceable = placeable(datasets)
+    if unplaceable:
+        notes.append(f"{unplaceable} image(s) with unreadable or inconsistent geometry left out")
+    series_uids = {str(ds.get("SeriesInstanceUID", "")) for ds in datasets}
     if len(series_uids) > 1:
         notes.append(f"{len(series_uids)} series given; each image placed by position and time")
     row_dir, col_dir, normal = _slice_geometry(datasets[0])

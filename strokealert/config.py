@@ -55,9 +55,6 @@ class Settings(BaseSettings):
     dicom_max_pending_connections: int = Field(
         128, ge=1, description="connections not yet associated; when full, the oldest one of "
                                "the address holding most is dropped for a newcomer")
-    dicom_max_object_mib: int = Field(
-        1024, ge=1, description="largest dataset one C-STORE may carry (MiB); the association "
-                                "of a peer sending more is aborted")
     dicom_max_pending_per_address: int = Field(
         16, ge=1, description="connections not yet associated from one IP address; its oldest "
                               "is dropped for its newcomer")
@@ -110,6 +107,9 @@ class Settings(BaseSettings):
     workers: int = Field(2, description="analysis processes of the local executor")
     job_lease_s: float = Field(600.0, description="a running job not finished by then is retried")
     job_max_attempts: int = 3
+    incomplete_wait_s: float = Field(
+        90.0, ge=0, description="seconds a series that lacks images waits for them before it is "
+                                "analysed anyway (then for manual review, naming what is missing)")
     rule_lvo_critical: bool = True
     rule_defuse3_critical: bool = True
     rule_large_core_ml: float = Field(70.0, description="core at or above this → warning")

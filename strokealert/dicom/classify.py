@@ -8,6 +8,7 @@ head volume. Everything else (localizers, dose reports, other body parts) is ``o
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -71,6 +72,31 @@ class Header(Protocol):
     def get(self, keyword: str, default: Any = None) -> Any: ...
 
 
+def safe_get(ds: Header, keyword: str) -> Any:
+    """The element's value, or None when it is absent or its bytes do not parse."""
+    try:
+        return ds.get(keyword)
+    except Exception:  # noqa: BLE001 - pydicom raises many kinds on malformed values
+        return None
+
+
+def numbers(value: Any, count: int) -> tuple[float, ...] | None:
+    """``count`` finite floats from a multi-valued DS element, or None when it is not that."""
+    if value is None:
+        return None
+    items = [value] if isinstance(value, str | bytes | int | float) else list(value)
+    if len(items) == 1 and isinstance(items[0], str | bytes):
+        text = items[0].decode("latin-1") if isinstance(items[0], bytes) else items[0]
+        items = text.split("\\")
+    if len(items) != count:
+        return None
+    try:
+        floats = tuple(float(v) for v in items)
+    except (TypeError, ValueError):
+        return None
+    return floats if all(math.isfinite(v) for v in floats) else None
+
+
 def _strings(value: Any) -> tuple[str, ...]:
     """A multi-valued string element as a tuple (pydicom gives a bare str for one value)."""
     if value is None:
@@ -107,43 +133,43 @@ class SliceInfo:
 def slice_info(ds: Header) -> SliceInfo:
     """Extract :class:`SliceInfo` from a header (pixel data is never touched)."""
     z_mm: float | None = None
-    position, orientation = ds.get("ImagePositionPatient"), ds.get("ImageOrientationPatient")
-    position, orientation = _strings(position), _strings(orientation)
-    if len(position) == 3 and len(orientation) == 6:
-        row = [float(v) for v in orientation[:3]]
-        col = [float(v) for v in orientation[3:]]
+    position = numbers(safe_get(ds, "ImagePositionPatient"), 3)
+    orientation = numbers(safe_get(ds, "ImageOrientationPatient"), 6)
+    if position is not None and orientation is not None:
+        row, col = orientation[:3], orientation[3:]
         normal = (row[1] * col[2] - row[2] * col[1], row[2] * col[0] - row[0] * col[2],
                   row[0] * col[1] - row[1] * col[0])
-        z_mm = sum(float(p) * n for p, n in zip(position, normal, strict=True))
-    elif ds.get("SliceLocation") is not None:
-        z_mm = _float(ds.get("SliceLocation"))
-    temporal = _int(ds.get("TemporalPositionIndex"))
+        z_mm = sum(p * n for p, n in zip(position, normal, strict=True))
+    elif safe_get(ds, "SliceLocation") is not None:
+        z_mm = _float(safe_get(ds, "SliceLocation"))
+    temporal = _int(safe_get(ds, "TemporalPositionIndex"))
     if temporal is None:
-        temporal = _int(ds.get("TemporalPositionIdentifier"))
-    time_s = _seconds_of_day(ds.get("AcquisitionTime")) if ds.get("AcquisitionTime") else None
+        temporal = _int(safe_get(ds, "TemporalPositionIdentifier"))
+    time_s = _seconds_of_day(safe_get(ds, "AcquisitionTime"))
     if time_s is None:
-        time_s = _seconds_of_day(ds.get("ContentTime"))
-    description = " ".join(str(ds.get(k, "") or "") for k in ("SeriesDescription", "ProtocolName"))
+        time_s = _seconds_of_day(safe_get(ds, "ContentTime"))
+    description = " ".join(str(safe_get(ds, keyword) or "")
+                           for keyword in ("SeriesDescription", "ProtocolName"))
     return SliceInfo(
-        sop_class_uid=str(ds.get("SOPClassUID", "")),
-        modality=str(ds.get("Modality", "") or "").upper(),
-        image_type=tuple(v.upper() for v in _strings(ds.get("ImageType"))),
+        sop_class_uid=str(safe_get(ds, "SOPClassUID") or ""),
+        modality=str(safe_get(ds, "Modality") or "").upper(),
+        image_type=tuple(v.upper() for v in _strings(safe_get(ds, "ImageType"))),
         description=description.lower().strip(),
-        manufacturer=str(ds.get("Manufacturer", "") or ""),
-        body_part=str(ds.get("BodyPartExamined", "") or "").upper().replace(" ", ""),
-        contrast=bool(str(ds.get("ContrastBolusAgent", "") or "").strip()
-                      or str(ds.get("ContrastBolusRoute", "") or "").strip()),
+        manufacturer=str(safe_get(ds, "Manufacturer") or ""),
+        body_part=str(safe_get(ds, "BodyPartExamined") or "").upper().replace(" ", ""),
+        contrast=bool(str(safe_get(ds, "ContrastBolusAgent") or "").strip()
+                      or str(safe_get(ds, "ContrastBolusRoute") or "").strip()),
         z_mm=z_mm,
-        slice_thickness_mm=_float(ds.get("SliceThickness")),
-        acquisition_number=_int(ds.get("AcquisitionNumber")),
+        slice_thickness_mm=_float(safe_get(ds, "SliceThickness")),
+        acquisition_number=_int(safe_get(ds, "AcquisitionNumber")),
         temporal_index=temporal,
         time_s=time_s,
-        number_of_frames=_int(ds.get("NumberOfFrames")) or 1,
-        images_in_acquisition=_int(ds.get("ImagesInAcquisition")),
-        number_of_temporal_positions=_int(ds.get("NumberOfTemporalPositions")),
-        number_of_slices=_int(ds.get("NumberOfSlices")),
-        number_of_time_slices=_int(ds.get("NumberOfTimeSlices")),
-        cardiac_number_of_images=_int(ds.get("CardiacNumberOfImages")),
+        number_of_frames=_int(safe_get(ds, "NumberOfFrames")) or 1,
+        images_in_acquisition=_int(safe_get(ds, "ImagesInAcquisition")),
+        number_of_temporal_positions=_int(safe_get(ds, "NumberOfTemporalPositions")),
+        number_of_slices=_int(safe_get(ds, "NumberOfSlices")),
+        number_of_time_slices=_int(safe_get(ds, "NumberOfTimeSlices")),
+        cardiac_number_of_images=_int(safe_get(ds, "CardiacNumberOfImages")),
     )
 
 

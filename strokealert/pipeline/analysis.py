@@ -6,8 +6,10 @@ A stage that raises is reported as ``failed`` with the reason; it never hides th
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,7 +21,9 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from strokealert.dicom.classify import classify_series
+from strokealert.dicom.classify import classify_slices, slice_info
+from strokealert.dicom.completeness import Completeness, assess
+from strokealert.dicom.geometry import screen_series
 from strokealert.dicom.sender import dicom_files
 from strokealert.errors import InputError
 from strokealert.pipeline.publish import write_study_results
@@ -35,7 +39,8 @@ SCHEMA = "strokealert.analysis/1"
 
 @dataclass
 class SeriesFiles:
-    """The files of one series, with their headers (pixel data not read)."""
+    """The usable files of one series with their headers (pixel data not read), its kind,
+    the images set aside for their geometry (count per reason) and what the series lacks."""
 
     series_instance_uid: str
     study_instance_uid: str
@@ -43,10 +48,40 @@ class SeriesFiles:
     paths: list[Path] = field(default_factory=list)
     headers: list[Dataset] = field(default_factory=list)
     kind: str = "other"
+    excluded: Counter[str] = field(default_factory=Counter)
+    completeness: Completeness | None = None
+
+    @property
+    def received(self) -> int:
+        """Images of the series found, usable or not."""
+        return len(self.paths) + sum(self.excluded.values())
+
+
+def pixel_digest(path: Path) -> str | None:
+    """SHA-256 of an image's pixel data (None when unreadable): tells copies from conflicts."""
+    try:
+        return hashlib.sha256(pydicom.dcmread(path).PixelData).hexdigest()
+    except Exception:  # noqa: BLE001 - an unreadable image is a conflict, not a crash
+        return None
+
+
+def screen(entry: SeriesFiles) -> None:
+    """Keep the images whose geometry places them in the series; classify; assess completeness.
+    """
+    screening = screen_series(entry.headers, lambda i: pixel_digest(entry.paths[i]))
+    entry.paths = [entry.paths[i] for i in screening.kept]
+    entry.headers = [entry.headers[i] for i in screening.kept]
+    entry.excluded = screening.excluded
+    slices = [slice_info(h) for h in entry.headers]
+    entry.kind = classify_slices(slices)
+    entry.completeness = assess(slices, entry.kind == "ctp", screening.excluded)
 
 
 def discover(paths: Sequence[Path]) -> list[SeriesFiles]:
-    """Group readable DICOM files by series and classify each series (ctp/cta/ncct/other)."""
+    """Group readable DICOM files by series, screen and classify each (ctp/cta/ncct/other).
+
+    Raises :class:`InputError` when no file holds a usable image.
+    """
     by_series: dict[str, SeriesFiles] = {}
     skipped = 0
     for path in dicom_files(paths):
@@ -64,11 +99,28 @@ def discover(paths: Sequence[Path]) -> list[SeriesFiles]:
     if not by_series:
         raise InputError("no DICOM series found in the given paths"
                          + (f" ({skipped} file(s) are not readable DICOM)" if skipped else ""))
+    for entry in by_series.values():
+        screen(entry)
+    if not any(entry.paths for entry in by_series.values()):
+        excluded = sum((entry.excluded for entry in by_series.values()), Counter())
+        reasons = ", ".join(f"{n} {why}" for why, n in sorted(excluded.items()))
+        raise InputError(f"no usable image: all {sum(excluded.values())} excluded ({reasons})")
     if skipped:
         log.warning("skipped %d file(s) that are not readable DICOM", skipped)
     for entry in by_series.values():
-        entry.kind = classify_series(entry.headers)
+        if entry.excluded:
+            log.warning("series %s: %d image(s) excluded for their geometry: %s",
+                        entry.series_instance_uid, sum(entry.excluded.values()),
+                        dict(entry.excluded))
     return list(by_series.values())
+
+
+def note_incomplete(block: dict[str, Any], series: SeriesFiles, label: str) -> dict[str, Any]:
+    """Add ``incomplete`` (what the series lacks, in words) to an analysis block that ran."""
+    if series.completeness is not None and not series.completeness.complete \
+            and block.get("status") != "not_run":
+        block["incomplete"] = series.completeness.describe(label)
+    return block
 
 
 def pick(series: Sequence[SeriesFiles], kind: str) -> SeriesFiles | None:
@@ -127,14 +179,21 @@ def analyze_paths(
                                                              perfusion_config)
         return block
 
+    def lvo_stage() -> dict[str, Any]:
+        assert cta is not None
+        return run_lvo(cta.paths, out_dir)
+
     with ThreadPoolExecutor(max_workers=2) as pool:
         perfusion_future = (pool.submit(run_stage, "perfusion", perfusion_stage)
                             if ctp else None)
-        lvo_future = (pool.submit(run_stage, "lvo", lambda: run_lvo(cta.paths, out_dir))
-                      if cta else None)
+        lvo_future = pool.submit(run_stage, "lvo", lvo_stage) if cta else None
         perfusion_block, perfusion_s = (perfusion_future.result() if perfusion_future
                                         else (not_run(), 0.0))
         lvo_block, lvo_s = lvo_future.result() if lvo_future else (not_run(), 0.0)
+    if ctp is not None:
+        note_incomplete(perfusion_block, ctp, "CTP")
+    if cta is not None:
+        note_incomplete(lvo_block, cta, "CTA")
     decision = decide(perfusion_block, lvo_block, rules)
     main_series = cta or ctp or series[0]
     try:
@@ -148,7 +207,8 @@ def analyze_paths(
         "schema": SCHEMA,
         "study_instance_uid": main_series.study_instance_uid,
         "series": [{"series_instance_uid": s.series_instance_uid, "kind": s.kind,
-                    "images": len(s.paths), "description": s.description} for s in series],
+                    "images": s.received, "excluded": sum(s.excluded.values()),
+                    "description": s.description} for s in series],
         "perfusion": perfusion_block,
         "lvo": lvo_block,
         "alert": decision.to_json(),

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from strokealert.config import Settings
 from strokealert.db.models.ingest import CompletionEvent, Instance, Series, Study
 from strokealert.db.models.pipeline import Job, StageEvent, StudyDecision
+from strokealert.errors import InputError
 from strokealert.pipeline import analysis
 from strokealert.pipeline.perfusion_settings import perfusion_config
 from strokealert.pipeline.publish import publish
@@ -32,6 +33,7 @@ from strokealert.pipeline.rules import LEVEL_ORDER, Decision, RuleSettings, deci
 log = logging.getLogger(__name__)
 
 JOB_KIND_BY_SERIES_KIND = {"ctp": "perfusion", "cta": "lvo"}
+SERIES_LABEL_BY_JOB_KIND = {"perfusion": "CTP", "lvo": "CTA"}
 
 
 def utcnow() -> datetime:
@@ -80,6 +82,7 @@ def consume_completion_events(factory: sessionmaker[Session], settings: Settings
     queued: list[int] = []
     studies_without_jobs: list[str] = []
     with factory.begin() as session:
+        queued += release_due_jobs(session, utcnow())
         query = select(CompletionEvent).where(CompletionEvent.consumed_at.is_(None)) \
             .order_by(CompletionEvent.id).limit(200)
         if session.bind.dialect.name == "postgresql":
@@ -109,6 +112,15 @@ def consume_completion_events(factory: sessionmaker[Session], settings: Settings
     for study_uid in studies_without_jobs:
         finalize_study(factory, settings, study_uid)
     return queued
+
+
+def release_due_jobs(session: Session, now: datetime) -> list[int]:
+    """Jobs whose wait for missing images is over: handed back to the executor once."""
+    due = list(session.scalars(select(Job.id).where(Job.status == "queued")
+                               .where(Job.not_before <= now)))
+    if due:
+        session.execute(update(Job).where(Job.id.in_(due)).values(not_before=None))
+    return due
 
 
 def claim(factory: sessionmaker[Session], job_id: int, lease_s: float) -> bool:
@@ -147,16 +159,34 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
         kind, study_uid, series_uid, attempts = (job.kind, job.study_instance_uid,
                                                  job.series_instance_uid, job.attempts)
         out_dir = job_output_dir(settings, job)
+        wait_until = job.created_at + timedelta(seconds=settings.incomplete_wait_s)
+        newer = session.scalar(select(Job.id).where(Job.series_instance_uid == series_uid)
+                               .where(Job.kind == kind).where(Job.id > job_id).limit(1))
+    if newer is not None:  # images arrived since: the newer job analyses the series as it is
+        with factory.begin() as session:
+            session.execute(update(Job).where(Job.id == job_id).values(
+                status="superseded", finished_at=utcnow(), lease_until=None))
+        return "superseded"
     started = time.perf_counter()
     masks = None
     try:
+        series = usable_series(paths, series_uid)
+        missing = series.completeness.describe(SERIES_LABEL_BY_JOB_KIND[kind]) \
+            if series.completeness is not None else ""
+        if missing and utcnow() < _aware(wait_until):
+            wait_for_images(factory, job_id, study_uid, series_uid, _aware(wait_until), missing)
+            return "waiting"
         out_dir.mkdir(parents=True, exist_ok=True)
         if kind == "perfusion":
-            block, masks = analysis.run_perfusion_with_masks(paths, out_dir,
+            block, masks = analysis.run_perfusion_with_masks(series.paths, out_dir,
                                                              perfusion_config(settings))
         else:
-            block = analysis.run_lvo(paths, out_dir)
+            block = analysis.run_lvo(series.paths, out_dir)
+        analysis.note_incomplete(block, series, SERIES_LABEL_BY_JOB_KIND[kind])
         status, error = "done", None
+    except InputError as exc:  # nothing usable in the stored images: no retry helps
+        block = {"status": "failed", "error": f"{kind} analysis failed: {exc}"}
+        status, error = "failed", str(exc)
     except Exception as exc:
         log.exception("job %s (%s) raised on attempt %d", job_id, kind, attempts)
         if attempts < settings.job_max_attempts:
@@ -181,6 +211,31 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
             record_stage(session, study_uid, "sent_to_pacs", series_uid=series_uid,
                          detail={"kind": kind, "ok": report.ok, "summary": report.summary()})
     return status
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; they were written in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def usable_series(paths: list[Path], series_uid: str) -> analysis.SeriesFiles:
+    """The job's series as stored: images screened for geometry, completeness assessed."""
+    found = [entry for entry in analysis.discover(paths)
+             if entry.series_instance_uid == series_uid]
+    if not found:
+        raise InputError(f"none of the {len(paths)} stored images belongs to the series")
+    return found[0]
+
+
+def wait_for_images(factory: sessionmaker[Session], job_id: int, study_uid: str,
+                    series_uid: str, until: datetime, missing: str) -> None:
+    """Put the job back until ``until``: the missing images may still come (no attempt used)."""
+    with factory.begin() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(
+            status="queued", not_before=until, lease_until=None, attempts=Job.attempts - 1))
+        record_stage(session, study_uid, "waiting_for_images", series_uid=series_uid,
+                     detail={"missing": missing, "until": until.isoformat()})
+    log.info("job %s waits until %s for missing images: %s", job_id, until.isoformat(), missing)
 
 
 def lock_study(session: Session, study_uid: str) -> None:
@@ -289,6 +344,7 @@ def recoverable_jobs(factory: sessionmaker[Session], queued_for_s: float = 0.0) 
     queued_before = now - timedelta(seconds=queued_for_s)
     with factory() as session:
         return list(session.scalars(
-            select(Job.id).where(((Job.status == "queued") & (Job.created_at <= queued_before))
+            select(Job.id).where(((Job.status == "queued") & (Job.created_at <= queued_before)
+                                  & (Job.not_before.is_(None) | (Job.not_before <= now)))
                                  | ((Job.status == "running") & (Job.lease_until < now)))
             .order_by(Job.id)))

@@ -83,8 +83,31 @@ def decide(
 ) -> Decision:
     """Apply the decision rules to the ``perfusion`` and ``lvo`` blocks (either may be absent)."""
     rules = rules or RuleSettings()
-    fired: list[FiredRule] = []
+    lvo_fired = _lvo_rules(lvo, rules)
+    perfusion_fired = _perfusion_rules(perfusion, rules)
+    fired = (on_complete_data("lvo", lvo, lvo_fired)
+             + on_complete_data("perfusion", perfusion, perfusion_fired))
+    if not fired:
+        return Decision(body=perfusion_summary(perfusion))
+    fired.sort(key=lambda rule: LEVEL_ORDER.index(rule.level))
+    return Decision(level=fired[0].level, fired=fired, title=fired[0].title or fired[0].reason,
+                    body=perfusion_summary(perfusion))
 
+
+def on_complete_data(name: str, block: dict[str, Any] | None,
+                     fired: list[FiredRule]) -> list[FiredRule]:
+    """The block's rules as they stand when its series was whole; otherwise a manual review
+    that says what was missing first, and every finding kept as a reason at that level."""
+    if not block or not block.get("incomplete"):
+        return fired
+    capped = [FiredRule(rule.name, "manual_review", f"{rule.reason} (on incomplete data)")
+              if LEVEL_ORDER.index(rule.level) < LEVEL_ORDER.index("manual_review") else rule
+              for rule in fired]
+    return [FiredRule(f"{name}_incomplete", "manual_review", str(block["incomplete"])), *capped]
+
+
+def _lvo_rules(lvo: dict[str, Any] | None, rules: RuleSettings) -> list[FiredRule]:
+    fired: list[FiredRule] = []
     if lvo and lvo.get("status") == "ok":
         if lvo.get("suspected") and rules.lvo_critical:
             probability = lvo.get("probability")
@@ -98,7 +121,11 @@ def decide(
     elif lvo and lvo.get("status") == "failed":
         fired.append(FiredRule("lvo_failed", "manual_review",
                                f"CTA could not be analysed: {lvo.get('error') or 'unknown error'}"))
+    return fired
 
+
+def _perfusion_rules(perfusion: dict[str, Any] | None, rules: RuleSettings) -> list[FiredRule]:
+    fired: list[FiredRule] = []
     if perfusion and perfusion.get("status") == "ok":
         core = perfusion.get("core_ml")
         if perfusion.get("defuse3_eligible") and rules.defuse3_critical:
@@ -110,9 +137,4 @@ def decide(
         fired.append(FiredRule(
             "perfusion_failed", "manual_review",
             f"Perfusion could not be analysed: {perfusion.get('error') or 'unknown error'}"))
-
-    if not fired:
-        return Decision(body=perfusion_summary(perfusion))
-    fired.sort(key=lambda rule: LEVEL_ORDER.index(rule.level))
-    return Decision(level=fired[0].level, fired=fired, title=fired[0].title or fired[0].reason,
-                    body=perfusion_summary(perfusion))
+    return fired

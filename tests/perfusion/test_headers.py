@@ -76,3 +76,22 @@ def test_a_missing_frame_is_interpolated_and_reported(tmp_path: Path, standard) 
     series = load_series(missing)
     assert series.frames.shape == standard.frames.shape
     assert any("missing frame" in note for note in series.notes)
+
+
+def test_images_with_unreadable_geometry_are_left_out_and_reported(tmp_path: Path,
+                                                                   standard) -> None:
+    from pydicom import dcmread
+    from pydicom.dataelem import RawDataElement
+
+    _, paths = _write(tmp_path)
+    broken = dcmread(paths[5])
+    value = b"abcdef\\-115.0\\3 "
+    broken._dict[0x00200032] = RawDataElement(0x00200032, "DS", len(value), value, 0, False,
+                                              True)
+    broken.save_as(paths[5])
+    other_matrix = dcmread(paths[9])
+    other_matrix.Rows = 16
+    other_matrix.save_as(paths[9])
+    series = load_series(paths)
+    assert series.frames.shape == standard.frames.shape
+    assert "2 image(s) with unreadable or inconsistent geometry left out" in series.notes

@@ -64,7 +64,8 @@ def worklist(request: Request, session: DB, principal: Viewer,
 
 
 STAGE_LABELS = {"series_complete": "series complete", "study_complete": "study complete",
-                "analysed": "analysed", "alerted": "alert raised", "sent_to_pacs": "sent to PACS"}
+                "waiting_for_images": "waiting for missing images", "analysed": "analysed",
+                "alerted": "alert raised", "sent_to_pacs": "sent to PACS"}
 
 
 def processing_stages(session: Session, study_uid: str) -> list[dict[str, Any]]:

@@ -37,6 +37,8 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # A queued job of a series that lacks images waits until then for them.
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class StudyDecision(Base):
