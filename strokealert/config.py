@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     dicom_max_pending_connections: int = Field(
         128, ge=1, description="connections not yet associated; when full, the oldest one of "
                                "the address holding most is dropped for a newcomer")
+    dicom_max_object_mib: int = Field(
+        1024, ge=1, description="largest dataset one C-STORE may carry (MiB); the association "
+                                "of a peer sending more is aborted")
     dicom_max_pending_per_address: int = Field(
         16, ge=1, description="connections not yet associated from one IP address; its oldest "
                               "is dropped for its newcomer")
