@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import json
+import queue
 import re
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
@@ -89,3 +96,30 @@ def get_case(factory: sessionmaker[Session], case_id: str) -> Case:
         case = session.get(Case, case_id)
         assert case is not None
         return case
+
+
+@contextmanager
+def event_stream(client: httpx.Client) -> Iterator[tuple[int, queue.Queue[dict[str, Any]]]]:
+    """``/events`` opened with a logged-in real-HTTP ``client``: its status and a queue that a
+    thread fills with the data of each ``case`` event, until the block ends."""
+    events: queue.Queue[dict[str, Any]] = queue.Queue()
+    with client.stream("GET", "/events") as response:
+        def read() -> None:
+            try:
+                for line in response.iter_lines():
+                    if line.startswith("data: "):
+                        events.put(json.loads(line[6:]))
+            except httpx.HTTPError:
+                return
+
+        if response.status_code == 200:
+            threading.Thread(target=read, name="sse-reader", daemon=True).start()
+        try:
+            yield response.status_code, events
+        finally:
+            # Hang up as a closing browser tab does: a plain close() would wait for the reader
+            # thread's blocked recv() (until the next keep-alive) before the FIN goes out.
+            network = response.extensions.get("network_stream")
+            sock = network.get_extra_info("socket") if network is not None else None
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)

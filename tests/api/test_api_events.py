@@ -3,9 +3,7 @@ connection, one reader fans each change out to all of them, and a user's streams
 
 from __future__ import annotations
 
-import json
 import queue
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,28 +12,16 @@ from pathlib import Path
 import httpx
 
 from strokealert.api.server import WebComponent
-from tests.api.helpers import login, make_env, new_case
+from tests.api.helpers import event_stream, login, make_env, new_case
 
 
 @contextmanager
-def event_stream(base_url: str, username: str) -> Iterator[tuple[int, queue.Queue[dict]]]:
-    """A logged-in stream of ``/events``: its status and a queue of the ``case`` events read
-    by a thread."""
-    events: queue.Queue[dict] = queue.Queue()
+def event_stream_of(base_url: str, username: str) -> Iterator[tuple[int, queue.Queue[dict]]]:
+    """A stream of ``/events`` logged in as ``username`` on a client of its own."""
     with httpx.Client(base_url=base_url, timeout=30) as client:
         login(client, username)
-        with client.stream("GET", "/events") as response:
-            def read() -> None:
-                try:
-                    for line in response.iter_lines():
-                        if line.startswith("data: "):
-                            events.put(json.loads(line[6:]))
-                except httpx.HTTPError:
-                    return
-
-            if response.status_code == 200:
-                threading.Thread(target=read, daemon=True).start()
-            yield response.status_code, events
+        with event_stream(client) as opened:
+            yield opened
 
 
 def test_streams_hold_no_connection_and_are_capped_per_user(tmp_path: Path,
@@ -46,11 +32,11 @@ def test_streams_hold_no_connection_and_are_capped_per_user(tmp_path: Path,
     base = f"http://127.0.0.1:{free_port}"
     pool = env.factory.kw["bind"].pool
     try:
-        with (event_stream(base, "stroke_team") as (first, first_events),
-              event_stream(base, "stroke_team") as (second, second_events),
-              event_stream(base, "radiologist") as (other, other_events)):
+        with (event_stream_of(base, "stroke_team") as (first, first_events),
+              event_stream_of(base, "stroke_team") as (second, second_events),
+              event_stream_of(base, "radiologist") as (other, other_events)):
             assert (first, second, other) == (200, 200, 200)
-            with event_stream(base, "stroke_team") as (third, _):
+            with event_stream_of(base, "stroke_team") as (third, _):
                 assert third == 429
             assert pool.checkedout() == 0
             case_id = new_case(env.factory, "2.25.77001")
@@ -60,10 +46,10 @@ def test_streams_hold_no_connection_and_are_capped_per_user(tmp_path: Path,
                 assert change["id"] == case_id and 'id="case-' in change["html"]
             assert pool.checkedout() == 0
         # Closed streams free their places (once the server sees them closed: about 1 s).
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 10
         again = 0
         while again != 200 and time.monotonic() < deadline:
-            with event_stream(base, "stroke_team") as (again, _):
+            with event_stream_of(base, "stroke_team") as (again, _):
                 pass
             time.sleep(0.5)
         assert again == 200
