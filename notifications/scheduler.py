@@ -37,7 +37,8 @@ def run_tick(name: str) -> None:
 
 
 class EscalationScheduler:
-    """Runs ``tick`` every ``interval_s`` seconds (and on :meth:`wake`) from a job store."""
+    """Runs ``tick`` every ``interval_s`` seconds from a job store, and earlier when told:
+    :meth:`wake` (now) or :meth:`wake_at` (the next escalation's due time)."""
 
     def __init__(self, engine: Engine, tick: Callable[[], object], *,
                  name: str = "notifications", interval_s: float = 5.0) -> None:
@@ -67,8 +68,15 @@ class EscalationScheduler:
 
     def wake(self) -> None:
         """Run the tick as soon as possible."""
-        if self.scheduler is not None:
-            self.scheduler.modify_job(self.job_id, next_run_time=datetime.now(UTC))
+        self.wake_at(datetime.now(UTC))
+
+    def wake_at(self, when: datetime) -> None:
+        """Run the tick at ``when`` (aware) when that comes before its next interval run."""
+        if self.scheduler is None:
+            return
+        job = self.scheduler.get_job(self.job_id)
+        if job is not None and (job.next_run_time is None or when < job.next_run_time):
+            self.scheduler.modify_job(self.job_id, next_run_time=when)
 
     def stop(self, wait: bool = True) -> None:
         if self.scheduler is not None:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.channels import Channel
@@ -31,9 +31,10 @@ from notifications.models import Alert, Person
 from notifications.relay import Links, Relay
 from notifications.scheduler import EscalationScheduler
 from notifications.signing import verify_signed
-from notifications.wake import OUTBOX_CHANNEL
+from notifications.wake import ESCALATION_CHANNEL, OUTBOX_CHANNEL
 from strokealert import db
 from strokealert.config import Settings
+from strokealert.db.models.cases import Case
 from strokealert.db.wakeup import Subscription, wakeup_for
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,13 @@ def raise_alert(session: Session, settings: Settings, *, case_id: str, level: st
     """
     spec = AlertSpec(case_id=case_id, level=level, kind=kind, title=title, body=body, site=site,
                      url=url, key_images=tuple(key_images or ()))
-    return _notifier(session, settings).raise_alert(session, spec)
+    alert_id = _notifier(session, settings).raise_alert(session, spec)
+    alert = session.get(Alert, alert_id)
+    assert alert is not None
+    # The first alert raised for a case is its timeline's ``alert_sent_at``.
+    session.execute(update(Case).where(Case.id == case_id, Case.alert_sent_at.is_(None))
+                    .values(alert_sent_at=alert.created_at, updated_at=datetime.now(UTC)))
+    return alert_id
 
 
 def acknowledge(session: Session, settings: Settings, *, case_id: str | None = None,
@@ -209,7 +216,9 @@ class AlertingComponent:
     """Relay (always) and escalation scheduler (embedded mode, or ``with_scheduler=True``).
 
     The relay wakes on the database's outbox wake-ups (any process's writes) and polls every
-    ``relay_poll_s`` seconds only as the fallback.
+    ``relay_poll_s`` seconds only as the fallback. The scheduler runs the engine at the next
+    escalation's due time (re-read after every tick and whenever an escalation changes
+    anywhere); ``scheduler_interval_s`` is its fallback.
     """
 
     def __init__(self, settings: Settings, factory: sessionmaker[Session] | None = None, *,
@@ -225,7 +234,7 @@ class AlertingComponent:
         self.relay: Relay | None = None
         self.scheduler: EscalationScheduler | None = None
         self.channels: dict[str, Channel] = {}
-        self._woken_by: Subscription | None = None
+        self._woken_by: list[Subscription] = []
 
     def build(self) -> Notifier:
         """Channels, relay and engine, without starting threads (tests drive them by hand)."""
@@ -242,31 +251,44 @@ class AlertingComponent:
         return self.notifier
 
     def start(self) -> None:
-        notifier = self.build()
+        self.build()
         assert self.relay is not None
-        self._woken_by = wakeup_for(self.engine).subscribe(OUTBOX_CHANNEL, self.relay.wake)
+        wakeup = wakeup_for(self.engine)
+        self._woken_by = [wakeup.subscribe(OUTBOX_CHANNEL, self.relay.wake)]
         self.relay.start()
         if self.with_scheduler:
-            self.scheduler = EscalationScheduler(self.engine, notifier.tick,
+            self.scheduler = EscalationScheduler(self.engine, self.tick,
                                                  interval_s=self.settings.scheduler_interval_s)
             self.scheduler.start()
+            self._woken_by.append(wakeup.subscribe(ESCALATION_CHANNEL, self.plan_escalations))
+            self.plan_escalations()
         log.info("alerting: channels %s, policy %r, scheduler %s",
                  ", ".join(sorted(self.channels)), self.settings.escalation_policy,
                  "embedded" if self.with_scheduler else "elsewhere")
 
     def tick(self) -> int:
-        """Advance due escalations now (what the scheduler does on each wake-up)."""
+        """Advance due escalations now, then plan the scheduler's next wake-up."""
         assert self.notifier is not None
-        return self.notifier.tick()
+        steps = self.notifier.tick()
+        self.plan_escalations()
+        return steps
+
+    def plan_escalations(self, *_: object) -> None:
+        """Have the scheduler wake at the next escalation's due time (if it runs here)."""
+        scheduler, notifier = self.scheduler, self.notifier
+        if scheduler is not None and notifier is not None:
+            due = notifier.next_due()
+            if due is not None:
+                scheduler.wake_at(due)
 
     def next_due(self) -> datetime | None:
         assert self.notifier is not None
         return self.notifier.next_due()
 
     def stop(self) -> None:
-        if self._woken_by is not None:
-            self._woken_by.close()
-            self._woken_by = None
+        for subscription in self._woken_by:
+            subscription.close()
+        self._woken_by = []
         if self.scheduler is not None:
             self.scheduler.stop()
             self.scheduler = None

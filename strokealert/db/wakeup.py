@@ -23,8 +23,9 @@ library's own (``notifications_outbox``) come from :mod:`notifications.wake`.
 On PostgreSQL :meth:`Wakeup.notify` runs ``pg_notify(channel, payload)`` in the writer's
 transaction, so every process listening on the channel wakes when it commits; one listener
 thread per process holds its own psycopg connection (autocommit, ``LISTEN``) and reconnects with
-exponential back-off, waking every subscriber after a reconnect (notifications sent while it was
-away are lost, the rows are not). On SQLite the subscribers of the writer's own process are
+exponential back-off; whenever it starts listening on a channel (a new subscription, a
+reconnect) it wakes that channel's subscribers once, since notifications sent while nobody
+listened are lost (the rows are not). On SQLite the subscribers of the writer's own process are
 called after its session commits, and every other process of the host that listens on the same
 database file gets a datagram on a Linux abstract Unix socket (registered as an empty file in
 ``<database file>-wakeup/``; a dead process's registration is removed by the next writer).
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 COMPLETION = "strokealert_completion"
 """A series or study completed (``completion_events`` row): the pipeline dispatcher looks."""
+CASES = "strokealert_cases"
+"""A case was created or changed (analysis, acknowledgement, timeline): live worklists look."""
 
 Callback = Callable[[str], object]
 """Called with the notification's payload ('' when none, or after a reconnect)."""
@@ -195,16 +198,14 @@ class Wakeup:
                 with psycopg.connect(self._conninfo(), autocommit=True,
                                      connect_timeout=max(1, int(self.connect_timeout_s))) as conn:
                     listening: set[str] = set()
-                    first = True
                     while not self._stop.is_set():
                         for channel in self._channels() - listening:
                             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                             listening.add(channel)
-                        if first:  # anything written while no one listened: look now
-                            self.connected.set()
-                            if backoff_s:
-                                self._dispatch(None, "")
-                            first, backoff_s = False, 0.0
+                            # Anything written while no one listened here: look once, now.
+                            self._dispatch(channel, "")
+                        self.connected.set()
+                        backoff_s = 0.0
                         for note in conn.notifies(timeout=self.poll_s):
                             self._dispatch(note.channel, note.payload)
                             if self._channels() - listening or self._stop.is_set():
@@ -236,6 +237,7 @@ class Wakeup:
         self._peer_name = name
         receiver.settimeout(self.poll_s)
         self.connected.set()
+        self._dispatch(None, "")  # anything written before this process listened: look once
         try:
             while not self._stop.is_set():
                 try:

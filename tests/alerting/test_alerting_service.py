@@ -5,12 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from sqlalchemy import select
 
+from notifications.directory import load_directory
 from notifications.models import Person
 from notifications.signing import signed_url
 from strokealert import alerting
@@ -83,3 +85,27 @@ def test_signed_links_and_twilio_use_the_settings_they_are_given(service: Servic
     with service.factory() as session:
         [history] = alerting.alert_history(session, "case-1")
     assert [(a["by"], a["via"]) for a in history["acks"]] == [("Dr Ada Okafor", "push")]
+
+
+def test_the_scheduler_wakes_when_the_next_step_is_due(service: Service) -> None:
+    """With a 30 s fallback interval, a step due 1.8 s after the page runs on time."""
+    with service.factory.begin() as session:
+        load_directory(session, {"policies": [{"name": "fast", "repeat": 0, "steps": [
+            {"delay_minutes": 0.03, "targets": [{"role": "ct-technologist"}]},
+            {"delay_minutes": 5, "targets": [{"role": "neuro-interventionalist"}]}]}]},
+            datetime.now(UTC))
+    service.component.stop()
+    service.settings = service.settings.model_copy(
+        update={"escalation_policy": "fast", "scheduler_interval_s": 30.0})
+    service.component = alerting.AlertingComponent(service.settings, service.factory,
+                                                   with_scheduler=True)
+    service.component.start()
+    fcm = service.fakes.fcm
+    service.raise_alert()
+    paged = time.monotonic()
+    while len(fcm.sent) < 2 and time.monotonic() - paged < 10.0:
+        time.sleep(0.01)
+    step_s = time.monotonic() - paged
+    assert [m["token"] for m in fcm.sent] == ["tok-eve", "tok-cyd"]
+    print(f"\nstep 2 due after 1.8 s, paged after {step_s:.2f} s (scheduler fallback 30 s)")
+    assert 1.7 < step_s < 4.0

@@ -12,10 +12,9 @@ from typing import Any
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from sqlalchemy import event, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
-from notifications.models import Alert
 from strokealert.config import Settings
 from strokealert.db.models.cases import TICI_GRADES, TIMELINE_FIELDS, Case
 from strokealert.db.models.ingest import Instance, Series, Study
@@ -157,12 +156,6 @@ def upsert_case_from_analysis(session: Session, *, study: Study | None, result: 
     session.flush()
     return case
 
-
-@event.listens_for(Alert, "after_insert")
-def _stamp_alert_sent(_mapper: object, connection: Any, alert: Alert) -> None:
-    """The first alert raised for a case is the timeline's ``alert_sent_at``."""
-    connection.execute(update(Case).where(Case.id == alert.case_id, Case.alert_sent_at.is_(None))
-                       .values(alert_sent_at=alert.created_at, updated_at=utcnow()))
 
 
 def set_timeline(case: Case, changes: dict[str, Any]) -> dict[str, list[str | None]]:
