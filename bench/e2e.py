@@ -1,11 +1,13 @@
 """End-to-end benchmark: full stroke studies from the scanner to the first provider request.
 
-    .venv/bin/python bench/e2e.py [--studies 5] [--small] [--keep DIR]
+    .venv/bin/python bench/e2e.py [--studies 5] [--small] [--keep DIR] [--postgres ADMIN_URL]
 
 Generates ``--studies`` synthetic stroke studies (left M1 occlusion + CTP core/penumbra; full
 size: CTA 512×512×~320 at 0.625 mm, CTP 512×512 × 16 × 40), starts ``strokealert serve`` on
-embedded defaults (SQLite, local executor, webhook channel to a loopback receiver), sends each
-study with DCMTK ``storescu`` (TCP_NODELAY=1), one after another, and prints per study:
+embedded defaults (SQLite, local executor, webhook channel to a loopback receiver; with
+``--postgres postgresql+psycopg://user@host/db`` on a fresh PostgreSQL database created through
+that URL and dropped afterwards), sends each study with DCMTK ``storescu`` (TCP_NODELAY=1), one
+after another, and prints per study:
 
 - last image → first alert request (the webhook POST reaching the provider side), and
   → the perfusion update;
@@ -24,12 +26,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # bench/perfusion.py would shadow the perfusion package when this runs as a script.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-from sqlalchemy import create_engine, select  # noqa: E402
+from sqlalchemy import create_engine, select, text  # noqa: E402
 
 from strokealert.db.models.cases import Case  # noqa: E402
 from strokealert.db.models.pipeline import StageEvent  # noqa: E402
@@ -66,11 +71,33 @@ def timeline(engine, study_uid: str) -> dict[str, float]:  # type: ignore[no-unt
     return marks
 
 
+@contextmanager
+def database(admin_url: str | None, data_dir: Path) -> Iterator[str]:
+    """The service's database URL: SQLite in the data dir, or a fresh PostgreSQL database."""
+    if admin_url is None:
+        yield f"sqlite:///{data_dir / 'strokealert.sqlite3'}"
+        return
+    name = f"strokealert_e2e_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :name"), {"name": name})
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--studies", type=int, default=5)
     parser.add_argument("--small", action="store_true", help="reduced matrices")
     parser.add_argument("--keep", type=Path, help="work folder to keep (default: temporary)")
+    parser.add_argument("--postgres", metavar="ADMIN_URL",
+                        help="run on a fresh PostgreSQL database created through this URL")
     args = parser.parse_args()
 
     work = args.keep or Path(tempfile.mkdtemp(prefix="strokealert-e2e-"))
@@ -92,8 +119,10 @@ def main() -> None:
            "STROKEALERT_WEBHOOK_URL": inbox.url, "STROKEALERT_WEBHOOK_SECRET": secret,
            "STROKEALERT_SECRET_KEY": secret}
     rows = []
-    with running_service(env, work / "serve.log"):
-        engine = create_engine(f"sqlite:///{data_dir / 'strokealert.sqlite3'}")
+    with database(args.postgres, data_dir) as url, \
+            running_service({**env, "STROKEALERT_DATABASE_URL": url}, work / "serve.log"):
+        print(f"database: {url.split('://', 1)[0]}")
+        engine = create_engine(url)
         for folder, truth in studies:
             before = len(inbox.alerts)
             started = time.time()
