@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     login_window_s: float = Field(300.0, description="login rate-limit window (seconds)")
     http_max_body_bytes: int = Field(1 << 20, description="largest request body (bytes); 413")
     web_max_streams_per_user: int = Field(8, description="open live worklist streams per user")
-    web_stream_poll_s: float = Field(1.0, description="live worklist re-read interval (seconds)")
+    web_stream_poll_s: float = Field(
+        5.0, description="live worklist re-read interval without a wake-up (seconds)")
     web_db_pool_size: int = Field(10, description="database connections of the web app")
     web_db_max_overflow: int = Field(10, description="extra web connections under a burst")
     login_max_failures_per_address: int = Field(

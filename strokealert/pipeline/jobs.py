@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from strokealert.config import Settings
 from strokealert.db.models.ingest import CompletionEvent, Instance, Series, Study
 from strokealert.db.models.pipeline import Job, StageEvent, StudyDecision
+from strokealert.db.wakeup import CASES, wakeup_for
 from strokealert.errors import InputError
 from strokealert.pipeline import analysis
 from strokealert.pipeline.perfusion_settings import perfusion_config
@@ -310,6 +311,7 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
             session, study=study, result=result, output_dirs=output_dirs,
             rule_fired=decision.rule_names, title=decision.title, summary=decision.body,
             site=settings.site_name)
+        wakeup_for(factory.kw["bind"]).notify(session, CASES)  # live worklists look
         now = utcnow()
         signature = hashlib.sha256(
             f"{decision.level}|{decision.title}|{decision.body}".encode()).hexdigest()

@@ -1,5 +1,6 @@
 """The live worklist stream (server-sent events) on a real uvicorn: streams hold no database
-connection, one reader fans each change out to all of them, and a user's streams are capped."""
+connection, one reader fans each change out to all of them, a user's streams are capped, and
+the reader is woken by the database's case wake-ups (the fallback poll is set to 10 minutes)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import httpx
 
+from strokealert import db
 from strokealert.api.server import WebComponent
-from tests.api.helpers import event_stream, login, make_env, new_case
+from strokealert.api.services.cases import upsert_case_from_analysis
+from strokealert.db.wakeup import CASES, wakeup_for
+from tests.api.helpers import analysis, event_stream, login, make_env
 
 
 @contextmanager
@@ -22,6 +26,26 @@ def event_stream_of(base_url: str, username: str) -> Iterator[tuple[int, queue.Q
         login(client, username)
         with event_stream(client) as opened:
             yield opened
+
+
+def write_case_elsewhere(url: str, uid: str) -> str:
+    """A case written as the pipeline does, on an engine of its own (another process's wake-up
+    object): the web app hears of it only through the ``CASES`` wake-up."""
+    engine = db.make_engine(url)
+    try:
+        with db.make_session_factory(engine).begin() as session:
+            case = upsert_case_from_analysis(session, study=None, result=analysis(uid))
+            wakeup_for(engine).notify(session, CASES)
+            return case.id
+    finally:
+        engine.dispose()
+
+
+def next_change_of(events: queue.Queue[dict], case_id: str) -> dict:
+    while True:
+        change = events.get(timeout=20)
+        if change["id"] == case_id:
+            return change
 
 
 def test_streams_hold_no_connection_and_are_capped_per_user(tmp_path: Path,
@@ -39,12 +63,18 @@ def test_streams_hold_no_connection_and_are_capped_per_user(tmp_path: Path,
             with event_stream_of(base, "stroke_team") as (third, _):
                 assert third == 429
             assert pool.checkedout() == 0
-            case_id = new_case(env.factory, "2.25.77001")
-            web.app.state.case_feed.wake()
+            case_id = write_case_elsewhere(env.settings.resolved_database_url, "2.25.77001")
             for events in (first_events, second_events, other_events):
-                change = events.get(timeout=20)
-                assert change["id"] == case_id and 'id="case-' in change["html"]
+                change = next_change_of(events, case_id)
+                assert 'id="case-' in change["html"]
             assert pool.checkedout() == 0
+            with httpx.Client(base_url=base, timeout=30) as acker:
+                csrf = login(acker, "radiologist")
+                acked = acker.post(f"/cases/{case_id}/ack", data={"csrf_token": csrf},
+                                   follow_redirects=False)
+                assert acked.status_code == 303
+            for events in (first_events, second_events, other_events):
+                assert "Dr Radiologist" in next_change_of(events, case_id)["html"]
         # Closed streams free their places (once the server sees them closed: about 1 s).
         deadline = time.monotonic() + 10
         again = 0

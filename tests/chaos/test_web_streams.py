@@ -1,7 +1,8 @@
 """Issue 14, "15 open worklist tabs": with 16 live worklist streams open on a real
 ``strokealert serve`` (PostgreSQL), a study sent over DICOM still alerts promptly, ``/api/cases``
 keeps answering, every stream gets the new case, and a user's streams past the cap get 429.
-(The CTA alone is sent: the first alert is the LVO one.)"""
+(The CTA alone is sent: the first alert is the LVO one. The streams' fallback poll is set to
+10 minutes: the case reaches them through the pipeline's PostgreSQL NOTIFY.)"""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ def test_alert_is_prompt_and_pages_answer_with_16_open_streams(tmp_path: Path,
     try:
         with (web_service(tmp_path, postgres_url, users, webhook_url=inbox.url,
                           webhook_secret=SECRET,
-                          web_max_streams_per_user=str(STREAMS_PER_USER)) as served,
+                          web_max_streams_per_user=str(STREAMS_PER_USER),
+                          web_stream_poll_s="600") as served,
               served.client("ana") as ana, served.client("ben") as ben, ExitStack() as streams):
             queues = []
             for client in (ana, ben):

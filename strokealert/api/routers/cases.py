@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from functools import partial
 from typing import Annotated, Any
@@ -30,6 +31,7 @@ from strokealert.api.services import cases as case_service
 from strokealert.api.services import images, views
 from strokealert.api.services.live import CaseFeed, Subscription, TooManyStreams
 from strokealert.db.models.cases import Case
+from strokealert.db.wakeup import CASES, wakeup_for
 from strokealert.errors import InputError
 
 router = APIRouter(tags=["cases"])
@@ -63,6 +65,7 @@ def acknowledge(request: Request, session: Session, principal: Principal, case: 
                                           via=via, settings=request.app.state.settings)
     audit(request, session, principal, "ack", object_type="case", object_id=case.id,
           detail={"via": via, "first": first})
+    announce_case_change(request, session)
     session.commit()
     return first
 
@@ -76,6 +79,7 @@ def edit_timeline(request: Request, session: Session, principal: Principal, case
     if diff:
         audit(request, session, principal, "timeline_edit", object_type="case",
               object_id=case.id, detail={"changes": diff})
+        announce_case_change(request, session)
     session.commit()
     return diff
 
@@ -172,12 +176,28 @@ def read_changes(state: Any, after: datetime,
                 for c in rows if sent.get(c.id) != c.updated_at]
 
 
+def announce_case_change(request: Request, session: Session) -> None:
+    """Wake every live worklist, this process's and others', once ``session`` commits."""
+    wakeup_for(request.app.state.factory.kw["bind"]).notify(session, CASES)
+
+
 def case_feed(state: Any) -> CaseFeed:
-    """The app's live worklist feed (one per app)."""
+    """The app's live worklist feed (one per app), woken by the database's ``CASES``
+    wake-ups and re-reading every ``web_stream_poll_s`` seconds without one."""
     settings = state.settings
+
+    @contextmanager
+    def case_wakeups(wake: Callable[[], None]) -> Iterator[None]:
+        subscription = wakeup_for(state.factory.kw["bind"]).subscribe(CASES,
+                                                                       lambda _payload: wake())
+        try:
+            yield
+        finally:
+            subscription.close()
+
     return CaseFeed(partial(read_changes, state), partial(datetime.now, state.zone),
                     max_streams_per_user=settings.web_max_streams_per_user,
-                    poll_s=settings.web_stream_poll_s)
+                    poll_s=settings.web_stream_poll_s, listen=case_wakeups)
 
 
 async def stream_viewer(request: Request) -> Principal:

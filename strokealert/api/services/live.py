@@ -1,8 +1,10 @@
 """The live worklist feed: one task per process reads the changed cases and fans each change
 out to every open event stream, so that no stream holds a database session or polls alone.
 
-The task reads when woken (:meth:`CaseFeed.wake`, from any thread) and at the latest every
-``poll_s`` seconds; it runs while at least one stream is open. Each user may hold at most
+The task reads when woken (:meth:`CaseFeed.wake`, from any thread: a case written in this
+process, or by another through the database's wake-ups that ``listen`` subscribes to) and at
+the latest every ``poll_s`` seconds, the slow fallback; it runs while at least one stream is
+open. Each user may hold at most
 ``max_streams_per_user`` streams; a stream whose browser falls ``queue_size`` changes behind is
 closed (the browser reconnects after the stream's retry delay).
 """
@@ -13,6 +15,7 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,6 +43,9 @@ class Subscription:
 # those whose (id, updated_at) is in ``sent``; each a dict with ``id``, ``updated`` (aware
 # datetime) and what the stream sends.
 ChangeReader = Callable[[datetime, Mapping[str, datetime]], list[dict[str, Any]]]
+# ``listen(wake)`` → a context in which ``wake`` is called (from any thread) whenever a case may
+# have changed; entered and left in a worker thread.
+Listener = Callable[[Callable[[], None]], AbstractContextManager[object]]
 
 
 @dataclass(eq=False)
@@ -50,6 +56,7 @@ class CaseFeed:
     now: Callable[[], datetime]
     max_streams_per_user: int
     poll_s: float
+    listen: Listener = lambda _wake: nullcontext()
     queue_size: int = 256
     _subscriptions: set[Subscription] = field(default_factory=set)
     _per_user: Counter[int] = field(default_factory=Counter)
@@ -89,6 +96,15 @@ class CaseFeed:
             loop.call_soon_threadsafe(woken.set)
 
     async def _run(self) -> None:
+        while self._subscriptions:  # again if a stream opened while the listener was leaving
+            listening = self.listen(self.wake)
+            await asyncio.to_thread(listening.__enter__)
+            try:
+                await self._read_while_open()
+            finally:
+                await asyncio.to_thread(listening.__exit__, None, None, None)
+
+    async def _read_while_open(self) -> None:
         assert self._woken is not None
         since = self.now()
         sent: dict[str, datetime] = {}  # case id → updated_at already sent, within COMMIT_LAG
