@@ -18,6 +18,7 @@ install: $(STAMP)
 test: $(STAMP)
 	scripts/test-prerequisites.sh
 	$(VENV)/bin/ruff check strokealert perfusion notifications tests bench
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy notifications
 	$(VENV)/bin/pytest
 

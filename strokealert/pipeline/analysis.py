@@ -21,6 +21,15 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
+from strokealert.contracts.analysis import (
+    SCHEMA,
+    AlertBlock,
+    AnalysisResult,
+    LvoBlock,
+    PerfusionBlock,
+    SeriesEntry,
+    not_run,
+)
 from strokealert.dicom.classify import classify_slices, slice_info
 from strokealert.dicom.completeness import Completeness, assess
 from strokealert.dicom.geometry import screen_series
@@ -33,9 +42,6 @@ if TYPE_CHECKING:
     from perfusion.config import PerfusionConfig
 
 log = logging.getLogger(__name__)
-
-SCHEMA = "strokealert.analysis/1"
-
 
 @dataclass
 class SeriesFiles:
@@ -158,10 +164,6 @@ def run_lvo(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     return lvo.analyze_files(list(paths), out_dir)
 
 
-def not_run() -> dict[str, Any]:
-    return {"status": "not_run", "error": None}
-
-
 def analyze_paths(
     paths: Sequence[Path], out_dir: Path, rules: RuleSettings | None = None,
     perfusion_config: PerfusionConfig | None = None,
@@ -203,16 +205,16 @@ def analyze_paths(
     except Exception:  # the findings above still stand without their DICOM copies
         log.exception("could not write the DICOM results")
         dicom_results = []
-    return {
-        "schema": SCHEMA,
-        "study_instance_uid": main_series.study_instance_uid,
-        "series": [{"series_instance_uid": s.series_instance_uid, "kind": s.kind,
-                    "images": s.received, "excluded": sum(s.excluded.values()),
-                    "description": s.description} for s in series],
-        "perfusion": perfusion_block,
-        "lvo": lvo_block,
-        "alert": decision.to_json(),
-        "dicom_results": dicom_results,
-        "timings_s": {"total": round(time.perf_counter() - started, 3),
-                      "perfusion": round(perfusion_s, 3), "lvo": round(lvo_s, 3)},
-    }
+    return AnalysisResult(
+        schema=SCHEMA,
+        study_instance_uid=main_series.study_instance_uid,
+        series=[SeriesEntry(series_instance_uid=s.series_instance_uid, kind=s.kind,
+                            images=s.received, excluded=sum(s.excluded.values()),
+                            description=s.description) for s in series],
+        perfusion=PerfusionBlock.model_validate(perfusion_block),
+        lvo=LvoBlock.model_validate(lvo_block),
+        alert=AlertBlock.model_validate(decision.to_json()),
+        dicom_results=dicom_results,
+        timings_s={"total": round(time.perf_counter() - started, 3),
+                   "perfusion": round(perfusion_s, 3), "lvo": round(lvo_s, 3)},
+    ).to_json()

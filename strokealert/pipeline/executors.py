@@ -10,13 +10,10 @@ import logging
 import multiprocessing
 import threading
 from concurrent.futures import Future, ProcessPoolExecutor
-from functools import lru_cache
 from typing import Any, Protocol
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from strokealert import db
 from strokealert.config import Settings
+from strokealert.pipeline.worker import session_factory_for, warm_up
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +26,6 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
-@lru_cache(maxsize=4)
-def session_factory_for(url: str) -> sessionmaker[Session]:
-    """One engine and session factory per database URL per process."""
-    return db.make_session_factory(db.make_engine(url))
-
-
 _worker_settings: Settings | None = None
 
 
@@ -44,17 +35,6 @@ def _init_worker(settings_json: dict[str, Any]) -> None:
     _worker_settings = Settings(**settings_json)
     session_factory_for(_worker_settings.resolved_database_url)
     warm_up()
-
-
-def warm_up() -> None:
-    """Import the analysis stacks (and load the LVO model) before the first study arrives."""
-    try:
-        import perfusion  # noqa: F401
-        from strokealert import lvo
-
-        lvo.load_model()
-    except Exception:  # a broken stack shows up as a failed job with its reason, not here
-        log.exception("warm-up of the analysis stacks failed")
 
 
 def _run_job_in_worker(job_id: int) -> str:

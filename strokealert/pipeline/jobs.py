@@ -22,6 +22,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert.config import Settings
+from strokealert.contracts.analysis import (
+    SCHEMA,
+    AlertBlock,
+    AnalysisResult,
+    Level,
+    LvoBlock,
+    PerfusionBlock,
+    SeriesEntry,
+    not_run,
+)
 from strokealert.db.models.ingest import CompletionEvent, Instance, Series, Study
 from strokealert.db.models.pipeline import Job, StageEvent, StudyDecision
 from strokealert.db.wakeup import CASES, wakeup_for
@@ -29,7 +39,7 @@ from strokealert.errors import InputError
 from strokealert.pipeline import analysis
 from strokealert.pipeline.perfusion_settings import perfusion_config
 from strokealert.pipeline.publish import publish
-from strokealert.pipeline.rules import LEVEL_ORDER, Decision, RuleSettings, decide
+from strokealert.pipeline.rules import Decision, RuleSettings, decide
 
 log = logging.getLogger(__name__)
 
@@ -258,22 +268,22 @@ def latest_blocks(session: Session, study_uid: str) -> dict[str, Job]:
     return {job.kind: job for job in jobs}
 
 
-def study_result(session: Session, study: Study | None, study_uid: str,
-                 jobs: dict[str, Job], decision: Decision) -> dict[str, Any]:
-    """The ``strokealert.analysis/1`` dict for the study as analysed so far."""
+def study_result(study: Study | None, study_uid: str, jobs: dict[str, Job],
+                 perfusion: dict[str, Any] | None, lvo: dict[str, Any] | None,
+                 decision: Decision) -> dict[str, Any]:
+    """The ``strokealert.analysis/1`` result of the study as analysed so far."""
     series = list(study.series) if study is not None else []
-    perfusion_job, lvo_job = jobs.get("perfusion"), jobs.get("lvo")
-    return {
-        "schema": analysis.SCHEMA,
-        "study_instance_uid": study_uid,
-        "series": [{"series_instance_uid": s.series_instance_uid, "kind": s.kind,
-                    "images": s.instance_count, "description": s.series_description or ""}
-                   for s in series],
-        "perfusion": perfusion_job.result if perfusion_job else analysis.not_run(),
-        "lvo": lvo_job.result if lvo_job else analysis.not_run(),
-        "alert": decision.to_json(),
-        "timings_s": {kind: (job.timings or {}).get(kind) for kind, job in jobs.items()},
-    }
+    return AnalysisResult(
+        schema=SCHEMA,
+        study_instance_uid=study_uid,
+        series=[SeriesEntry(series_instance_uid=s.series_instance_uid, kind=s.kind,
+                            images=s.instance_count, description=s.series_description or "")
+                for s in series],
+        perfusion=PerfusionBlock.model_validate(perfusion or not_run()),
+        lvo=LvoBlock.model_validate(lvo or not_run()),
+        alert=AlertBlock.model_validate(decision.to_json()),
+        timings_s={kind: (job.timings or {}).get(kind) for kind, job in jobs.items()},
+    ).to_json()
 
 
 def rule_settings(settings: Settings) -> RuleSettings:
@@ -292,7 +302,7 @@ def no_analysable_series(study: Study | None) -> dict[str, Any]:
 def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid: str) -> None:
     """Re-decide the study from its finished jobs; upsert the case; alert if it changed."""
     from strokealert import alerting
-    from strokealert.api.services.cases import upsert_case_from_analysis
+    from strokealert.cases import upsert_case_from_analysis
 
     with factory.begin() as session:
         lock_study(session, study_uid)
@@ -303,9 +313,7 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
         if not jobs:
             perfusion_block = no_analysable_series(study)
         decision = decide(perfusion_block, lvo_block, rule_settings(settings))
-        result = study_result(session, study, study_uid, jobs, decision)
-        if not jobs:
-            result["perfusion"] = perfusion_block
+        result = study_result(study, study_uid, jobs, perfusion_block, lvo_block, decision)
         output_dirs = [job.output_dir for job in jobs.values() if job.output_dir]
         case = upsert_case_from_analysis(
             session, study=study, result=result, output_dirs=output_dirs,
@@ -320,24 +328,25 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
             state = StudyDecision(study_instance_uid=study_uid, case_id=case.id,
                                   alerted_signature=None, alerted_level=None)
             session.add(state)
-        state.level, state.title, state.body = decision.level, decision.title, decision.body
+        level = decision.level.value
+        state.level, state.title, state.body = level, decision.title, decision.body
         state.rules, state.signature, state.updated_at = decision.rule_names, signature, now
-        if decision.level == "none" or state.alerted_signature == signature:
+        if decision.level is Level.NONE or state.alerted_signature == signature:
             return
         if state.alerted_signature is None:
             kind = "new"
-        elif LEVEL_ORDER.index(decision.level) < LEVEL_ORDER.index(state.alerted_level or "none"):
+        elif decision.level.rank < Level(state.alerted_level or Level.NONE).rank:
             kind = "escalation"  # more urgent than what was paged: page along the policy again
         else:
             kind = "update"  # same urgency, new details: only the people already paged
-        state.alerted_signature, state.alerted_level = signature, decision.level
+        state.alerted_signature, state.alerted_level = signature, level
         alert_id = alerting.raise_alert(
-            session, settings, case_id=case.id, level=decision.level, kind=kind,
+            session, settings, case_id=case.id, level=level, kind=kind,
             title=decision.title, body=decision.body, site=settings.site_name,
             url=f"{settings.public_url.rstrip('/')}/cases/{case.id}")
         record_stage(session, study_uid, "alerted", at=now,
-                     detail={"alert_id": alert_id, "kind": kind, "level": decision.level})
-        log.info("study case %s: %s alert %s (%s)", case.id, kind, alert_id, decision.level)
+                     detail={"alert_id": alert_id, "kind": kind, "level": level})
+        log.info("study case %s: %s alert %s (%s)", case.id, kind, alert_id, level)
 
 
 def recoverable_jobs(factory: sessionmaker[Session], queued_for_s: float = 0.0) -> list[int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-LEVEL_ORDER = ("critical", "warning", "manual_review", "none")
+from strokealert.contracts.analysis import Level, perfusion_summary
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class FiredRule:
     """A rule that fired; ``title`` is the short push headline (defaults to ``reason``)."""
 
     name: str
-    level: str
+    level: Level
     reason: str
     title: str | None = None
 
@@ -36,7 +36,7 @@ class FiredRule:
 class Decision:
     """The outcome: level, the rules that fired, and the PHI-free title/body of an alert."""
 
-    level: str = "none"
+    level: Level = Level.NONE
     fired: list[FiredRule] = field(default_factory=list)
     title: str = "No actionable finding"
     body: str = ""
@@ -51,11 +51,7 @@ class Decision:
 
     def to_json(self) -> dict[str, Any]:
         """The ``alert`` block of ``strokealert.analysis/1``."""
-        return {"level": self.level, "reasons": self.reasons, "rules": self.rule_names}
-
-
-def _fmt_ml(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.0f} mL"
+        return {"level": self.level.value, "reasons": self.reasons, "rules": self.rule_names}
 
 
 def _side_site(lvo: dict[str, Any]) -> str:
@@ -63,17 +59,6 @@ def _side_site(lvo: dict[str, Any]) -> str:
     site = lvo.get("site")
     parts = [p for p in (side if side in ("left", "right") else None, site) if p]
     return " ".join(parts) if parts else "site undetermined"
-
-
-def perfusion_summary(perfusion: dict[str, Any] | None) -> str:
-    """One line of volumes, e.g. ``Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8``."""
-    if not perfusion or perfusion.get("status") != "ok":
-        return ""
-    hypo = (perfusion.get("hypoperfusion_ml") or {}).get("tmax6")
-    ratio = perfusion.get("mismatch_ratio")
-    ratio_text = "inf" if ratio is None or ratio == float("inf") else f"{ratio:.1f}"
-    return (f"Core {_fmt_ml(perfusion.get('core_ml'))}, Tmax>6 s {_fmt_ml(hypo)}, "
-            f"mismatch {ratio_text}")
 
 
 def decide(
@@ -89,7 +74,7 @@ def decide(
              + on_complete_data("perfusion", perfusion, perfusion_fired))
     if not fired:
         return Decision(body=perfusion_summary(perfusion))
-    fired.sort(key=lambda rule: LEVEL_ORDER.index(rule.level))
+    fired.sort(key=lambda rule: rule.level.rank)
     return Decision(level=fired[0].level, fired=fired, title=fired[0].title or fired[0].reason,
                     body=perfusion_summary(perfusion))
 
@@ -100,10 +85,10 @@ def on_complete_data(name: str, block: dict[str, Any] | None,
     that says what was missing first, and every finding kept as a reason at that level."""
     if not block or not block.get("incomplete"):
         return fired
-    capped = [FiredRule(rule.name, "manual_review", f"{rule.reason} (on incomplete data)")
-              if LEVEL_ORDER.index(rule.level) < LEVEL_ORDER.index("manual_review") else rule
-              for rule in fired]
-    return [FiredRule(f"{name}_incomplete", "manual_review", str(block["incomplete"])), *capped]
+    capped = [FiredRule(rule.name, Level.MANUAL_REVIEW, f"{rule.reason} (on incomplete data)")
+              if rule.level.rank < Level.MANUAL_REVIEW.rank else rule for rule in fired]
+    return [FiredRule(f"{name}_incomplete", Level.MANUAL_REVIEW, str(block["incomplete"])),
+            *capped]
 
 
 def _lvo_rules(lvo: dict[str, Any] | None, rules: RuleSettings) -> list[FiredRule]:
@@ -113,13 +98,13 @@ def _lvo_rules(lvo: dict[str, Any] | None, rules: RuleSettings) -> list[FiredRul
             probability = lvo.get("probability")
             p_text = f" (p={probability:.2f})" if isinstance(probability, int | float) else ""
             headline = f"LVO suspected: {_side_site(lvo)}"
-            fired.append(FiredRule("lvo_suspected", "critical", headline + p_text, headline))
+            fired.append(FiredRule("lvo_suspected", Level.CRITICAL, headline + p_text, headline))
         if lvo.get("manual_review"):
             why = lvo.get("quality_reason") or lvo.get("reason") or "image quality insufficient"
-            fired.append(FiredRule("lvo_quality", "manual_review",
+            fired.append(FiredRule("lvo_quality", Level.MANUAL_REVIEW,
                                    f"CTA needs manual review: {why}"))
     elif lvo and lvo.get("status") == "failed":
-        fired.append(FiredRule("lvo_failed", "manual_review",
+        fired.append(FiredRule("lvo_failed", Level.MANUAL_REVIEW,
                                f"CTA could not be analysed: {lvo.get('error') or 'unknown error'}"))
     return fired
 
@@ -129,12 +114,12 @@ def _perfusion_rules(perfusion: dict[str, Any] | None, rules: RuleSettings) -> l
     if perfusion and perfusion.get("status") == "ok":
         core = perfusion.get("core_ml")
         if perfusion.get("defuse3_eligible") and rules.defuse3_critical:
-            fired.append(FiredRule("defuse3_mismatch", "critical",
+            fired.append(FiredRule("defuse3_mismatch", Level.CRITICAL,
                                    f"Target mismatch (DEFUSE 3): {perfusion_summary(perfusion)}"))
         if isinstance(core, int | float) and core >= rules.large_core_ml:
-            fired.append(FiredRule("large_core", "warning", f"Large core: {core:.0f} mL"))
+            fired.append(FiredRule("large_core", Level.WARNING, f"Large core: {core:.0f} mL"))
     elif perfusion and perfusion.get("status") == "failed":
         fired.append(FiredRule(
-            "perfusion_failed", "manual_review",
+            "perfusion_failed", Level.MANUAL_REVIEW,
             f"Perfusion could not be analysed: {perfusion.get('error') or 'unknown error'}"))
     return fired

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert import db
 from strokealert.api.app import create_app
-from strokealert.api.services.cases import upsert_case_from_analysis
 from strokealert.api.services.users import add_user
+from strokealert.cases import upsert_case_from_analysis
 from strokealert.config import Settings
 from strokealert.db.models.cases import Case
 

@@ -13,7 +13,7 @@ from PIL import Image, ImageDraw
 
 from strokealert import alerting
 from strokealert.api.server import WebComponent
-from strokealert.api.services.cases import upsert_case_from_analysis
+from strokealert.cases import upsert_case_from_analysis
 from tests.api.helpers import PASSWORD, analysis, make_env, new_case
 
 CHROMIUM = "/usr/bin/chromium"

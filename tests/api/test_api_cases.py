@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from strokealert import alerting
-from strokealert.api.services.cases import upsert_case_from_analysis
+from strokealert.cases import upsert_case_from_analysis
 from strokealert.db.models.cases import Case
 from strokealert.db.models.ingest import Instance, Series, Study
 from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume

@@ -14,7 +14,7 @@ import httpx
 
 from strokealert import db
 from strokealert.api.server import WebComponent
-from strokealert.api.services.cases import upsert_case_from_analysis
+from strokealert.cases import upsert_case_from_analysis
 from strokealert.db.wakeup import CASES, wakeup_for
 from tests.api.helpers import analysis, event_stream, login, make_env
 

@@ -1,0 +1,157 @@
+"""Cases: one per study, created and updated from its ``strokealert.analysis/1`` result.
+
+The pipeline calls :func:`upsert_case_from_analysis` when it decides a study; the web app reads
+the cases it writes. No commits here: callers own transactions."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strokealert.contracts.analysis import perfusion_summary
+from strokealert.db.models.cases import Case
+from strokealert.db.models.ingest import Instance, Series, Study
+from strokealert.dicom.header import study_datetime
+from strokealert.errors import InputError
+
+URGENCY = {"critical": 0, "manual_review": 1, "warning": 2, "none": 3}
+UNKNOWN_URGENCY = 4
+SERIES_TIME_FIELD = {"ncct": "ncct_at", "cta": "cta_at", "ctp": "ctp_at"}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _status(result: dict[str, Any]) -> str:
+    blocks = [result.get(k) or {} for k in ("perfusion", "lvo")]
+    states = {b.get("status") for b in blocks}
+    if "ok" in states:
+        return "analyzed"
+    if "failed" in states:
+        return "failed"
+    return "analyzing"
+
+
+def _title(result: dict[str, Any]) -> str:
+    reasons = (result.get("alert") or {}).get("reasons") or []
+    return str(reasons[0]) if reasons else "No actionable finding"
+
+
+def _locate(names: Sequence[str], dirs: Sequence[Path]) -> list[Path]:
+    """The files ``names`` found in the first of ``dirs`` that holds each."""
+    found = []
+    for name in names:
+        for folder in dirs:
+            if (folder / name).is_file():
+                found.append(folder / name)
+                break
+    return found
+
+
+def _acquisition_time(path: str, zone_fallback: datetime | None) -> datetime | None:
+    """AcquisitionDate/Time (else Series, else Study) of one stored instance, in UTC, using
+    TimezoneOffsetFromUTC when present (else UTC, the receiver's clock convention)."""
+    try:
+        ds = dcmread(path, stop_before_pixels=True)
+    except Exception:
+        return zone_fallback
+    for prefix in ("Acquisition", "Series", "Study"):
+        date, time_ = ds.get(f"{prefix}Date"), ds.get(f"{prefix}Time")
+        if date and time_:
+            header = Dataset()
+            header.StudyDate, header.StudyTime = str(date), str(time_)
+            if ds.get("TimezoneOffsetFromUTC"):
+                header.TimezoneOffsetFromUTC = ds.TimezoneOffsetFromUTC
+            moment = study_datetime(header, UTC)
+            if moment is not None:
+                return moment
+    return zone_fallback
+
+
+def _imaging_times(session: Session, study: Study) -> dict[str, datetime]:
+    """First acquisition time per series kind (ncct/cta/ctp) from one stored header each."""
+    times: dict[str, datetime] = {}
+    for series in session.scalars(select(Series).where(Series.study_id == study.id)):
+        field = SERIES_TIME_FIELD.get(series.kind)
+        if field is None:
+            continue
+        path = session.scalar(select(Instance.path).where(Instance.series_id == series.id)
+                              .order_by(Instance.instance_number, Instance.id).limit(1))
+        moment = _acquisition_time(path, series.first_received_at) if path else None
+        if moment is not None and (field not in times or moment < times[field]):
+            times[field] = moment
+    return times
+
+
+def upsert_case_from_analysis(session: Session, *, study: Study | None, result: dict[str, Any],
+                              output_dirs: Sequence[str | Path] = (),
+                              output_dir: str | Path | None = None,
+                              rule_fired: Sequence[str] | str | None = None,
+                              title: str | None = None, summary: str | None = None,
+                              site: str | None = None) -> Case:
+    """Create or update the case of ``result`` (``strokealert.analysis/1``); flushes, no commit.
+
+    Copies the PHI columns from ``study`` (shown in the viewer only), pre-fills NCCT/CTA/CTP
+    times from the DICOM headers (offset-aware), and resolves key images and perfusion maps
+    under the job output folders. Timeline fields a person already entered are kept.
+    """
+    uid = result.get("study_instance_uid") or (study.study_instance_uid if study else None)
+    if not uid:
+        raise InputError("analysis result has no study_instance_uid")
+    now = utcnow()
+    case = session.scalar(select(Case).where(Case.study_instance_uid == uid))
+    if case is None:
+        case = Case(id=str(uuid.uuid4()), study_instance_uid=uid, created_at=now,
+                    site=site or "", key_images=[], map_files={}, transfer=False)
+        session.add(case)
+    if site is not None:
+        case.site = site
+    elif not case.site:
+        from strokealert.config import get_settings
+
+        case.site = get_settings().site_name
+    level = (result.get("alert") or {}).get("level")
+    case.updated_at = now
+    case.status = _status(result)
+    case.alert_level = level
+    case.urgency = URGENCY.get(level or "", UNKNOWN_URGENCY)
+    case.title = title if title is not None else _title(result)
+    case.summary = summary if summary is not None else perfusion_summary(result.get("perfusion"))
+    case.result_json = result
+    if isinstance(rule_fired, str):
+        case.rule_fired = rule_fired
+    elif rule_fired is not None:
+        case.rule_fired = ", ".join(rule_fired)
+
+    dirs = [Path(d) for d in ([output_dir] if output_dir else []) + list(output_dirs)]
+    if dirs:
+        root = Path(os.path.commonpath([str(d.resolve()) for d in dirs]))
+        case.output_dir = str(root)
+        names = [*((result.get("lvo") or {}).get("key_images") or []),
+                 *((result.get("perfusion") or {}).get("key_images") or [])]
+        case.key_images = [str(p.resolve().relative_to(root)) for p in _locate(names, dirs)]
+        maps = (result.get("perfusion") or {}).get("maps") or {}
+        case.map_files = {name: str(p.resolve().relative_to(root))
+                          for name, file in maps.items() if isinstance(file, str)
+                          for p in _locate([file], dirs)}
+    if study is not None:
+        case.patient_name = study.patient_name
+        case.patient_id = study.patient_id
+        case.birth_date = study.patient_birth_date
+        case.accession_number = study.accession_number
+        for field, moment in _imaging_times(session, study).items():
+            if getattr(case, field) is None:
+                setattr(case, field, moment)
+    session.flush()
+    return case
+
