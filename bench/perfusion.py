@@ -16,7 +16,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 import numpy as np  # noqa: E402
 
 import perfusion  # noqa: E402
-from perfusion import phantoms  # noqa: E402
+from perfusion import phantoms, reference  # noqa: E402
 from perfusion.config import METHODS, PerfusionConfig  # noqa: E402
 
 
@@ -56,23 +56,61 @@ def tile_table(noise_hu: float = 10.0, seeds: int = 3, residue: str = "exponenti
               + f" | CBF change over delays 0-4 s {100 * np.ptp(by_delay) / by_delay.mean():.1f}%")
 
 
-def head_rows() -> None:
-    print("anatomical phantom (128x128x16x40): truth vs measured")
-    for label, kwargs in (("10 HU", {"noise_hu": 10.0}), ("20 HU", {"noise_hu": 20.0}),
-                          ("10 HU+motion", {"noise_hu": 10.0, "motion": True})):
+def reference_table(methods: tuple[str, ...], seeds: int = 1) -> None:
+    """Kudo-design reference phantom (perfusion/reference.py): per noise and sampling, per
+    residue shape and method, bias [range over the cells] and voxel spread within a cell of
+    CBF, CBV, MTT (%) and Tmax (s), averaged over ``seeds`` noise draws."""
+    print(f"reference phantom (Kudo 2013 design: {len(reference.reference_cells())} CBV/CBF "
+          f"cells, MTT 3.4-24 s, delays 0-3 s, 60 s): bias [cell range] spread, "
+          f"mean of {seeds} noise draw(s)")
+    for noise in reference.REFERENCE_NOISE_HU:
+        for interval in reference.REFERENCE_INTERVALS_S:
+            print(f"  {noise:g} HU, {interval:g} s sampling")
+            for residue in reference.REFERENCE_RESIDUES:
+                draws = [reference.reference_phantom(residue, noise, interval, seed=seed)
+                         for seed in range(seeds)]
+                for method in methods:
+                    config = PerfusionConfig(method=method, motion_correction=False)
+                    scores = [reference.score(perfusion.analyze_volume(
+                        ph.frames, ph.times, ph.spacing, config).maps, ph) for ph in draws]
+                    print(f"    {residue:11s} {method:8s} " + " | ".join(
+                        _score_cell(name, [s[name] for s in scores]) for name in reference.MAPS))
+
+
+def _score_cell(name: str, scores: list[reference.MapScore]) -> str:
+    bias, low, high, spread = (float(np.mean([getattr(s, f) for s in scores]))
+                               for f in ("bias", "low", "high", "spread"))
+    if name == "tmax":
+        return f"Tmax {bias:+5.2f} s [{low:+5.1f}..{high:+5.1f}] {spread:4.2f} s"
+    return (f"{name.upper()} {100 * bias:+5.0f}% [{100 * low:+4.0f}..{100 * high:+4.0f}] "
+            f"{100 * spread:3.0f}%")
+
+
+def head_rows(methods: tuple[str, ...]) -> None:
+    """Anatomical phantom with each residue shape: core and Tmax > 6 s, truth and each
+    method side by side."""
+    print("anatomical phantom (128x128x16x40), truth | " + " | ".join(methods)
+          + ": core mL, Tmax>6 s mL (side, DEFUSE 3)")
+    cases = [(f"{residue} {noise:g} HU", {"noise_hu": noise, "residue": residue})
+             for residue in ("exponential", "gamma", "box") for noise in (10.0, 20.0)]
+    cases.append(("exponential 10 HU+motion", {"noise_hu": 10.0, "motion": True}))
+    for label, kwargs in cases:
         ph = phantoms.head_phantom(**kwargs)
-        start = time.perf_counter()
-        try:
-            a = perfusion.analyze_volume(ph.frames, ph.times, ph.spacing)
-        except perfusion.PerfusionError as exc:
-            print(f"  {label:13s} failed: {exc}")
-            continue
-        f = a.lesions
         t = ph.truth
-        print(f"  {label:13s} core {f.core_ml:5.1f}/{t['core_ml']:5.1f} mL  "
-              f"Tmax>6 {f.hypoperfusion_ml['tmax6']:6.1f}/{t['hypoperfusion_ml']['tmax6']:6.1f} mL"
-              f"  side {f.side}/{t['side']}  DEFUSE3 {f.defuse3_eligible}/{t['defuse3_eligible']}"
-              f"  {time.perf_counter() - start:.1f} s")
+        cells = [f"{t['core_ml']:5.1f} {t['hypoperfusion_ml']['tmax6']:6.1f}"]
+        for method in methods:
+            start = time.perf_counter()
+            try:
+                a = perfusion.analyze_volume(ph.frames, ph.times, ph.spacing,
+                                             PerfusionConfig(method=method))
+            except perfusion.PerfusionError as exc:
+                cells.append(f"failed: {exc}")
+                continue
+            f = a.lesions
+            cells.append(f"{f.core_ml:5.1f} {f.hypoperfusion_ml['tmax6']:6.1f} "
+                         f"({f.side}, {'yes' if f.defuse3_eligible else 'no'}) "
+                         f"{time.perf_counter() - start:4.1f} s")
+        print(f"  {label:25s} " + " | ".join(cells))
 
 
 def _analyze_512(runs: int, motion: bool) -> tuple[list, float] | None:
@@ -139,6 +177,7 @@ if __name__ == "__main__":
     tile_table(seeds=8)
     tile_table(noise_hu=0.0, seeds=1)  # the methods' own delay and MTT behaviour
     tile_table(residue="box", seeds=1)
-    head_rows()
+    reference_table(("bcsvd", "osvd"))
+    head_rows(("bcsvd",))
     speed(1 if "--quick" in sys.argv else 3)
     speed_moved(1 if "--quick" in sys.argv else 3)

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
+from scipy import ndimage, special
 
 from perfusion.config import HEMATOCRIT_FACTOR, TISSUE_DENSITY_G_PER_ML
 
 FINE_DT_S = 0.05
-RESIDUES = ("exponential", "box", "linear")
+RESIDUES = ("exponential", "box", "linear", "gamma")
+# Shape of the gamma distribution of transit times behind the "gamma" residue (1 would be the
+# exponential residue, infinity the box).
+GAMMA_SHAPE = 3.0
 
 
 def regular_times(n_frames: int = 40, interval_s: float = 1.5) -> np.ndarray:
@@ -59,13 +62,19 @@ def venous_curve(t: np.ndarray, arterial: np.ndarray, delay_s: float = 4.0,
 
 
 def residue_function(kind: str, t: np.ndarray, mtt_s: float) -> np.ndarray:
-    """R(t) with R(0) = 1 and area ``mtt_s``: exponential, box or linear."""
+    """R(t) with R(0) = 1 and area ``mtt_s``: exponential (one compartment), box (plug flow),
+    linear (uniform transit times up to 2 MTT) or gamma (transit times gamma-distributed
+    with shape GAMMA_SHAPE: R = 1 - their CDF)."""
     if kind == "exponential":
         return np.exp(-t / mtt_s)
     if kind == "box":
         return (t < mtt_s).astype(float)
     if kind == "linear":
         return np.clip(1.0 - t / (2.0 * mtt_s), 0.0, None)
+    if kind == "gamma":
+        survival: np.ndarray = special.gammaincc(GAMMA_SHAPE, GAMMA_SHAPE * np.clip(t, 0, None)
+                                                 / mtt_s)
+        return survival
     raise ValueError(f"unknown residue function {kind!r}; one of {RESIDUES}")
 
 
@@ -104,6 +113,25 @@ def tile_phantom(
     cbv_values: Sequence[float] = (1.0, 2.0, 3.0, 4.0, 5.0),
     mtt_values: Sequence[float] = (3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0),
     delays_s: Sequence[float] = (0.0, 1.0, 2.0, 3.0, 4.0),
+    **options: Any,
+) -> Phantom:
+    """Kudo/ASIST-style grid: rows CBV, columns MTT, one slice per delay, plus AIF and VOF tiles.
+
+    ``options`` as for ``cell_phantom`` (residue, noise_hu, times, tile_px, pixel_mm,
+    slice_mm, baseline_hu, aif_partial_volume, seed).
+    """
+    cells: list[tuple[float, float] | None] = [(cbv, 60.0 * cbv / mtt) for cbv in cbv_values
+                                               for mtt in mtt_values]
+    phantom = cell_phantom(cells, len(mtt_values), delays_s=delays_s, **options)
+    phantom.truth.update(cbv_values=list(cbv_values), mtt_values=list(mtt_values))
+    return phantom
+
+
+def cell_phantom(
+    cells: Sequence[tuple[float, float] | None],
+    columns: int,
+    *,
+    delays_s: Sequence[float],
     residue: str = "exponential",
     noise_hu: float = 10.0,
     times: np.ndarray | None = None,
@@ -114,7 +142,10 @@ def tile_phantom(
     aif_partial_volume: float = 0.8,
     seed: int = 0,
 ) -> Phantom:
-    """Kudo/ASIST-style grid: rows CBV, columns MTT, one slice per delay, plus AIF and VOF tiles.
+    """Tiles of uniform tissue, ``cells`` = (CBV mL/100 g, CBF mL/100 g/min) row by row in
+    ``columns`` columns (None: a tile that does not enhance, no truth), one slice per delay
+    (s), and a last row with an AIF tile and a VOF tile. ``truth['cells']`` lists (row,
+    column, CBV, CBF, MTT).
 
     The AIF tile shows the arterial curve scaled by ``aif_partial_volume`` (a small artery);
     the VOF tile the full-area venous curve, so partial-volume scaling can recover the truth.
@@ -123,34 +154,39 @@ def tile_phantom(
     t_fine = _fine_grid(times)
     arterial = arterial_curve(t_fine)
     venous = venous_curve(t_fine, arterial)
-    n_rows, n_cols, n_z = len(cbv_values), len(mtt_values), len(delays_s)
-    ny, nx = (n_rows + 1) * tile_px, n_cols * tile_px
-    fine = np.zeros((t_fine.size, n_z, ny, nx), dtype=np.float32)
+    n_rows, n_z = -(-len(cells) // columns), len(delays_s)
+    ny, nx = (n_rows + 1) * tile_px, columns * tile_px
+    frames = np.full((times.size, n_z, ny, nx), baseline_hu, dtype=np.float32)
     truth_cbf = np.full((n_z, ny, nx), np.nan, dtype=np.float32)
     truth_cbv, truth_mtt, truth_tmax = (truth_cbf.copy() for _ in range(3))
+    listed = []
     for z, delay in enumerate(delays_s):
-        for row, cbv in enumerate(cbv_values):
-            for col, mtt in enumerate(mtt_values):
-                cbf = 60.0 * cbv / mtt
-                tile = (z, slice(row * tile_px, (row + 1) * tile_px),
-                        slice(col * tile_px, (col + 1) * tile_px))
-                curve = tissue_curve(t_fine, arterial, cbf, mtt, delay, residue)
-                fine[(slice(None), *tile)] = curve[:, None, None]
-                truth_cbf[tile], truth_cbv[tile] = cbf, cbv
-                truth_mtt[tile], truth_tmax[tile] = mtt, delay
+        for index, cell in enumerate(cells):
+            if cell is None:
+                continue
+            (row, col), (cbv, cbf) = divmod(index, columns), cell
+            mtt = 60.0 * cbv / cbf
+            tile = (z, slice(row * tile_px, (row + 1) * tile_px),
+                    slice(col * tile_px, (col + 1) * tile_px))
+            curve = _sample(tissue_curve(t_fine, arterial, cbf, mtt, delay, residue), t_fine,
+                            times)
+            frames[(slice(None), *tile)] += curve[:, None, None]
+            truth_cbf[tile], truth_cbv[tile] = cbf, cbv
+            truth_mtt[tile], truth_tmax[tile] = mtt, delay
+            if z == 0:
+                listed.append((row, col, cbv, cbf, mtt))
         vessel_row = slice(n_rows * tile_px + tile_px // 4, n_rows * tile_px + 3 * tile_px // 4)
         aif_cols = slice(tile_px // 4, 3 * tile_px // 4)
         vof_cols = slice(nx - 3 * tile_px // 4, nx - tile_px // 4)
-        fine[:, z, vessel_row, aif_cols] = (aif_partial_volume * arterial)[:, None, None]
-        fine[:, z, vessel_row, vof_cols] = venous[:, None, None]
-    frames = _sample(fine, t_fine, times) + baseline_hu
+        frames[:, z, vessel_row, aif_cols] += _sample(aif_partial_volume * arterial, t_fine,
+                                                      times)[:, None, None]
+        frames[:, z, vessel_row, vof_cols] += _sample(venous, t_fine, times)[:, None, None]
     frames += _noise(frames.shape, noise_hu, seed)
     truth = {"kind": "tile", "residue": residue, "noise_hu": noise_hu,
-             "cbv_values": list(cbv_values), "mtt_values": list(mtt_values),
-             "delays_s": list(delays_s), "tile_px": tile_px,
+             "delays_s": list(delays_s), "tile_px": tile_px, "cells": listed,
              "times_s": [float(x) for x in times]}
     maps = {"cbf": truth_cbf, "cbv": truth_cbv, "mtt": truth_mtt, "tmax": truth_tmax}
-    return Phantom(frames.astype(np.float32), times, (slice_mm, pixel_mm, pixel_mm), truth, maps)
+    return Phantom(frames, times, (slice_mm, pixel_mm, pixel_mm), truth, maps)
 
 
 def _sample(fine: np.ndarray, t_fine: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -186,9 +222,12 @@ def head_phantom(
     motion_scale: float = 1.0,
     lesion_side: str = "right",
     lesion: bool = True,
+    residue: str = "exponential",
     seed: int = 0,
 ) -> Phantom:
     """A stroke head: skull, scalp, GM/WM, ventricles, arteries, sagittal sinus and an MCA lesion.
+
+    Every tissue class has the residue function ``residue`` (RESIDUES).
 
     The lesion (core inside penumbra inside a thin oligaemic rim) sits in the lateral MCA
     territory of ``lesion_side`` (patient side; columns grow towards patient left, LPS).
@@ -200,7 +239,7 @@ def head_phantom(
     t_fine = _fine_grid(times)
     arterial = arterial_curve(t_fine, arrival_s=5.0)
     venous = venous_curve(t_fine, arterial)
-    class_curves = {name: tissue_curve(t_fine, arterial, cbf, 60.0 * cbv / cbf, delay)
+    class_curves = {name: tissue_curve(t_fine, arterial, cbf, 60.0 * cbv / cbf, delay, residue)
                     for name, (cbf, cbv, delay, _) in HEAD_CLASSES.items()}
     sampled = {name: np.interp(times, t_fine, c) for name, c in class_curves.items()}
     art_s, ven_s = np.interp(times, t_fine, arterial), np.interp(times, t_fine, venous)
@@ -243,7 +282,7 @@ def head_phantom(
     mismatch = tmax6_ml - core_ml
     ratio = tmax6_ml / core_ml if core_ml > 0 else None
     truth = {
-        "kind": "head", "noise_hu": noise_hu, "motion": motion,
+        "kind": "head", "noise_hu": noise_hu, "motion": motion, "residue": residue,
         "core_ml": round(core_ml, 2),
         "hypoperfusion_ml": {
             "tmax4": round(float((tmax6 | class_masks["oligemia"]).sum()) * voxel_ml, 2),

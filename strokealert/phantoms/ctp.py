@@ -58,7 +58,8 @@ def make_phantom(options: CtpPhantomOptions, times: np.ndarray) -> phantoms.Phan
     return phantoms.head_phantom(shape=(options.slices, options.matrix, options.matrix),
                                  spacing=(80.0 / options.slices, pixel, pixel), times=times,
                                  noise_hu=options.noise_hu, motion=options.motion,
-                                 lesion=options.lesion, seed=options.seed)
+                                 lesion=options.lesion, residue=options.residue,
+                                 seed=options.seed)
 
 
 def write_ctp_phantom(out_dir: Path, options: CtpPhantomOptions | None = None) -> dict[str, Any]:
@@ -134,7 +135,8 @@ def ctp_command(
     sampling: str = typer.Option("regular", help="regular or irregular (1 s, then 2.5 s)"),
     convention: str = typer.Option("standard", help="header convention: " + ", ".join(CONVENTIONS)),
     signed: bool = typer.Option(False, help="signed int16 pixels (intercept 0)"),
-    residue: str = typer.Option("exponential", help="tile residue: exponential, box, linear"),
+    residue: str = typer.Option("exponential", help="tissue residue function: "
+                                + ", ".join(phantoms.RESIDUES)),
     no_lesion: bool = typer.Option(False, "--no-lesion", help="a healthy head"),
     seed: int = typer.Option(0, help="noise seed"),
 ) -> None:

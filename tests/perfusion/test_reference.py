@@ -1,0 +1,63 @@
+"""The Kudo-design reference phantom and its scoring (perfusion/reference.py)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from perfusion import phantoms, reference
+
+
+def test_grid_spans_the_published_design() -> None:
+    cells = reference.reference_cells()
+    cbv = np.array([c[0] for c in cells])
+    cbf = np.array([c[1] for c in cells])
+    mtt = 60.0 * cbv / cbf
+    assert (cbf.min(), cbf.max()) == (2.5, 87.5)
+    assert (cbv.min(), cbv.max()) == (1.0, 5.0)
+    assert mtt.min() == pytest.approx(3.43, abs=0.01) and mtt.max() == pytest.approx(24.0)
+    assert len(cells) == 31
+
+
+@pytest.mark.parametrize("kind", phantoms.RESIDUES)
+def test_residues_start_at_one_and_hold_the_mtt(kind: str) -> None:
+    t = np.arange(0.0, 300.0, 0.01)
+    residue = phantoms.residue_function(kind, t, 6.0)
+    assert residue[0] == 1.0 and np.all(np.diff(residue) <= 1e-12)
+    assert residue.sum() * 0.01 == pytest.approx(6.0, rel=0.002)
+
+
+def test_gamma_residue_lies_between_exponential_and_box() -> None:
+    t = np.array([3.0, 6.0, 12.0])
+    exp, gamma, box = (phantoms.residue_function(k, t, 6.0) for k in ("exponential", "gamma",
+                                                                        "box"))
+    assert gamma[0] > exp[0] and gamma[2] < exp[2] and gamma[2] > box[2]
+
+
+def test_score_reads_tile_centres_against_the_truth() -> None:
+    phantom = reference.reference_phantom("gamma", noise_hu=0.0, interval_s=2.0, tile_px=20)
+    assert phantom.frames.shape == (30, 4, 100, 160)
+    truth = {name: np.nan_to_num(phantom.truth_maps[name]) for name in reference.MAPS}
+    exact = reference.score(truth, phantom)
+    assert all(abs(s.bias) < 1e-6 and s.spread < 1e-6 for s in exact.values())
+    # One cell reads 50 % high at every delay, every other cell is right.
+    row, col, *_ = phantom.truth["cells"][5]
+    biased = {**truth, "cbf": truth["cbf"].copy(), "tmax": truth["tmax"] + 1.5}
+    biased["cbf"][:, row * 20:(row + 1) * 20, col * 20:(col + 1) * 20] *= 1.5
+    found = reference.score(biased, phantom)
+    assert found["cbf"].high == pytest.approx(0.5) and found["cbf"].low == pytest.approx(0.0)
+    assert found["cbf"].bias == pytest.approx(0.5 / 31)
+    assert found["tmax"].bias == pytest.approx(1.5)
+    # Enhancement only in the cells and vessel tiles; the unused slot of the grid stays flat.
+    flat = phantom.frames[:, 0, 3 * 20:4 * 20, 7 * 20:8 * 20]
+    assert np.ptp(flat) == 0.0
+
+
+def test_head_phantom_takes_the_residue() -> None:
+    shape, spacing = (4, 64, 64), (5.0, 3.0, 3.0)
+    exp = phantoms.head_phantom(shape=shape, spacing=spacing, noise_hu=0.0)
+    box = phantoms.head_phantom(shape=shape, spacing=spacing, noise_hu=0.0, residue="box")
+    assert box.truth["residue"] == "box" and box.truth["core_ml"] == exp.truth["core_ml"]
+    gm = box.truth_maps["cbf"] == phantoms.HEAD_CLASSES["gm"][0]
+    # Same CBV (area), different shape: the box curve peaks higher.
+    assert box.frames[:, gm].max() > exp.frames[:, gm].max()
