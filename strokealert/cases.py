@@ -17,13 +17,15 @@ from pydicom.dataset import Dataset
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strokealert.contracts.analysis import perfusion_summary
+from strokealert.contracts.analysis import Level, perfusion_summary
 from strokealert.db.models.cases import Case
 from strokealert.db.models.ingest import Instance, Series, Study
 from strokealert.dicom.header import study_datetime
 from strokealert.errors import InputError
 
-URGENCY = {"critical": 0, "manual_review": 1, "warning": 2, "none": 3}
+# The worklist's rank, not the rules' order: a study nobody could read (manual review) is
+# listed above a known warning, so that a person looks at it first.
+URGENCY = {Level.CRITICAL: 0, Level.MANUAL_REVIEW: 1, Level.WARNING: 2, Level.NONE: 3}
 UNKNOWN_URGENCY = 4
 SERIES_TIME_FIELD = {"ncct": "ncct_at", "cta": "cta_at", "ctp": "ctp_at"}
 

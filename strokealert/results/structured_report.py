@@ -22,6 +22,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian
 
+from strokealert.contracts.analysis import LvoBlock, PerfusionBlock
 from strokealert.results.common import (
     MANUFACTURER,
     MODEL_NAME,
@@ -119,12 +120,12 @@ def _volume_group(
 
 
 def perfusion_groups(
-    perfusion: Mapping[str, Any], segmentation: Dataset | None, source_image: Dataset | None,
+    perfusion: PerfusionBlock, segmentation: Dataset | None, source_image: Dataset | None,
 ) -> list[Any]:
     """Core, Tmax>6 s and mismatch groups from a ``strokealert.analysis/1`` perfusion block."""
     groups: list[Any] = []
-    core_ml = _number(perfusion.get("core_ml"))
-    tmax6_ml = _number((perfusion.get("hypoperfusion_ml") or {}).get("tmax6"))
+    core_ml = _number(perfusion.core_ml)
+    tmax6_ml = _number((perfusion.hypoperfusion_ml or {}).get("tmax6"))
     if core_ml is not None:
         groups.append(_volume_group(TRACK_CORE, INFARCT, core_ml, segmentation,
                                     CORE_SEGMENT, source_image))
@@ -132,16 +133,16 @@ def perfusion_groups(
         groups.append(_volume_group(TRACK_HYPOPERFUSION, ISCHEMIA, tmax6_ml, segmentation,
                                     HYPOPERFUSION_SEGMENT, source_image))
     measurements = []
-    for name, unit, key in ((MISMATCH_VOLUME, MILLILITER, "mismatch_ml"),
-                            (MISMATCH_RATIO, NO_UNITS, "mismatch_ratio"),
-                            (HYPOPERFUSION_INTENSITY_RATIO, NO_UNITS, "hir")):
-        value = _number(perfusion.get(key))
+    for name, unit, number in ((MISMATCH_VOLUME, MILLILITER, perfusion.mismatch_ml),
+                               (MISMATCH_RATIO, NO_UNITS, perfusion.mismatch_ratio),
+                               (HYPOPERFUSION_INTENSITY_RATIO, NO_UNITS, perfusion.hir)):
+        value = _number(number)
         if value is not None:
             measurements.append(hd.sr.Measurement(name=name, value=value, unit=unit))
     evaluations = []
-    if perfusion.get("defuse3_eligible") is not None:
+    if perfusion.defuse3_eligible is not None:
         evaluations.append(hd.sr.QualitativeEvaluation(
-            DEFUSE3_PROFILE, _yes_no(bool(perfusion["defuse3_eligible"]))))
+            DEFUSE3_PROFILE, _yes_no(perfusion.defuse3_eligible)))
     if measurements or evaluations:
         sources = [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
             if source_image is not None else None
@@ -152,21 +153,21 @@ def perfusion_groups(
     return groups
 
 
-def lvo_group(lvo: Mapping[str, Any], source_image: Dataset | None
+def lvo_group(lvo: LvoBlock, source_image: Dataset | None
               ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     """The LVO finding from a ``strokealert.analysis/1`` lvo block (model ``name@version``)."""
-    name, _, version = str(lvo.get("model") or "strokealert lvo").partition("@")
+    name, _, version = (lvo.model or "strokealert lvo").partition("@")
     algorithm = hd.sr.AlgorithmIdentification(name=name, version=version or SOFTWARE_VERSION)
-    suspected = bool(lvo.get("suspected"))
+    suspected = bool(lvo.suspected)
     measurements = []
-    probability = _number(lvo.get("probability"))
+    probability = _number(lvo.probability)
     if probability is not None:
         measurements.append(hd.sr.Measurement(name=LVO_PROBABILITY, value=probability,
                                               unit=NO_UNITS, algorithm_id=algorithm))
     sites = None
-    site = SITES.get(str(lvo.get("site")))
+    site = SITES.get(str(lvo.site))
     if suspected and site is not None:
-        sites = [hd.sr.FindingSite(site, laterality=SIDES.get(str(lvo.get("side"))))]
+        sites = [hd.sr.FindingSite(site, laterality=SIDES.get(str(lvo.side)))]
     sources = [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
         if source_image is not None else None
     return hd.sr.MeasurementsAndQualitativeEvaluations(
@@ -199,17 +200,19 @@ def build_structured_report(
     ``ctp_images`` / ``cta_images`` are the source images (one time frame for the CTP); all of
     them are recorded as evidence, the middle one is the group's source image.
     ``segmentation`` (the SEG built from the same CTP images) is referenced segment by segment.
+    The blocks are read through the typed contract (:mod:`strokealert.contracts.analysis`).
     """
     groups: list[Any] = []
     procedures: list[hd.sr.CodedConcept] = []
     evidence: list[Dataset] = []
     if perfusion is not None and perfusion.get("status") == "ok" and ctp_images:
         middle = ctp_images[len(ctp_images) // 2]
-        groups += perfusion_groups(perfusion, segmentation, middle)
+        groups += perfusion_groups(PerfusionBlock.model_validate(perfusion), segmentation,
+                                   middle)
         procedures.append(CTP_PROCEDURE)
         evidence += ([segmentation] if segmentation is not None else []) + list(ctp_images)
     if lvo is not None and lvo.get("status") == "ok" and cta_images:
-        groups.append(lvo_group(lvo, cta_images[len(cta_images) // 2]))
+        groups.append(lvo_group(LvoBlock.model_validate(lvo), cta_images[len(cta_images) // 2]))
         procedures.append(CTA_LVO_PROCEDURE)
         evidence += list(cta_images)
     if not groups:
