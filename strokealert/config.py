@@ -70,6 +70,23 @@ class Settings(BaseSettings):
     reconcile_interval_s: float = Field(
         3600.0, description="seconds between full reconciliations of the index with the store")
 
+    # --- HL7 v2 feeds (MLLP) ---
+    hl7_enabled: bool = Field(False, description="open the HL7 v2 MLLP listener; also on when "
+                              "STROKEALERT_HL7_PORT (or hl7_port in the TOML file) is set")
+    hl7_host: str = "0.0.0.0"
+    hl7_port: int = Field(2575, description="HL7 v2 MLLP listener port")
+    hl7_allowed_senders: list[str] = Field(
+        default_factory=list, description="sending applications (MSH-3) accepted; others get "
+                                          "AR; empty = any")
+    hl7_max_message_kib: int = Field(
+        1024, ge=1, description="largest MLLP frame (KiB); a longer one closes the connection")
+    hl7_read_timeout_s: float = Field(
+        60.0, gt=0, description="seconds a connection may idle or take to finish a frame")
+    hl7_max_connections: int = Field(32, ge=1, description="MLLP connections open at once")
+    hl7_code_stroke_reasons: list[str] = Field(
+        default_factory=lambda: ["CODE STROKE", "STROKE ALERT"],
+        description="admit reasons (PV2-3 code or text) that open a case on ED arrival")
+
     # --- web / API ---
     http_host: str = "0.0.0.0"
     http_port: int = 8000
@@ -177,6 +194,11 @@ class Settings(BaseSettings):
                             "(set one, or STROKEALERT_WEBHOOK_ALLOW_UNSIGNED=true to send "
                             "unsigned)")
         return problems
+
+    @property
+    def hl7_listening(self) -> bool:
+        """True when the MLLP listener opens: ``hl7_enabled``, or a port set explicitly."""
+        return self.hl7_enabled or "hl7_port" in self.model_fields_set
 
     @property
     def resolved_database_url(self) -> str:

@@ -47,19 +47,24 @@ class Service:
     def default(cls, settings: Settings) -> Service:
         """Everything ``strokealert serve`` runs, started in this order (stopped in reverse):
         alerting (outbox relay, embedded scheduler), the pipeline (executor warmed up, then
-        its dispatcher), the web app, and last the DICOM ingest, so that images are accepted
+        its dispatcher), the web app, the HL7 MLLP listener when configured
+        (``settings.hl7_listening``), and last the DICOM ingest, so that images are accepted
         only once everything that handles them is ready. The ingest (receiver + indexer) runs
         in a child process of its own (:class:`IngestProcess`), started and stopped with the
         rest; its completions wake the pipeline here.
         """
         from strokealert.alerting import AlertingComponent
         from strokealert.api.server import WebComponent
+        from strokealert.hl7.mllp import MllpListener
+        from strokealert.hl7.receive import Receiver
         from strokealert.pipeline.component import PipelineComponent
 
         service = cls(settings)
         service.add(AlertingComponent(settings, service.factory))
         pipeline = service.add(PipelineComponent(settings, service.factory))
         service.add(WebComponent(settings))  # its own pool (api.app.web_engine)
+        if settings.hl7_listening:
+            service.add(MllpListener(settings, Receiver(settings, service.factory)))
         service.ingest = IngestProcess(settings)
         service.ingest.on_series_complete.append(pipeline.wake)
         service.ingest.on_study_complete.append(pipeline.wake)

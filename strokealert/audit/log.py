@@ -16,7 +16,7 @@ from strokealert.db.models.audit import AuditEvent
 
 ACTIONS = ("login", "login_failed", "logout", "phi_view", "ack", "timeline_edit", "export",
            "audit_view", "token_created", "token_revoked", "sessions_revoked", "sso_linked",
-           "device_registered", "user_added")
+           "device_registered", "user_added", "hl7_message")
 CSV_FIELDS = ("id", "at", "username", "role", "action", "object_type", "object_id", "outcome",
               "ip", "user_agent", "detail")
 

@@ -33,6 +33,7 @@ from strokealert.api.services.live import CaseFeed, Subscription, TooManyStreams
 from strokealert.db.models.cases import Case
 from strokealert.db.wakeup import CASES, wakeup_for
 from strokealert.errors import InputError
+from strokealert.timeline import provenance
 
 router = APIRouter(tags=["cases"])
 STREAM_CHECK_S = 1.0  # how often an idle stream checks for a closed browser (seconds)
@@ -110,7 +111,7 @@ def case_detail(request: Request, session: DB, principal: Viewer, case_id: str) 
     """One case with PHI, result, timeline, measures and alert history (audited)."""
     case = get_case(session, case_id)
     data = views.case_json(case, request.app.state.zone,
-                           views.alert_history(session, case.id))
+                           views.alert_history(session, case.id), provenance(session, case))
     audit(request, session, principal, "phi_view", object_type="case", object_id=case.id,
           detail={"via": "api"})
     session.commit()

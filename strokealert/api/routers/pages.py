@@ -27,6 +27,7 @@ from strokealert.db.models.cases import TICI_GRADES, TIMELINE_FIELDS
 from strokealert.db.models.ingest import Study
 from strokealert.db.models.pipeline import StageEvent
 from strokealert.errors import InputError
+from strokealert.timeline import provenance
 
 router = APIRouter(include_in_schema=False)
 WORKLIST_PAGE = 50
@@ -98,7 +99,8 @@ def case_page(request: Request, session: DB, principal: Viewer, case_id: str) ->
         if path is not None:
             maps[name] = images.slice_count(path)
     alerts = views.alert_history(session, case.id)
-    data = views.case_json(case, zone, alerts)
+    shown = provenance(session, case)
+    data = views.case_json(case, zone, alerts, shown)
     curves = ((case.result_json or {}).get("perfusion") or {}).get("curves") or {}
     curve_svg = ""
     if curves.get("t_s"):
@@ -111,7 +113,8 @@ def case_page(request: Request, session: DB, principal: Viewer, case_id: str) ->
     session.commit()
     return page(request, "case.html", principal, c=case, data=data, maps=maps, alerts=alerts,
                 stages=stages,
-                vol=views.volumes(case.result_json), timeline=views.timeline_rows(case, zone),
+                vol=views.volumes(case.result_json),
+                timeline=views.timeline_rows(case, zone, shown),
                 measures=MEASURES, values=data["measures"], utd=UTD, tici_grades=TICI_GRADES,
                 curve_svg=curve_svg)
 

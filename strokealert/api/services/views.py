@@ -12,6 +12,7 @@ from strokealert.audit.measures import case_values
 from strokealert.audit.report import check_day
 from strokealert.db.models.cases import TIMELINE_FIELDS, Case
 from strokealert.errors import InputError
+from strokealert.timeline import Provenance
 
 
 def parse_time(text: str | None, zone: ZoneInfo) -> datetime | None:
@@ -34,11 +35,16 @@ def local(value: datetime | None, zone: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -
     return value.astimezone(zone).strftime(fmt) if value is not None else ""
 
 
-def timeline_rows(case: Case, zone: ZoneInfo) -> list[dict[str, str]]:
-    """Each timeline field with its label, local value and ``datetime-local`` input value."""
+def timeline_rows(case: Case, zone: ZoneInfo,
+                  shown: Provenance | None = None) -> list[dict[str, str]]:
+    """Each timeline field with its label, local value, ``datetime-local`` input value, its
+    source (hl7, dicom, manual, system) and a feed's conflicting value (local), if any."""
+    sources = shown.sources if shown else {}
+    conflicts = {c.field: local(c.incoming, zone) for c in (shown.conflicts if shown else [])}
     return [{"name": name, "label": label, "shown": local(getattr(case, name), zone),
              "input": local(getattr(case, name), zone, "%Y-%m-%dT%H:%M"),
-             "iso": getattr(case, name).isoformat() if getattr(case, name) else ""}
+             "iso": getattr(case, name).isoformat() if getattr(case, name) else "",
+             "source": sources.get(name, ""), "conflict": conflicts.get(name, "")}
             for name, label in TIMELINE_FIELDS]
 
 
@@ -55,10 +61,14 @@ def volumes(result: dict[str, Any] | None) -> dict[str, Any]:
             "hypo": perfusion.get("hypoperfusion_ml") or {}}
 
 
-def case_json(case: Case, zone: ZoneInfo, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+def case_json(case: Case, zone: ZoneInfo, alerts: list[dict[str, Any]],
+              shown: Provenance | None = None) -> dict[str, Any]:
     timeline = {name: getattr(case, name) for name, _ in TIMELINE_FIELDS}
     timeline.update({"tici": case.tici, "transfer": case.transfer,
                      "first_ack_by": case.first_ack_by, "timezone": zone.key})
+    if shown is not None:
+        timeline.update({"sources": shown.sources,
+                         "conflicts": [c.as_json() for c in shown.conflicts]})
     return {
         "id": case.id, "site": case.site, "status": case.status,
         "alert_level": case.alert_level, "title": case.title, "summary": case.summary,

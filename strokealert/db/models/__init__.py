@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "cases",
     "users",
     "audit",
+    "hl7",
 )
 
 for _name in MODEL_MODULES:

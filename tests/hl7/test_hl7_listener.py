@@ -1,0 +1,164 @@
+"""The MLLP listener with a real client (``mllp_send`` of the ``hl7`` package) on SQLite and
+PostgreSQL: a code-stroke sequence fills the timeline, resends are ACKed and not reapplied,
+bad messages get AE/AR and are kept, a hand entry is never overwritten silently."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from strokealert import db
+from strokealert.audit.log import record
+from strokealert.config import Settings, load_settings
+from strokealert.db.models.audit import AuditEvent
+from strokealert.db.models.cases import Case
+from strokealert.db.models.hl7 import Hl7Message, TimelineEvent
+from strokealert.hl7.mllp import MllpListener
+from strokealert.hl7.receive import Receiver
+from strokealert.timeline import provenance
+
+MESSAGES = Path(__file__).parent / "messages"
+MLLP_SEND = str(Path(sys.executable).parent / "mllp_send")
+ACK = re.compile(rb"MSA\|(A[AER])\|([^\r|]*)")
+
+
+def mllp_send(port: int, path: Path, *, loose: bool = True) -> list[tuple[str, str]]:
+    """Send the messages of ``path`` with ``mllp_send``; (MSA-1, MSA-2) of each ACK."""
+    args = [MLLP_SEND, "-p", str(port), "-f", str(path), *(["--loose"] if loose else []),
+            "127.0.0.1"]
+    done = subprocess.run(args, capture_output=True, timeout=60, check=True)
+    return [(code.decode(), ctrl.decode()) for code, ctrl in ACK.findall(done.stdout)]
+
+
+def at(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+class Feed:
+    """A listener on a free port, the database behind it, and the settings."""
+
+    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
+        self.settings, self.factory = settings, factory
+        self.listener = MllpListener(settings, Receiver(settings, factory))
+
+    @property
+    def port(self) -> int:
+        return self.listener.port
+
+    def case(self) -> Case:
+        with self.factory() as session:
+            cases = list(session.scalars(select(Case).where(Case.patient_id == "MRN4711")))
+            assert len(cases) == 1
+            return cases[0]
+
+    def messages(self) -> list[Hl7Message]:
+        with self.factory() as session:
+            return list(session.scalars(select(Hl7Message).order_by(Hl7Message.id)))
+
+
+@pytest.fixture
+def feed(migrated_url: str, tmp_path: Path) -> Iterator[Feed]:
+    settings = load_settings(data_dir=tmp_path, database_url=migrated_url,
+                             timezone="America/New_York", hl7_host="127.0.0.1", hl7_port=0)
+    engine = db.make_engine(migrated_url)
+    feed = Feed(settings, db.make_session_factory(engine))
+    feed.listener.start()
+    try:
+        yield feed
+    finally:
+        feed.listener.stop()
+        engine.dispose()
+
+
+def test_code_stroke_sequence_fills_the_timeline_once(feed: Feed) -> None:
+    acks = mllp_send(feed.port, MESSAGES / "code_stroke.hl7")
+    assert acks == [("AA", "CS0001"), ("AA", "CS0002"), ("AA", "CS0003")]
+    case = feed.case()
+    # Local times (America/New_York, EST in November) stored in UTC.
+    assert case.arrival_at == at("2026-11-20T09:20:00-05:00")
+    assert case.needle_at == at("2026-11-20T09:52:00-05:00")
+    assert case.groin_puncture_at == at("2026-11-20T10:31:00-05:00")
+    assert case.study_instance_uid.startswith("hl7-") and case.cta_at is None
+    assert case.patient_name == "TESTPATIENT^ALICE"
+    with feed.factory() as session:
+        sources = provenance(session, case)
+        assert sources.sources == {"arrival_at": "hl7", "needle_at": "hl7",
+                                   "groin_puncture_at": "hl7"}
+        assert sources.conflicts == []
+        events = session.scalar(select(func.count()).select_from(TimelineEvent))
+        audits = session.scalar(select(func.count()).select_from(AuditEvent)
+                                .where(AuditEvent.action == "hl7_message"))
+    assert events == 3 and audits == 3
+    assert [(m.status, m.case_id) for m in feed.messages()] == [("accepted", case.id)] * 3
+
+    # The interface engine resends everything (e.g. after a restart): AA, nothing reapplied.
+    assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7") == acks
+    assert [m.resends for m in feed.messages()] == [1, 1, 1]
+    with feed.factory() as session:
+        assert session.scalar(select(func.count()).select_from(TimelineEvent)) == 3
+
+
+def test_bad_messages_get_ae_or_ar_and_are_kept(feed: Feed) -> None:
+    assert mllp_send(feed.port, MESSAGES / "malformed_time.hl7") == [("AE", "CS0004")]
+    assert mllp_send(feed.port, MESSAGES / "no_header.mllp", loose=False) == [("AR", "")]
+    error, rejected = feed.messages()
+    assert (error.status, error.error_code, error.control_id) == ("error", 102, "CS0004")
+    assert "PV1-44" in (error.error or "") and "2026112X0920" in error.raw
+    assert rejected.status == "rejected" and rejected.raw.startswith("PID|1||MRN4711")
+    with feed.factory() as session:
+        assert session.scalar(select(func.count()).select_from(Case)) == 0
+    # A resend of the erroneous message gets the same AE (not a second row).
+    assert mllp_send(feed.port, MESSAGES / "malformed_time.hl7") == [("AE", "CS0004")]
+    assert len(feed.messages()) == 2
+
+
+def test_messages_before_the_arrival_are_applied_when_it_opens_the_case(feed: Feed,
+                                                                       tmp_path: Path) -> None:
+    arrival, ras, orm = (MESSAGES / "code_stroke.hl7").read_text().split("\n\n")[:3]
+    early = tmp_path / "early.hl7"
+    early.write_text(ras + "\n\n" + orm)
+    assert mllp_send(feed.port, early) == [("AA", "CS0002"), ("AA", "CS0003")]
+    assert all(m.case_id is None for m in feed.messages())
+    late = tmp_path / "arrival.hl7"
+    late.write_text(arrival)
+    assert mllp_send(feed.port, late) == [("AA", "CS0001")]
+    case = feed.case()
+    assert case.needle_at == at("2026-11-20T09:52:00-05:00")
+    assert case.groin_puncture_at == at("2026-11-20T10:31:00-05:00")
+    assert {m.case_id for m in feed.messages()} == {case.id}
+
+
+def test_a_hand_entry_is_kept_and_the_conflict_shown(feed: Feed, tmp_path: Path) -> None:
+    assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7")[0] == ("AA", "CS0001")
+    case_id = feed.case().id
+    typed = at("2026-11-20T09:15:00-05:00")
+    with feed.factory.begin() as session:  # what the timeline editor does, in one transaction
+        case = session.get(Case, case_id)
+        assert case is not None
+        old = case.arrival_at
+        case.arrival_at = typed
+        record(session, "timeline_edit", username="coord", role="coordinator",
+               object_type="case", object_id=case_id,
+               detail={"changes": {"arrival_at": [old.isoformat() if old else None,
+                                                  typed.isoformat()]}})
+    update = tmp_path / "a08.hl7"
+    update.write_text((MESSAGES / "code_stroke.hl7").read_text().split("\n\n")[0]
+                      .replace("ADT^A04^ADT_A01|CS0001", "ADT^A08^ADT_A01|CS0009")
+                      .replace("20261120092000", "20261120092500"))
+    assert mllp_send(feed.port, update) == [("AA", "CS0009")]
+    case = feed.case()
+    assert case.arrival_at == typed
+    with feed.factory() as session:
+        shown = provenance(session, case)
+    assert shown.sources["arrival_at"] == "manual"
+    assert [(c.field, c.current, c.incoming, c.source) for c in shown.conflicts] == [
+        ("arrival_at", typed, at("2026-11-20T09:25:00-05:00"), "hl7")]
+    assert "conflict" in (feed.messages()[-1].error or "")
