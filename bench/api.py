@@ -5,7 +5,8 @@
 Creates a throw-away database on the test PostgreSQL, fills it through the same helper the
 pipeline uses (bulk), serves the app with uvicorn on a free port and times real HTTP requests
 (logged-in session) for ``/`` (worklist page), ``/api/cases`` and ``/cases/<id>`` (viewer page,
-one audited PHI view each). Prints p50/p95 per endpoint, the median of 3 rounds.
+one audited PHI view each). Prints p50/p95 per endpoint, the median of 3 rounds. With
+``--streams N``, N live worklist streams (``/events``, server-sent events) stay open meanwhile.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,6 +81,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--streams", type=int, default=0,
+                        help="live worklist streams held open while timing")
     args = parser.parse_args()
     name = f"sa_bench_{uuid.uuid4().hex[:8]}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
@@ -87,7 +91,8 @@ def main() -> None:
     url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = Settings(data_dir=Path(tmp), database_url=url, secret_key="b" * 32)
+            settings = Settings(data_dir=Path(tmp), database_url=url, secret_key="b" * 32,
+                                web_max_streams_per_user=max(8, args.streams))
             db.upgrade(url)
             engine = db.make_engine(url, pool_size=10)
             factory = db.make_session_factory(engine)
@@ -100,7 +105,7 @@ def main() -> None:
             web = WebComponent(settings, factory, port=port)
             web.start()
             try:
-                run(f"http://127.0.0.1:{port}", ids, args.requests)
+                run(f"http://127.0.0.1:{port}", ids, args.requests, args.streams)
             finally:
                 web.stop()
             engine.dispose()
@@ -112,8 +117,8 @@ def main() -> None:
         admin.dispose()
 
 
-def run(base: str, ids: list[str], requests: int) -> None:
-    with httpx.Client(base_url=base, timeout=30) as client:
+def run(base: str, ids: list[str], requests: int, streams: int) -> None:
+    with httpx.Client(base_url=base, timeout=30) as client, ExitStack() as open_streams:
         page = client.get("/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
         client.post("/login", data={"username": "bench", "password": "bench password",
@@ -121,6 +126,9 @@ def run(base: str, ids: list[str], requests: int) -> None:
         endpoints = {"worklist page  GET /": lambda i: "/",
                      "worklist API   GET /api/cases": lambda i: "/api/cases",
                      "case viewer    GET /cases/<id>": lambda i: f"/cases/{ids[i * 37 % len(ids)]}"}
+        for _ in range(streams):
+            stream = open_streams.enter_context(client.stream("GET", "/events"))
+            assert stream.status_code == 200
         for path in ("/", "/api/cases", f"/cases/{ids[0]}"):
             assert client.get(path).status_code == 200, path
         results: dict[str, list[tuple[float, float]]] = {k: [] for k in endpoints}
@@ -134,7 +142,8 @@ def run(base: str, ids: list[str], requests: int) -> None:
                     assert response.status_code == 200
                 results[label].append(percentiles(samples))
     print(f"{'endpoint':<34} {'p50 ms':>8} {'p95 ms':>8}  target p95 <= 100 ms "
-          f"(median of 3 rounds x {requests} requests, {len(ids)} cases)")
+          f"(median of 3 rounds x {requests} requests, {len(ids)} cases, {streams} open "
+          "streams)")
     for label, rounds in results.items():
         p50 = statistics.median(r[0] for r in rounds)
         p95 = statistics.median(r[1] for r in rounds)

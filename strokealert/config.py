@@ -102,6 +102,9 @@ class Settings(BaseSettings):
     web_max_streams_per_user: int = Field(8, description="open live worklist streams per user")
     web_stream_poll_s: float = Field(
         5.0, description="live worklist re-read interval without a wake-up (seconds)")
+    web_stream_max_s: float = Field(
+        300.0, description="a live worklist stream ends (the browser reconnects and logs in "
+                           "again) after this long (seconds)")
     web_db_pool_size: int = Field(10, description="database connections of the web app")
     web_db_max_overflow: int = Field(10, description="extra web connections under a burst")
     login_max_failures_per_address: int = Field(

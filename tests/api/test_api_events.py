@@ -85,3 +85,25 @@ def test_streams_hold_no_connection_and_are_capped_per_user(tmp_path: Path,
         assert again == 200
     finally:
         web.stop()
+
+
+def test_streams_end_after_their_lifetime_so_a_logout_reaches_them(tmp_path: Path,
+                                                                   free_port: int) -> None:
+    env = make_env(tmp_path, web_stream_max_s=2.0)
+    web = WebComponent(env.settings, env.factory, port=free_port)
+    web.start()
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{free_port}", timeout=30) as client:
+            csrf = login(client, "stroke_team")
+            cookies = dict(client.cookies)
+            with client.stream("GET", "/events") as response:
+                assert response.status_code == 200
+                assert client.post("/logout", data={"csrf_token": csrf},
+                                   follow_redirects=False).status_code == 303
+                started = time.monotonic()
+                assert "retry: 3000" in list(response.iter_lines())
+                assert time.monotonic() - started < 20  # ended by the server, not the timeout
+            with httpx.Client(base_url=client.base_url, cookies=cookies, timeout=30) as replay:
+                assert replay.get("/events").status_code == 401
+    finally:
+        web.stop()

@@ -231,7 +231,8 @@ class FeedStream(StreamingResponse):
 async def events(request: Request,
                  principal: Annotated[Principal, Depends(stream_viewer)]) -> StreamingResponse:
     """Server-sent events: ``case`` with the worklist row of each new or changed case; 429 past
-    the per-user cap of open streams."""
+    the per-user cap of open streams. A stream ends after ``web_stream_max_s``: the browser
+    reconnects 3 s later and logs in again, so a logout or a revocation reaches open tabs."""
     state = request.app.state
     feed: CaseFeed = state.case_feed
     try:
@@ -241,8 +242,10 @@ async def events(request: Request,
 
     async def stream() -> AsyncIterator[str]:
         idle = 0.0
+        ends_at = asyncio.get_running_loop().time() + state.settings.web_stream_max_s
         yield "retry: 3000\n\n"
         while not (subscription.overflowed or state.stopping.is_set()
+                   or asyncio.get_running_loop().time() >= ends_at
                    or await request.is_disconnected()):
             try:
                 change = await asyncio.wait_for(subscription.queue.get(), STREAM_CHECK_S)

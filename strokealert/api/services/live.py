@@ -4,9 +4,8 @@ out to every open event stream, so that no stream holds a database session or po
 The task reads when woken (:meth:`CaseFeed.wake`, from any thread: a case written in this
 process, or by another through the database's wake-ups that ``listen`` subscribes to) and at
 the latest every ``poll_s`` seconds, the slow fallback; it runs while at least one stream is
-open. Each user may hold at most
-``max_streams_per_user`` streams; a stream whose browser falls ``queue_size`` changes behind is
-closed (the browser reconnects after the stream's retry delay).
+open. Each user may hold at most ``max_streams_per_user`` streams; a stream whose browser falls
+``queue_size`` changes behind is closed (the browser reconnects after the stream's retry delay).
 """
 
 from __future__ import annotations
@@ -58,11 +57,11 @@ class CaseFeed:
     poll_s: float
     listen: Listener = lambda _wake: nullcontext()
     queue_size: int = 256
-    _subscriptions: set[Subscription] = field(default_factory=set)
-    _per_user: Counter[int] = field(default_factory=Counter)
-    _task: asyncio.Task[None] | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-    _woken: asyncio.Event | None = None
+    _subscriptions: set[Subscription] = field(default_factory=set, init=False)
+    _per_user: Counter[int] = field(default_factory=Counter, init=False)
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+    _woken: asyncio.Event | None = field(default=None, init=False)
 
     @property
     def streams(self) -> int:
