@@ -25,7 +25,8 @@ from strokealert.errors import InputError
 
 # The worklist's rank, not the rules' order: a study nobody could read (manual review) is
 # listed above a known warning, so that a person looks at it first.
-URGENCY = {Level.CRITICAL: 0, Level.MANUAL_REVIEW: 1, Level.WARNING: 2, Level.NONE: 3}
+URGENCY: dict[str, int] = {Level.CRITICAL: 0, Level.MANUAL_REVIEW: 1, Level.WARNING: 2,
+                           Level.NONE: 3}
 UNKNOWN_URGENCY = 4
 SERIES_TIME_FIELD = {"ncct": "ncct_at", "cta": "cta_at", "ctp": "ctp_at"}
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA = "strokealert.analysis/1"
+SCHEMA: Final = "strokealert.analysis/1"
 SCHEMA_FILE = Path(__file__).with_name("analysis-1.schema.json")
 
 Status = Literal["ok", "failed", "not_run"]
@@ -47,7 +47,7 @@ class Block(BaseModel):
     status: Status
     error: str | None = None
     incomplete: str | None = Field(
-        None, description="what the series lacked (images, positions, frames) when it was "
+        default=None, description="what the series lacked (images, positions, frames) when it was "
                           "analysed anyway; the alert is then manual_review")
     key_images: list[str] | None = None
 
@@ -57,7 +57,7 @@ class PerfusionBlock(Block):
 
     core_ml: float | None = None
     hypoperfusion_ml: dict[str, float] | None = Field(
-        None, description="Tmax > 4/6/8/10 s volumes, keys tmax4 … tmax10")
+        default=None, description="Tmax > 4/6/8/10 s volumes, keys tmax4 … tmax10")
     mismatch_ml: float | None = None
     mismatch_ratio: float | None = None
     hir: float | None = None
@@ -95,7 +95,7 @@ class SeriesEntry(BaseModel):
     kind: SeriesKind
     images: int = Field(description="images of the series received, usable or not")
     excluded: int | None = Field(
-        None, description="images left out for unreadable or inconsistent geometry")
+        default=None, description="images left out for unreadable or inconsistent geometry")
     description: str
 
 
@@ -114,7 +114,7 @@ class AnalysisResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
-    schema_: Literal["strokealert.analysis/1"] = Field(SCHEMA, alias="schema")
+    schema_: Literal["strokealert.analysis/1"] = Field(default=SCHEMA, alias="schema")
     study_instance_uid: str
     series: list[SeriesEntry]
     perfusion: PerfusionBlock
@@ -122,7 +122,8 @@ class AnalysisResult(BaseModel):
     ncct: NcctBlock | None = None
     alert: AlertBlock
     dicom_results: list[str] | None = Field(
-        None, description="DICOM objects written (SC, SEG, SR), relative to the output folder")
+        default=None,
+        description="DICOM objects written (SC, SEG, SR), relative to the output folder")
     timings_s: dict[str, float | None]
 
     def to_json(self) -> dict[str, Any]:

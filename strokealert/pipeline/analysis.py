@@ -208,9 +208,10 @@ def analyze_paths(
     return AnalysisResult(
         schema=SCHEMA,
         study_instance_uid=main_series.study_instance_uid,
-        series=[SeriesEntry(series_instance_uid=s.series_instance_uid, kind=s.kind,
-                            images=s.received, excluded=sum(s.excluded.values()),
-                            description=s.description) for s in series],
+        series=[SeriesEntry.model_validate({
+            "series_instance_uid": s.series_instance_uid, "kind": s.kind, "images": s.received,
+            "excluded": sum(s.excluded.values()), "description": s.description})
+            for s in series],
         perfusion=PerfusionBlock.model_validate(perfusion_block),
         lvo=LvoBlock.model_validate(lvo_block),
         alert=AlertBlock.model_validate(decision.to_json()),

@@ -276,9 +276,10 @@ def study_result(study: Study | None, study_uid: str, jobs: dict[str, Job],
     return AnalysisResult(
         schema=SCHEMA,
         study_instance_uid=study_uid,
-        series=[SeriesEntry(series_instance_uid=s.series_instance_uid, kind=s.kind,
-                            images=s.instance_count, description=s.series_description or "")
-                for s in series],
+        series=[SeriesEntry.model_validate({
+            "series_instance_uid": s.series_instance_uid, "kind": s.kind,
+            "images": s.instance_count, "description": s.series_description or ""})
+            for s in series],
         perfusion=PerfusionBlock.model_validate(perfusion or not_run()),
         lvo=LvoBlock.model_validate(lvo or not_run()),
         alert=AlertBlock.model_validate(decision.to_json()),
