@@ -10,7 +10,8 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import sessionmaker
 
 from notifications.directory import load_directory
 from notifications.models import Person
@@ -109,3 +110,24 @@ def test_the_scheduler_wakes_when_the_next_step_is_due(service: Service) -> None
     assert [m["token"] for m in fcm.sent] == ["tok-eve", "tok-cyd"]
     print(f"\nstep 2 due after 1.8 s, paged after {step_s:.2f} s (scheduler fallback 30 s)")
     assert 1.7 < step_s < 4.0
+
+
+def test_the_library_reaches_no_host_table_even_with_the_whole_service_imported(
+        tmp_path: Path) -> None:
+    """No ORM hook of the service fires on the library's models (e.g. stamping a case)."""
+    import strokealert.api.app  # noqa: F401  (everything the web app and the pipeline import)
+    import strokealert.pipeline.jobs  # noqa: F401
+    from notifications.engine import AlertSpec, Notifier
+    from notifications.schema import metadata
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'library-only.sqlite3'}")
+    metadata.create_all(engine)  # the library's tables and nothing else
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory.begin() as session:
+        alert_id = Notifier(factory=factory).raise_alert(session, AlertSpec(
+            case_id="case-1", level="critical", kind="new", title="LVO suspected: left M1",
+            body="Core 21 mL", site="CT2", url=f"{PUBLIC_URL}/cases/case-1"))
+    with factory() as session:
+        assert [a["alert_id"] for a in Notifier(factory=factory).history(session, "case-1")] \
+            == [alert_id]
+    engine.dispose()
