@@ -4,9 +4,8 @@ bad messages get AE/AR and are kept, a hand entry is never overwritten silently.
 
 from __future__ import annotations
 
-import re
-import subprocess
-import sys
+import socket
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,18 +23,7 @@ from strokealert.db.models.hl7 import Hl7Message, TimelineEvent
 from strokealert.hl7.mllp import MllpListener
 from strokealert.hl7.receive import Receiver
 from strokealert.timeline import provenance
-
-MESSAGES = Path(__file__).parent / "messages"
-MLLP_SEND = str(Path(sys.executable).parent / "mllp_send")
-ACK = re.compile(rb"MSA\|(A[AER])\|([^\r|]*)")
-
-
-def mllp_send(port: int, path: Path, *, loose: bool = True) -> list[tuple[str, str]]:
-    """Send the messages of ``path`` with ``mllp_send``; (MSA-1, MSA-2) of each ACK."""
-    args = [MLLP_SEND, "-p", str(port), "-f", str(path), *(["--loose"] if loose else []),
-            "127.0.0.1"]
-    done = subprocess.run(args, capture_output=True, timeout=60, check=True)
-    return [(code.decode(), ctrl.decode()) for code, ctrl in ACK.findall(done.stdout)]
+from tests.hl7.mllp_client import MESSAGES, message, mllp_send
 
 
 def at(text: str) -> datetime:
@@ -65,9 +53,16 @@ class Feed:
 
 
 @pytest.fixture
-def feed(migrated_url: str, tmp_path: Path) -> Iterator[Feed]:
+def feed_settings() -> dict[str, object]:
+    """Settings a test adds to the listener's (parametrize it)."""
+    return {}
+
+
+@pytest.fixture
+def feed(migrated_url: str, tmp_path: Path, feed_settings: dict[str, object]) -> Iterator[Feed]:
     settings = load_settings(data_dir=tmp_path, database_url=migrated_url,
-                             timezone="America/New_York", hl7_host="127.0.0.1", hl7_port=0)
+                             timezone="America/New_York", hl7_host="127.0.0.1", hl7_port=0,
+                             **feed_settings)
     engine = db.make_engine(migrated_url)
     feed = Feed(settings, db.make_session_factory(engine))
     feed.listener.start()
@@ -122,13 +117,12 @@ def test_bad_messages_get_ae_or_ar_and_are_kept(feed: Feed) -> None:
 
 def test_messages_before_the_arrival_are_applied_when_it_opens_the_case(feed: Feed,
                                                                        tmp_path: Path) -> None:
-    arrival, ras, orm = (MESSAGES / "code_stroke.hl7").read_text().split("\n\n")[:3]
     early = tmp_path / "early.hl7"
-    early.write_text(ras + "\n\n" + orm)
+    early.write_text(message("code_stroke.hl7", 1) + "\n" + message("code_stroke.hl7", 2))
     assert mllp_send(feed.port, early) == [("AA", "CS0002"), ("AA", "CS0003")]
     assert all(m.case_id is None for m in feed.messages())
     late = tmp_path / "arrival.hl7"
-    late.write_text(arrival)
+    late.write_text(message("code_stroke.hl7", 0))
     assert mllp_send(feed.port, late) == [("AA", "CS0001")]
     case = feed.case()
     assert case.needle_at == at("2026-11-20T09:52:00-05:00")
@@ -150,7 +144,7 @@ def test_a_hand_entry_is_kept_and_the_conflict_shown(feed: Feed, tmp_path: Path)
                detail={"changes": {"arrival_at": [old.isoformat() if old else None,
                                                   typed.isoformat()]}})
     update = tmp_path / "a08.hl7"
-    update.write_text((MESSAGES / "code_stroke.hl7").read_text().split("\n\n")[0]
+    update.write_text(message("code_stroke.hl7", 0)
                       .replace("ADT^A04^ADT_A01|CS0001", "ADT^A08^ADT_A01|CS0009")
                       .replace("20261120092000", "20261120092500"))
     assert mllp_send(feed.port, update) == [("AA", "CS0009")]
@@ -162,3 +156,29 @@ def test_a_hand_entry_is_kept_and_the_conflict_shown(feed: Feed, tmp_path: Path)
     assert [(c.field, c.current, c.incoming, c.source) for c in shown.conflicts] == [
         ("arrival_at", typed, at("2026-11-20T09:25:00-05:00"), "hl7")]
     assert "conflict" in (feed.messages()[-1].error or "")
+
+
+@pytest.mark.parametrize("feed_settings", [{"hl7_allowed_senders": ["RADIS"]}])
+def test_a_sender_not_allowed_gets_ar(feed: Feed) -> None:
+    assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7")[0] == ("AR", "CS0001")
+    (kept, *_rest) = feed.messages()
+    assert (kept.status, kept.error_code, kept.case_id) == ("rejected", 204, None)
+
+
+@pytest.mark.parametrize("feed_settings", [{"hl7_max_message_kib": 1,
+                                            "hl7_max_connections": 2}])
+def test_frames_and_connections_are_bounded(feed: Feed) -> None:
+    oversized = message("code_stroke.hl7", 0).replace("\n", "\r") + "NTE|1||" + "x" * 2048 + "\r"
+    with socket.create_connection(("127.0.0.1", feed.port), timeout=10) as sock:
+        sock.sendall(b"\x0b" + oversized.encode() + b"\x1c\r")
+        assert sock.recv(4096) == b""  # closed without an ACK: the sender keeps it
+    assert feed.messages() == []
+    held = [socket.create_connection(("127.0.0.1", feed.port), timeout=10) for _ in range(2)]
+    try:
+        time.sleep(0.2)
+        with socket.create_connection(("127.0.0.1", feed.port), timeout=10) as third:
+            assert third.recv(4096) == b""  # refused beyond hl7_max_connections
+    finally:
+        for sock in held:
+            sock.close()
+    assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7")[0] == ("AA", "CS0001")
