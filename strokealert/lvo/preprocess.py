@@ -9,6 +9,7 @@ the head search: only the intracranial space inside the skull counts.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,10 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
+from strokealert.dicom.geometry import screen_series
 from strokealert.errors import InputError
+
+log = logging.getLogger(__name__)
 
 VOXEL_MM = 2.0
 # Canonical crop relative to the intracranial centroid (mm): x, y, z ranges.
@@ -237,17 +241,26 @@ def canvas(vessel: np.ndarray) -> np.ndarray:
 
 def read_dicom_volume(paths: Sequence[Path]) -> tuple[np.ndarray, tuple[float, float, float]]:
     """A (z, y, x) HU volume and its (z, y, x) spacing from the files of one axial series."""
+    import hashlib
+
     import pydicom
 
-    slices = []
+    datasets = []
     for path in paths:
         try:
-            ds = pydicom.dcmread(path)
-            position = [float(v) for v in ds.ImagePositionPatient]
-            orient = [float(v) for v in ds.ImageOrientationPatient]
-            slices.append((ds, position, orient))
+            datasets.append(pydicom.dcmread(path))
         except Exception as exc:  # unreadable or non-image file
             raise InputError(f"unreadable CTA image {path.name}: {exc}") from exc
+    screening = screen_series(datasets, lambda i: hashlib.sha256(
+        datasets[i].PixelData).hexdigest() if "PixelData" in datasets[i] else None)
+    if screening.excluded:
+        log.warning("CTA: %d image(s) left out for their geometry: %s",
+                    sum(screening.excluded.values()), dict(screening.excluded))
+    slices = []
+    for index in screening.kept:
+        ds = datasets[index]
+        slices.append((ds, [float(v) for v in ds.ImagePositionPatient],
+                       [float(v) for v in ds.ImageOrientationPatient]))
     if len(slices) < 8:
         raise InputError(f"CTA series has only {len(slices)} images")
     row, col = np.array(slices[0][2][:3]), np.array(slices[0][2][3:])
