@@ -1,6 +1,8 @@
 """Ingest benchmark: DCMTK storescu → strokealert, DCMTK storescp and Orthanc, in one run.
 
     .venv/bin/python bench/ingest.py [--images 320] [--repeats 3] [--quiet-images 60]
+                                     [--receivers strokealert,storescp,orthanc]
+                                     [--compare-tree PATH] [--idle-associations 8]
 
 Sends the same synthetic 512×512 CT series (``--images`` slices) with
 ``TCP_NODELAY=1 storescu -pdu 131072 +sd +r`` to each receiver, ``--repeats`` times, each
@@ -11,6 +13,13 @@ flushed (``sync``) first, so that no receiver pays for another's writeback.
 Prints images/s per run, medians and ratios, and strokealert's completion latency (last image
 received → completion event) for a series whose headers give the count and for one that
 completes by quiet time (``series_quiet_s``, default 5 s).
+
+``--compare-tree PATH`` adds ``strokealert`` run from another source tree (a checkout of
+another commit, or a copy with a change undone), interleaved with the others in every repeat,
+so that a change is judged by its ratio to ``storescp`` in the same runs, not across runs on a
+shared machine. ``--idle-associations N`` then measures, for each strokealert, the service's
+CPU (all its processes, from /proc) over ``IDLE_S`` seconds with no association and with N
+idle associations open: what an open association costs when nothing is sent.
 """
 
 from __future__ import annotations
@@ -34,6 +43,8 @@ from pathlib import Path
 
 import numpy as np
 import pydicom
+from pynetdicom import AE
+from pynetdicom.sop_class import Verification
 from sqlalchemy import create_engine, func, select
 
 from strokealert.db.models.ingest import CompletionEvent, Instance, Series
@@ -41,6 +52,7 @@ from strokealert.phantoms import series as syn
 
 ROOT = Path(__file__).resolve().parent.parent
 QUIET_S = 5.0
+IDLE_S = 5.0
 
 
 def free_port() -> int:
@@ -124,7 +136,8 @@ def completion_latency(url: str, series_uid: str, timeout_s: float) -> float:
 
 
 def run_strokealert(data_dir: Path, counted: Path, counted_uid: str, quiet: Path,
-                    quiet_uid: str, latencies: dict[str, list[float]]) -> float:
+                    quiet_uid: str, latencies: dict[str, list[float]],
+                    tree: Path = ROOT) -> float:
     port = free_port()
     env = {**os.environ, "STROKEALERT_DATA_DIR": str(data_dir),
            "STROKEALERT_DICOM_PORT": str(port), "STROKEALERT_DICOM_HOST": "127.0.0.1",
@@ -132,13 +145,51 @@ def run_strokealert(data_dir: Path, counted: Path, counted_uid: str, quiet: Path
            "STROKEALERT_SERIES_QUIET_S": str(QUIET_S)}
     env.pop("STROKEALERT_DATABASE_URL", None)
     url = f"sqlite:///{data_dir / 'strokealert.sqlite3'}"
-    with process([sys.executable, "-m", "strokealert", "serve"], env=env, cwd=ROOT) as proc:
+    with process([sys.executable, "-m", "strokealert", "serve"], env=env, cwd=tree) as proc:
         wait_port(port, proc)
         seconds = storescu(port, "STROKEALERT", counted)
         latencies["count"].append(completion_latency(url, counted_uid, 30))
         storescu(port, "STROKEALERT", quiet)
         latencies["quiet"].append(completion_latency(url, quiet_uid, QUIET_S + 30))
     return seconds
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (the ingest process, workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    total = 0
+    for process_id in [pid, *map(int, children)]:
+        fields = Path(f"/proc/{process_id}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def idle_cost(data_dir: Path, associations: int, tree: Path = ROOT) -> tuple[float, float]:
+    """Service CPU (% of a core) with no association, then with ``associations`` idle ones."""
+    port = free_port()
+    env = {**os.environ, "STROKEALERT_DATA_DIR": str(data_dir),
+           "STROKEALERT_DICOM_PORT": str(port), "STROKEALERT_DICOM_HOST": "127.0.0.1",
+           "STROKEALERT_HTTP_PORT": str(free_port()), "STROKEALERT_HTTP_HOST": "127.0.0.1"}
+    env.pop("STROKEALERT_DATABASE_URL", None)
+    ae = AE(ae_title="BENCH")
+    ae.add_requested_context(Verification)
+    with process([sys.executable, "-m", "strokealert", "serve"], env=env, cwd=tree) as proc:
+        wait_port(port, proc)
+        time.sleep(IDLE_S)  # past the start-up work
+        started = cpu_seconds(proc.pid)
+        time.sleep(IDLE_S)
+        quiet = (cpu_seconds(proc.pid) - started) / IDLE_S * 100
+        opened = [ae.associate("127.0.0.1", port, ae_title="STROKEALERT")
+                  for _ in range(associations)]
+        if not all(assoc.is_established for assoc in opened):
+            raise RuntimeError("an idle association was refused")
+        time.sleep(1.0)
+        started = cpu_seconds(proc.pid)
+        time.sleep(IDLE_S)
+        busy = (cpu_seconds(proc.pid) - started) / IDLE_S * 100
+        for assoc in opened:
+            assoc.release()
+    return quiet, busy
 
 
 def run_storescp(out: Path, counted: Path) -> float:
@@ -173,7 +224,14 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=320)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quiet-images", type=int, default=60)
+    parser.add_argument("--receivers", default="strokealert,storescp,orthanc",
+                        help="comma-separated subset of strokealert, storescp, orthanc")
+    parser.add_argument("--compare-tree", type=Path,
+                        help="also run strokealert from this source tree")
+    parser.add_argument("--idle-associations", type=int, default=0,
+                        help="measure the CPU cost of this many idle associations")
     args = parser.parse_args()
+    chosen = args.receivers.split(",")
 
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         work = Path(tmp)
@@ -183,16 +241,27 @@ def main() -> None:
         counted_uid = write_series(counted, args.images, with_count=True, seed=1)
         quiet_uid = write_series(quiet, args.quiet_images, with_count=False, seed=2)
 
-        rates: dict[str, list[float]] = {"strokealert": [], "storescp": [], "orthanc": []}
-        latencies: dict[str, list[float]] = {"count": [], "quiet": []}
-        runners: dict[str, Callable[[Path], float]] = {
+        latencies: dict[str, list[float]] = {"count": [], "quiet": [], "compared count": [],
+                                             "compared quiet": []}
+        compared = {"count": latencies["compared count"], "quiet": latencies["compared quiet"]}
+        every: dict[str, Callable[[Path], float]] = {
             "strokealert": lambda store: run_strokealert(store, counted, counted_uid, quiet,
                                                          quiet_uid, latencies),
             "storescp": lambda store: run_storescp(store, counted),
             "orthanc": lambda store: run_orthanc(store, counted),
         }
+        runners = {name: every[name] for name in chosen}
+        if args.compare_tree is not None:
+            tree = args.compare_tree.resolve()
+            runners["compared"] = lambda store: run_strokealert(
+                store, counted, counted_uid, quiet, quiet_uid, compared, tree)
+        rates: dict[str, list[float]] = {name: [] for name in runners}
+        idle: dict[str, tuple[float, float]] = {}
+        names = list(runners)
         for repeat in range(args.repeats):
-            for name, runner in runners.items():  # interleaved: load changes hit all alike
+            shift = repeat % len(names)  # interleaved, order rotated: load changes hit all alike
+            for name in names[shift:] + names[:shift]:
+                runner = runners[name]
                 store = work / f"{name}-{repeat}"
                 store.mkdir()
                 os.sync()
@@ -202,25 +271,51 @@ def main() -> None:
                     shutil.rmtree(store)
                 rates[name].append(rate)
                 print(f"  run {repeat + 1}: {name:<11} {rate:7.1f} images/s", flush=True)
+        trees = {"strokealert": ROOT} if "strokealert" in runners else {}
+        if args.compare_tree is not None:
+            trees["compared"] = args.compare_tree.resolve()
+        for name, tree in trees.items() if args.idle_associations else ():
+            store = work / f"{name}-idle"
+            store.mkdir()
+            idle[name] = idle_cost(store, args.idle_associations, tree)
+            shutil.rmtree(store)
 
-    median = {name: statistics.median(values) for name, values in rates.items()}
+    median = {name: statistics.median(values) for name, values in rates.items() if values}
     print()
     print(f"{'receiver':<12} {'median img/s':>12}   runs")
-    for name, values in rates.items():
-        runs = " ".join(f"{v:.0f}" for v in values)
+    for name in median:
+        runs = " ".join(f"{v:.0f}" for v in rates[name])
         print(f"{name:<12} {median[name]:>12.1f}   {runs}")
-    print(f"ratio strokealert/storescp: {median['strokealert'] / median['storescp']:.2f}")
-    print(f"ratio strokealert/orthanc:  {median['strokealert'] / median['orthanc']:.2f}")
+    if args.compare_tree is not None:
+        print(f"compared = strokealert from {args.compare_tree}")
+    for name in ("strokealert", "compared"):
+        for reference in ("storescp", "orthanc"):
+            if name in median and reference in median:
+                print(f"ratio {name}/{reference}: {median[name] / median[reference]:.2f}")
+    if "compared" in median and "strokealert" in median:
+        paired = [a / b for a, b in zip(rates["strokealert"], rates["compared"], strict=True)]
+        print(f"strokealert/compared per repeat: median {statistics.median(paired):.3f} "
+              f"({' '.join(f'{r:.2f}' for r in paired)})")
+        print(f"compared completion latency, count known: median "
+              f"{statistics.median(latencies['compared count']):.3f} s")
+    for name, (quiet_cpu, busy_cpu) in idle.items():
+        print(f"{name} CPU: {quiet_cpu:.1f} % of a core with no association, {busy_cpu:.1f} % "
+              f"with {args.idle_associations} idle ones open "
+              f"({(busy_cpu - quiet_cpu) / args.idle_associations:.1f} % each)")
+    if "strokealert" not in median or not latencies["count"]:
+        return
     count_latency = statistics.median(latencies["count"])
     quiet_latency = statistics.median(latencies["quiet"])
     print(f"completion latency, count known: median {count_latency:.3f} s "
           f"(max {max(latencies['count']):.3f} s; target <= 1 s)")
     print(f"completion latency, quiet time {QUIET_S:g} s: median {quiet_latency:.3f} s "
           f"(max {max(latencies['quiet']):.3f} s; target <= {QUIET_S + 1:g} s)")
-    verdict = (median["strokealert"] >= 150, median["strokealert"] >= 0.5 * median["storescp"],
-               max(latencies["count"]) <= 1.0, max(latencies["quiet"]) <= QUIET_S + 1.0)
-    print("targets: >=150 img/s {}, >=0.5x storescp {}, count latency {}, quiet latency {}"
-          .format(*("met" if ok else "MISSED" for ok in verdict)))
+    if "storescp" in median:
+        verdict = (median["strokealert"] >= 150,
+                   median["strokealert"] >= 0.5 * median["storescp"],
+                   max(latencies["count"]) <= 1.0, max(latencies["quiet"]) <= QUIET_S + 1.0)
+        print("targets: >=150 img/s {}, >=0.5x storescp {}, count latency {}, quiet latency {}"
+              .format(*("met" if ok else "MISSED" for ok in verdict)))
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
-"""Throughput patches to pynetdicom internals, kept because ``bench/ingest.py`` shows they pay.
+"""The receiver's only patches to pynetdicom internals: an open association that waits
+instead of polling. Kept because ``bench/ingest.py --idle-associations 8`` shows they pay: the
+service spent 3.8 % of a core per idle association without them, 1.7 % with the waiting socket
+alone, 1.0 % with both (so the 64 associations allowed would otherwise spin ~2.4 cores doing
+nothing). Throughput was the same with or without them (images/s, paired with storescp in the
+same runs, 11 repeats: median ratio 1.02), and a third patch that sent C-STORE responses as
+prebuilt bytes was removed for that reason.
 
 Written for pynetdicom ``PYNETDICOM_VERSION`` (pinned in pyproject.toml; a test fails when the
-installed version or the patched internals differ). Everything else in the receiver extends
-pynetdicom through event handlers and public methods only.
+installed version or the patched code differs). Everything else in the receiver extends
+pynetdicom through event handlers and public methods (and ``transport.py``'s guarded socket).
 
 - :class:`WaitingAssociationSocket`: pynetdicom's DUL reactor asks :attr:`ready` (a
   zero-timeout select) in a loop with a nap in between; here :attr:`ready` blocks in select()
@@ -10,8 +16,6 @@ pynetdicom through event handlers and public methods only.
   the reactor's loop delay (``DULServiceProvider._run_loop_delay``) is 0.
 - ``DIMSEServiceProvider.get_msg`` that waits up to ``DIMSE_POLL_S`` for a message instead of
   returning at once between the acceptor reactor's naps.
-- ``DIMSEServiceProvider.send_msg`` sending plain C-STORE responses as prebuilt bytes
-  (:func:`store_response`) instead of encoding a pydicom dataset (~1 ms each).
 """
 
 from __future__ import annotations
@@ -20,14 +24,11 @@ import queue
 import select
 import socket
 import ssl
-import struct
 import types
 from typing import Any
 
 from pynetdicom.dimse import DIMSEServiceProvider
-from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.events import Event
-from pynetdicom.pdu_primitives import P_DATA
 
 from strokealert.dicom.transport import GuardedAssociationSocket, TransportLimits
 
@@ -103,52 +104,7 @@ def _get_msg_waiting(self: DIMSEServiceProvider, block: bool = False) -> Any:
         return None, None
 
 
-def _command_element(element: int, value: bytes) -> bytes:
-    """One implicit VR little endian group 0000 element."""
-    return struct.pack("<HHI", 0x0000, element, len(value)) + value
-
-
-def _uid_value(uid: str) -> bytes:
-    data = uid.encode("latin-1")
-    return data + b"\0" if len(data) % 2 else data
-
-
-def store_response(primitive: Any, context_id: int) -> P_DATA | None:
-    """A plain C-STORE response (status and UIDs only) as the P-DATA pynetdicom would send:
-    one last-fragment command PDV with the C-STORE-RSP command set (PS3.7 §9.3.1.2), built
-    without the pydicom dataset pynetdicom encodes it from (~1 ms per response). None for
-    anything else (requests, other services, an error comment or offending element)."""
-    if not (isinstance(primitive, C_STORE) and primitive.MessageIDBeingRespondedTo is not None
-            and primitive.Status is not None and primitive.ErrorComment is None
-            and primitive.OffendingElement is None and primitive.AffectedSOPClassUID
-            and primitive.AffectedSOPInstanceUID):
-        return None
-    body = b"".join((
-        _command_element(0x0002, _uid_value(primitive.AffectedSOPClassUID)),
-        _command_element(0x0100, struct.pack("<H", 0x8001)),  # CommandField: C-STORE-RSP
-        _command_element(0x0120, struct.pack("<H", primitive.MessageIDBeingRespondedTo)),
-        _command_element(0x0800, struct.pack("<H", 0x0101)),  # no dataset follows
-        _command_element(0x0900, struct.pack("<H", primitive.Status)),
-        _command_element(0x1000, _uid_value(primitive.AffectedSOPInstanceUID)),
-    ))
-    command = _command_element(0x0000, struct.pack("<I", len(body))) + body
-    pdata = P_DATA()
-    pdata.presentation_data_value_list = [[context_id, b"\x03" + command]]  # command, last
-    return pdata
-
-
-def _send_msg_fast(self: DIMSEServiceProvider, primitive: Any, context_id: int) -> None:
-    """``DIMSEServiceProvider.send_msg`` sending plain C-STORE responses built by
-    :func:`store_response`; everything else goes through pynetdicom's own encoder."""
-    pdata = store_response(primitive, context_id)
-    if pdata is None:
-        DIMSEServiceProvider.send_msg(self, primitive, context_id)
-    else:
-        self.dul.send_pdu(pdata)
-
-
 def tune_connection(event: Event) -> None:
-    """EVT_CONN_OPEN: shorter DIMSE waits and direct C-STORE responses."""
+    """EVT_CONN_OPEN: DIMSE waits for a message instead of polling for it."""
     dimse = event.assoc.dimse
     dimse.get_msg = types.MethodType(_get_msg_waiting, dimse)  # type: ignore[method-assign]
-    dimse.send_msg = types.MethodType(_send_msg_fast, dimse)  # type: ignore[method-assign]

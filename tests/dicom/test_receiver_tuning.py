@@ -21,7 +21,6 @@ from strokealert.dicom.tuning import PYNETDICOM_VERSION
 # sha256 (first 16 hex digits) of the pynetdicom code replaced or relied on, in 3.0.4.
 PATCHED: dict[str, tuple[Callable[..., Any], str]] = {
     "DIMSEServiceProvider.get_msg": (DIMSEServiceProvider.get_msg, "890e3e04283f5aeb"),
-    "DIMSEServiceProvider.send_msg": (DIMSEServiceProvider.send_msg, "a839cf2fb46976d9"),
     "DULServiceProvider.__init__": (DULServiceProvider.__init__, "c82dafa9438ddf70"),
     "DULServiceProvider.run_reactor": (DULServiceProvider.run_reactor, "e3a10eb3a0931e48"),
     "DULServiceProvider._read_pdu_data": (DULServiceProvider._read_pdu_data,
