@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ URGENCY: dict[str, int] = {Level.CRITICAL: 0, Level.MANUAL_REVIEW: 1, Level.WARN
                            Level.NONE: 3}
 UNKNOWN_URGENCY = 4
 SERIES_TIME_FIELD = {"ncct": "ncct_at", "cta": "cta_at", "ctp": "ctp_at"}
+HL7_CASE_PREFIX = "hl7-"  # study_instance_uid of a case an HL7 code-stroke arrival opened
+HL7_CASE_WINDOW = timedelta(hours=24)  # its patient's first study within this joins it
 
 
 def utcnow() -> datetime:
@@ -96,6 +98,18 @@ def _imaging_times(session: Session, study: Study) -> dict[str, datetime]:
     return times
 
 
+def _hl7_case_without_images(session: Session, study: Study | None,
+                             now: datetime) -> Case | None:
+    """The case an HL7 code-stroke arrival opened for ``study``'s patient (same MRN) in the
+    last :data:`HL7_CASE_WINDOW`, still without a study: the study joins it."""
+    if study is None or not study.patient_id:
+        return None
+    return session.scalar(select(Case).where(Case.study_instance_uid.startswith(HL7_CASE_PREFIX),
+                                             Case.patient_id == study.patient_id,
+                                             Case.created_at >= now - HL7_CASE_WINDOW)
+                          .order_by(Case.created_at.desc()).limit(1))
+
+
 def upsert_case_from_analysis(session: Session, *, study: Study | None, result: dict[str, Any],
                               output_dirs: Sequence[str | Path] = (),
                               output_dir: str | Path | None = None,
@@ -113,6 +127,10 @@ def upsert_case_from_analysis(session: Session, *, study: Study | None, result: 
         raise InputError("analysis result has no study_instance_uid")
     now = utcnow()
     case = session.scalar(select(Case).where(Case.study_instance_uid == uid))
+    if case is None:
+        case = _hl7_case_without_images(session, study, now)
+        if case is not None:
+            case.study_instance_uid = uid
     if case is None:
         case = Case(id=str(uuid.uuid4()), study_instance_uid=uid, created_at=now,
                     site=site or "", key_images=[], map_files={}, transfer=False)

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strokealert.cases import HL7_CASE_PREFIX
 from strokealert.db.models.cases import Case
 from strokealert.db.models.hl7 import Hl7Message
 from strokealert.hl7.parse import Inbound
@@ -20,7 +21,6 @@ from strokealert.timeline import apply_feed_value
 # A case the images opened is this arrival's when it was created this long before or after it.
 ADOPT_BEFORE = timedelta(hours=2)
 ADOPT_AFTER = timedelta(hours=24)
-CASE_PREFIX = "hl7-"  # study_instance_uid of a case opened by a feed, before any image
 
 
 def find_case(session: Session, inbound: Inbound) -> Case | None:
@@ -55,7 +55,7 @@ def open_case(session: Session, inbound: Inbound, *, site: str, now: datetime) -
     if case is not None:
         return case
     case_id = str(uuid.uuid4())
-    case = Case(id=case_id, study_instance_uid=f"{CASE_PREFIX}{case_id}", site=site,
+    case = Case(id=case_id, study_instance_uid=f"{HL7_CASE_PREFIX}{case_id}", site=site,
                 created_at=now, updated_at=now, status="received", alert_level=None,
                 urgency=4, title="Code stroke (HL7 arrival, no images yet)", summary="",
                 key_images=[], map_files={}, transfer=False, patient_id=inbound.mrn,

@@ -7,8 +7,9 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -16,13 +17,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert import db
 from strokealert.audit.log import record
+from strokealert.cases import upsert_case_from_analysis
 from strokealert.config import Settings, load_settings
 from strokealert.db.models.audit import AuditEvent
 from strokealert.db.models.cases import Case
 from strokealert.db.models.hl7 import Hl7Message, TimelineEvent
+from strokealert.db.models.ingest import Study
 from strokealert.hl7.mllp import MllpListener
 from strokealert.hl7.receive import Receiver
 from strokealert.timeline import provenance
+from tests.api.helpers import analysis
 from tests.hl7.mllp_client import MESSAGES, message, mllp_send
 
 
@@ -182,3 +186,36 @@ def test_frames_and_connections_are_bounded(feed: Feed) -> None:
         for sock in held:
             sock.close()
     assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7")[0] == ("AA", "CS0001")
+
+
+def test_the_patients_study_joins_the_case_the_arrival_opened(feed: Feed) -> None:
+    assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7")[0] == ("AA", "CS0001")
+    opened = feed.case()
+    now = datetime.now(UTC)
+    with feed.factory.begin() as session:
+        study = Study(study_instance_uid="2.25.4711", patient_id="MRN4711",
+                      accession_number="ACC9001", first_received_at=now, last_received_at=now)
+        session.add(study)
+        session.flush()
+        joined = upsert_case_from_analysis(session, study=study, result=analysis("2.25.4711"))
+        assert joined.id == opened.id
+    case = feed.case()
+    assert case.study_instance_uid == "2.25.4711" and case.alert_level == "critical"
+    assert case.arrival_at == at("2026-11-20T09:20:00-05:00")
+
+
+def test_an_arrival_after_the_images_joins_their_case(feed: Feed, tmp_path: Path) -> None:
+    now = datetime.now(UTC)
+    with feed.factory.begin() as session:
+        study = Study(study_instance_uid="2.25.4712", patient_id="MRN4711",
+                      first_received_at=now, last_received_at=now)
+        session.add(study)
+        session.flush()
+        imaged = upsert_case_from_analysis(session, study=study, result=analysis("2.25.4712")).id
+    door = now.astimezone(ZoneInfo("America/New_York")).replace(second=0, microsecond=0)
+    arrival = tmp_path / "arrival.hl7"
+    arrival.write_text(message("code_stroke.hl7", 0)
+                       .replace("20261120092000", f"{door - timedelta(minutes=20):%Y%m%d%H%M%S}"))
+    assert mllp_send(feed.port, arrival) == [("AA", "CS0001")]
+    case = feed.case()
+    assert case.id == imaged and case.arrival_at == door - timedelta(minutes=20)
