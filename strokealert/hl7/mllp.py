@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
-from hl7.mllp import start_hl7_server
+from hl7.mllp import HL7StreamReader, HL7StreamWriter, start_hl7_server
 from hl7.mllp.exceptions import InvalidBlockError
 
 from strokealert.config import Settings
@@ -93,8 +93,7 @@ class MllpListener:
             task.cancel()
         await asyncio.gather(*self._connections, return_exceptions=True)
 
-    async def _connection(self, reader: asyncio.StreamReader,
-                          writer: asyncio.StreamWriter) -> None:
+    async def _connection(self, reader: HL7StreamReader, writer: HL7StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         peer = str((writer.get_extra_info("peername") or ("", 0))[0])
@@ -109,13 +108,11 @@ class MllpListener:
             self._connections.discard(task)
             writer.close()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     peer: str) -> None:
+    async def _serve(self, reader: HL7StreamReader, writer: HL7StreamWriter, peer: str) -> None:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                frame = await asyncio.wait_for(reader.readblock(),  # type: ignore[attr-defined]
-                                               self.read_timeout_s)
+                frame = await asyncio.wait_for(reader.readblock(), self.read_timeout_s)
             except (asyncio.IncompleteReadError, ConnectionError):
                 return  # the sender hung up (between frames, or mid-frame: it resends)
             except TimeoutError:
@@ -133,7 +130,7 @@ class MllpListener:
                     self._workers, partial(self.receiver.receive, frame, peer=peer))
             except StorageUnavailable:
                 return
-            writer.writeblock(outcome.ack.encode("utf-8"))  # type: ignore[attr-defined]
+            writer.writeblock(outcome.ack.encode("utf-8"))
             try:
                 await writer.drain()
             except ConnectionError:

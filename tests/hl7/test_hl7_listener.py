@@ -219,3 +219,26 @@ def test_an_arrival_after_the_images_joins_their_case(feed: Feed, tmp_path: Path
     assert mllp_send(feed.port, arrival) == [("AA", "CS0001")]
     case = feed.case()
     assert case.id == imaged and case.arrival_at == door - timedelta(minutes=20)
+
+
+def test_no_ack_while_the_database_is_unreachable(tmp_path: Path) -> None:
+    """Nothing can be stored: the connection closes without an ACK (never AA), so the sender
+    keeps the message; the listener stays up for the next connection."""
+    with socket.socket() as probe:  # a port nothing listens on: a database that is down
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{dead}/down?connect_timeout=2"
+    settings = load_settings(data_dir=tmp_path, database_url=url, hl7_host="127.0.0.1",
+                             hl7_port=0)
+    engine = db.make_engine(url)
+    listener = MllpListener(settings, Receiver(settings, db.make_session_factory(engine)))
+    listener.start()
+    try:
+        for _attempt in range(2):
+            with socket.create_connection(("127.0.0.1", listener.port), timeout=30) as sock:
+                sock.sendall(b"\x0b" + message("code_stroke.hl7", 0).replace("\n", "\r").encode()
+                             + b"\x1c\r")
+                assert sock.recv(4096) == b""
+    finally:
+        listener.stop()
+        engine.dispose()
