@@ -341,6 +341,36 @@ def _left(_event: Event, gate: AdmissionGate, key: int) -> None:
     gate.leave(key)
 
 
+class ReadFailureSummary(logging.Filter):
+    """On pynetdicom's DUL logger: its per-connection read failures (a message and a traceback
+    for every connection closed mid-PDU, timed out or aborted by us) are counted and logged as
+    one line every ``DROP_REPORT_S`` instead; under a flood they would fill the disk."""
+
+    NOISE = ("Connection closed before the entire PDU", "The received PDU is shorter than")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self._count = 0
+        self._reported_at = -DROP_REPORT_S
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        is_read_failure = ((record.exc_info is not None
+                            and isinstance(record.exc_info[1], OSError))
+                           or record.getMessage().startswith(self.NOISE))
+        if not is_read_failure:
+            return True
+        now = time.monotonic()
+        with self._lock:
+            self._count += 1
+            if now - self._reported_at < DROP_REPORT_S:
+                return False
+            count, self._count, self._reported_at = self._count, 0, now
+        log.warning("%d DICOM connection read failures (closed mid-PDU, timed out or aborted)",
+                    count)
+        return False
+
+
 class GuardedAssociationServer(ThreadedAssociationServer):
     """pynetdicom's threaded server: accept only (Nagle off, TLS wrapped without handshake),
     every connection guarded by :class:`GuardedRequestHandler` and an :class:`AdmissionGate`.
@@ -356,6 +386,9 @@ class GuardedAssociationServer(ThreadedAssociationServer):
                  socket_class: type[GuardedAssociationSocket] = GuardedAssociationSocket,
                  **kwargs: Any) -> None:
         self.gate = AdmissionGate(limits)
+        dul_log = logging.getLogger("pynetdicom.dul")
+        if not any(isinstance(f, ReadFailureSummary) for f in dul_log.filters):
+            dul_log.addFilter(ReadFailureSummary())
         self.connection_ids = itertools.count()
         self.socket_class = socket_class
         super().__init__(*args, request_handler=GuardedRequestHandler, **kwargs)

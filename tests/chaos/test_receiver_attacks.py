@@ -117,6 +117,9 @@ def test_scanner_echo_succeeds_during_slow_pdu_flood(service: Service) -> None:
           f"(10 of 10 succeeded); receiver dropped {churned} flood connections")
     assert churned >= 100  # every flood connection was closed (pool eviction or ACSE timeout)
     assert max(latencies) < 10
+    log = service.log_path.read_text()
+    assert log.count("pynetdicom.dul") < 20  # a count now and then, not a traceback each
+    assert "DICOM connection read failures" in log
 
 
 def test_silent_connection_closed_after_acse_timeout(service: Service) -> None:
