@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -22,6 +23,9 @@ from strokealert.db.models.cases import Case
 from strokealert.db.models.ingest import Instance, Series, Study
 from strokealert.dicom.header import study_datetime
 from strokealert.errors import InputError
+
+if TYPE_CHECKING:
+    from strokealert.config import Settings
 
 # The worklist's rank, not the rules' order: a study nobody could read (manual review) is
 # listed above a known warning, so that a person looks at it first.
@@ -35,6 +39,12 @@ HL7_CASE_WINDOW = timedelta(hours=24)  # its patient's first study within this j
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _settings() -> Settings:
+    from strokealert.config import get_settings
+
+    return get_settings()
 
 
 def _status(result: dict[str, Any]) -> str:
@@ -63,39 +73,83 @@ def _locate(names: Sequence[str], dirs: Sequence[Path]) -> list[Path]:
     return found
 
 
-def _acquisition_time(path: str, zone_fallback: datetime | None) -> datetime | None:
-    """AcquisitionDate/Time (else Series, else Study) of one stored instance, in UTC, using
-    TimezoneOffsetFromUTC when present (else UTC, the receiver's clock convention)."""
+def wall_clock_to_utc(naive: datetime, zone: tzinfo) -> tuple[datetime, str | None]:
+    """A scanner's local wall-clock time read in ``zone``, as UTC, with a note when daylight
+    saving time makes it ambiguous or impossible.
+
+    Documented choice: an ambiguous time (the repeated hour of a DST fold) is read as the
+    earlier instant (``fold=0``); a time the DST gap skips is shifted forward by the gap
+    (read with the offset in force before the change, so 02:30 on a spring-forward night
+    becomes 03:30 of the new offset). Either way the note goes on the case."""
+    early = naive.replace(tzinfo=zone, fold=0)
+    late = naive.replace(tzinfo=zone, fold=1)
+    moment = early.astimezone(UTC)
+    if early.utcoffset() == late.utcoffset():
+        return moment, None
+    stamp = naive.strftime("%Y-%m-%d %H:%M:%S")
+    if moment.astimezone(zone).replace(tzinfo=None) == naive:
+        return moment, (f"{stamp} is ambiguous in {zone} (DST fold): read as the earlier "
+                        "instant")
+    shifted = moment.astimezone(zone).strftime("%H:%M:%S")
+    return moment, (f"{stamp} does not exist in {zone} (DST gap): shifted forward to "
+                    f"{shifted}")
+
+
+def _header_time(ds: Dataset, zone: tzinfo) -> tuple[datetime, str | None] | None:
+    """AcquisitionDate/Time (else Series, else Study) in UTC: TimezoneOffsetFromUTC when
+    present, else the site's ``zone`` (DICOM DA/TM are local wall-clock times)."""
+    for prefix in ("Acquisition", "Series", "Study"):
+        date, time_ = ds.get(f"{prefix}Date"), ds.get(f"{prefix}Time")
+        if not (date and time_):
+            continue
+        header = Dataset()
+        header.StudyDate, header.StudyTime = str(date), str(time_)
+        if ds.get("TimezoneOffsetFromUTC"):
+            header.TimezoneOffsetFromUTC = ds.TimezoneOffsetFromUTC
+            moment = study_datetime(header, UTC)
+            if moment is not None:
+                return moment, None
+            continue
+        naive = study_datetime(header, UTC)
+        if naive is not None:
+            return wall_clock_to_utc(naive.replace(tzinfo=None), zone)
+    return None
+
+
+def _acquisition_time(path: str, zone: tzinfo) -> tuple[datetime, str | None] | None:
+    """The acquisition time of one stored instance (see :func:`_header_time`); None if the
+    file cannot be read or holds no usable date and time."""
     try:
         ds = dcmread(path, stop_before_pixels=True)
     except Exception:
-        return zone_fallback
-    for prefix in ("Acquisition", "Series", "Study"):
-        date, time_ = ds.get(f"{prefix}Date"), ds.get(f"{prefix}Time")
-        if date and time_:
-            header = Dataset()
-            header.StudyDate, header.StudyTime = str(date), str(time_)
-            if ds.get("TimezoneOffsetFromUTC"):
-                header.TimezoneOffsetFromUTC = ds.TimezoneOffsetFromUTC
-            moment = study_datetime(header, UTC)
-            if moment is not None:
-                return moment
-    return zone_fallback
+        return None
+    return _header_time(ds, zone)
 
 
-def _imaging_times(session: Session, study: Study) -> dict[str, datetime]:
-    """First acquisition time per series kind (ncct/cta/ctp) from one stored header each."""
+def _imaging_times(session: Session, study: Study,
+                   zone: tzinfo) -> tuple[dict[str, datetime], list[str]]:
+    """First acquisition time per series kind (ncct/cta/ctp) from one stored header each (the
+    first receipt when the header has none), and the notes on how any was read."""
     times: dict[str, datetime] = {}
+    notes: list[str] = []
     for series in session.scalars(select(Series).where(Series.study_id == study.id)):
         field = SERIES_TIME_FIELD.get(series.kind)
         if field is None:
             continue
         path = session.scalar(select(Instance.path).where(Instance.series_id == series.id)
                               .order_by(Instance.instance_number, Instance.id).limit(1))
-        moment = _acquisition_time(path, series.first_received_at) if path else None
+        read = _acquisition_time(path, zone) if path else None
+        if read is None:
+            moment, note = series.first_received_at, (
+                f"{field}: no acquisition date/time in the header, the time of receipt is used")
+        else:
+            moment, note = read[0], (f"{field}: {read[1]}" if read[1] else None)
         if moment is not None and (field not in times or moment < times[field]):
             times[field] = moment
-    return times
+            notes = [n for n in notes if not n.startswith(f"{field}:")]
+            if note:
+                notes.append(note)
+    return times, notes
 
 
 def _hl7_case_without_images(session: Session, study: Study | None,
@@ -115,12 +169,14 @@ def upsert_case_from_analysis(session: Session, *, study: Study | None, result: 
                               output_dir: str | Path | None = None,
                               rule_fired: Sequence[str] | str | None = None,
                               title: str | None = None, summary: str | None = None,
-                              site: str | None = None) -> Case:
+                              site: str | None = None, zone: tzinfo | None = None) -> Case:
     """Create or update the case of ``result`` (``strokealert.analysis/1``); flushes, no commit.
 
     Copies the PHI columns from ``study`` (shown in the viewer only), pre-fills NCCT/CTA/CTP
-    times from the DICOM headers (offset-aware), and resolves key images and perfusion maps
-    under the job output folders. Timeline fields a person already entered are kept.
+    times from the DICOM headers (TimezoneOffsetFromUTC, else ``zone``, by default the site's
+    ``STROKEALERT_TIMEZONE``; DST choices noted in ``time_notes``), and resolves key images
+    and perfusion maps under the job output folders. Timeline fields a person already entered
+    are kept.
     """
     uid = result.get("study_instance_uid") or (study.study_instance_uid if study else None)
     if not uid:
@@ -138,9 +194,7 @@ def upsert_case_from_analysis(session: Session, *, study: Study | None, result: 
     if site is not None:
         case.site = site
     elif not case.site:
-        from strokealert.config import get_settings
-
-        case.site = get_settings().site_name
+        case.site = _settings().site_name
     level = (result.get("alert") or {}).get("level")
     case.updated_at = now
     case.status = _status(result)
@@ -170,9 +224,12 @@ def upsert_case_from_analysis(session: Session, *, study: Study | None, result: 
         case.patient_id = study.patient_id
         case.birth_date = study.patient_birth_date
         case.accession_number = study.accession_number
-        for field, moment in _imaging_times(session, study).items():
+        times, notes = _imaging_times(session, study, zone or ZoneInfo(_settings().timezone))
+        for field, moment in times.items():
             if getattr(case, field) is None:
                 setattr(case, field, moment)
+                kept = [n for n in case.time_notes or [] if not n.startswith(f"{field}:")]
+                case.time_notes = kept + [n for n in notes if n.startswith(f"{field}:")]
     session.flush()
     return case
 

@@ -65,7 +65,8 @@ def case_json(case: Case, zone: ZoneInfo, alerts: list[dict[str, Any]],
               shown: Provenance | None = None) -> dict[str, Any]:
     timeline = {name: getattr(case, name) for name, _ in TIMELINE_FIELDS}
     timeline.update({"tici": case.tici, "transfer": case.transfer,
-                     "first_ack_by": case.first_ack_by, "timezone": zone.key})
+                     "first_ack_by": case.first_ack_by, "timezone": zone.key,
+                     "time_notes": list(case.time_notes or [])})
     if shown is not None:
         timeline.update({"sources": shown.sources,
                          "conflicts": [c.as_json() for c in shown.conflicts]})

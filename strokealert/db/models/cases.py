@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, String, Text
+from sqlalchemy import JSON, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from notifications.schema import UTCDateTime
@@ -18,6 +18,11 @@ from strokealert.db import Base
 CASE_STATUSES = ("received", "analyzing", "analyzed", "failed")
 ALERT_LEVELS = ("critical", "warning", "manual_review", "none")
 TICI_GRADES = ("0", "1", "2a", "2b", "2c", "3")
+# Registry abstraction (GWTG-Stroke final clinical diagnosis; a mimic is "no stroke-related
+# diagnosis"), the thrombolytic given, and the documented reasons for a delay in it.
+FINAL_DIAGNOSES = ("ischemic", "tia", "ich", "sah", "mimic")
+THROMBOLYTIC_AGENTS = ("alteplase", "tenecteplase")
+IVT_DELAY_REASONS = ("eligibility", "medical")
 
 # Editable timeline fields in clinical order (column name, label shown to people).
 TIMELINE_FIELDS: tuple[tuple[str, str], ...] = (
@@ -86,3 +91,12 @@ class Case(Base):
     transfer: Mapped[bool] = mapped_column(Boolean, default=False)  # transferred in
     transfer_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     transfer_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    time_notes: Mapped[list[str]] = mapped_column(JSON, default=list)  # how times were read
+
+    # Registry abstraction: who counts in which measure (strokealert.quality populations).
+    final_diagnosis: Mapped[str | None] = mapped_column(String(16))  # FINAL_DIAGNOSES
+    age_years: Mapped[int | None] = mapped_column(Integer)  # at arrival; else from birth_date
+    in_hospital_stroke: Mapped[bool] = mapped_column(Boolean, default=False)
+    thrombolytic_agent: Mapped[str | None] = mapped_column(String(16))  # THROMBOLYTIC_AGENTS
+    ivt_delay_reason: Mapped[str | None] = mapped_column(String(16))  # IVT_DELAY_REASONS
+    ivt_not_given_reason: Mapped[str | None] = mapped_column(Text)  # documented, free text
