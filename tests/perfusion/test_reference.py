@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import perfusion
 from perfusion import phantoms, reference
+from perfusion.config import PerfusionConfig
 
 
 def test_grid_spans_the_published_design() -> None:
@@ -61,3 +63,19 @@ def test_head_phantom_takes_the_residue() -> None:
     gm = box.truth_maps["cbf"] == phantoms.HEAD_CLASSES["gm"][0]
     # Same CBV (area), different shape: the box curve peaks higher.
     assert box.frames[:, gm].max() > exp.frames[:, gm].max()
+
+
+def test_default_method_on_the_reference_phantom() -> None:
+    """What bench/perfusion.py tabulates, for today's default: CBV (the curve's area) does
+    not depend on the residue shape; CBF and Tmax of exponential tissue are right."""
+    found = {}
+    for residue in ("exponential", "box"):
+        phantom = reference.reference_phantom(residue, noise_hu=10.0, interval_s=1.0)
+        analysis = perfusion.analyze_volume(phantom.frames, phantom.times, phantom.spacing,
+                                            PerfusionConfig(motion_correction=False))
+        found[residue] = reference.score(analysis.maps, phantom)
+    for residue, scores in found.items():
+        assert abs(scores["cbv"].bias) < 0.1, (residue, scores["cbv"])
+    exponential = found["exponential"]
+    assert abs(exponential["cbf"].bias) < 0.15, exponential["cbf"]
+    assert abs(exponential["tmax"].bias) < 1.0, exponential["tmax"]
