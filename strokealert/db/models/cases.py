@@ -69,7 +69,7 @@ class Case(Base):
 
     # PHI copied from the study: shown only to logged-in users, every view audited.
     patient_name: Mapped[str | None] = mapped_column(String(256))
-    patient_id: Mapped[str | None] = mapped_column(String(64))
+    patient_id: Mapped[str | None] = mapped_column(String(64), index=True)  # HL7 matches on it
     birth_date: Mapped[str | None] = mapped_column(String(8))
     accession_number: Mapped[str | None] = mapped_column(String(64))
 
