@@ -151,11 +151,14 @@ def _raise_stop(signum: int, _frame: FrameType | None) -> None:
     raise StopRequested(signal.Signals(signum).name)
 
 
-def make_study(out_dir: Path, seed: int = 7, small: bool = False) -> Path:
-    """A synthetic stroke study (left M1 occlusion, core and penumbra) as DICOM files."""
+def make_study(out_dir: Path, seed: int = 7, small: bool = False, now: bool = False) -> Path:
+    """A synthetic stroke study (left M1 occlusion, core and penumbra) as DICOM files;
+    ``now``: acquired now (the headers' times), so its scan-to-alert interval is real."""
     args = [*CLI, "phantom", "study", str(out_dir), "--seed", str(seed)]
     if small:
         args.append("--small")
+    if now:
+        args.append("--now")
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL)
     return out_dir
 
@@ -210,9 +213,10 @@ def run_demo(root: Path) -> None:
     password = secrets.token_urlsafe(9)
     subprocess.run([*CLI, "user", "add", "demo", "--role", "admin", "--password-stdin"],
                    env=full_env, input=password.encode(), check=True, capture_output=True)
-    if not study_dir.exists():
-        print("generating a synthetic stroke study (CTA + CT perfusion) ...")
-        make_study(study_dir, small=True)
+    if study_dir.exists():
+        shutil.rmtree(study_dir)
+    print("generating a synthetic stroke study (CTA + CT perfusion), acquired now ...")
+    make_study(study_dir, small=True, now=True)
     try:
         with running_service(env, root / "serve.log") as proc:
             print(f"strokealert is listening on 127.0.0.1: DICOM {dicom_port} "

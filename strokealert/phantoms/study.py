@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +17,16 @@ import typer
 from strokealert.phantoms.series import SeriesInfo, StudyInfo, new_uid, write_dynamic, write_volume
 
 SITES = ("ICA", "M1", "M2", "basilar")
+STUDY_SPAN = timedelta(minutes=5)  # start to last image: CTA at 2 min, CTP 4 min + 40 × 1.5 s
 
 
 def write_study(out_dir: Path, *, side: str = "left", site: str = "M1", seed: int = 7,
-                small: bool = False, noise_hu: float = 10.0) -> dict[str, Any]:
+                small: bool = False, noise_hu: float = 10.0,
+                started: datetime | None = None) -> dict[str, Any]:
     """Write ``out_dir/cta`` and ``out_dir/ctp`` of one synthetic patient; returns the truth.
+
+    ``started``: the study's start in UTC, the header's wall clock with TimezoneOffsetFromUTC
+    +0000 (default: :class:`StudyInfo`'s fixed time); CTA 2 min and CTP 4 min after it.
 
     Full size: CTA 512×512 at 0.45 mm with 0.625 mm slices, CTP 512×512 × 16 slices × 40
     frames. ``small``: CTA 256×256 at 0.9 mm with 1.25 mm slices, CTP 128×128 × 16 × 40.
@@ -32,7 +37,8 @@ def write_study(out_dir: Path, *, side: str = "left", site: str = "M1", seed: in
     if site not in SITES:
         raise ValueError(f"site must be one of {SITES}")
     lesion_side = "none" if site == "basilar" else side
-    study = StudyInfo()
+    study = StudyInfo() if started is None else StudyInfo(
+        study_datetime=started.astimezone(UTC).replace(tzinfo=None, microsecond=0))
 
     spec = draw_case(seed, FULL, lvo_site=site, quality="good")
     spacing = (1.25, 0.9, 0.9) if small else (0.625, 0.45, 0.45)
@@ -82,6 +88,8 @@ def study_command(
     seed: int = typer.Option(7, help="random seed"),
     small: bool = typer.Option(False, "--small", help="reduced matrices (fast tests)"),
     noise: float = typer.Option(10.0, help="CTP noise, HU"),
+    now: bool = typer.Option(False, "--now", help="date the study so that its last image is "
+                             "acquired now (UTC), instead of the fixed default"),
 ) -> None:
     """A synthetic stroke study: CTA with an occlusion plus CTP with core and penumbra."""
     from strokealert.errors import InputError
@@ -90,6 +98,7 @@ def study_command(
         raise InputError("--side must be left or right")
     if site not in SITES:
         raise InputError(f"--site must be one of {', '.join(SITES)}")
-    truth = write_study(out_dir, side=side, site=site, seed=seed, small=small, noise_hu=noise)
+    truth = write_study(out_dir, side=side, site=site, seed=seed, small=small, noise_hu=noise,
+                        started=datetime.now(UTC) - STUDY_SPAN if now else None)
     typer.echo(f"wrote CTA ({truth['lvo']['images']} images) and CTP "
                f"({truth['perfusion']['images']} images) to {out_dir}")
