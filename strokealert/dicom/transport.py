@@ -324,7 +324,9 @@ def _admit(event: Event, gate: AdmissionGate, key: int) -> None:
     """EVT_REQUESTED: reject the A-ASSOCIATE-RQ here if the gate says so (pynetdicom then skips
     its own negotiation)."""
     assoc: Association = event.assoc
-    calling_aet = str(assoc.requestor.primitive.calling_ae_title).strip()
+    request = assoc.requestor.primitive
+    assert request is not None  # pynetdicom sets it before EVT_REQUESTED
+    calling_aet = str(request.calling_ae_title).strip()
     rejection = gate.associate(key, calling_aet)
     if rejection is not None:
         pending, associations = gate.counts()
@@ -391,7 +393,8 @@ class GuardedAssociationServer(ThreadedAssociationServer):
             dul_log.addFilter(ReadFailureSummary())
         self.connection_ids = itertools.count()
         self.socket_class = socket_class
-        super().__init__(*args, request_handler=GuardedRequestHandler, **kwargs)
+        kwargs["request_handler"] = GuardedRequestHandler
+        super().__init__(*args, **kwargs)
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         assert self.socket is not None
