@@ -12,9 +12,9 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from strokealert.accesslog import log as audit_log
 from strokealert.api.security import CSRF_HEADER, SESSION_COOKIE, client_address
 from strokealert.api.services import sessions
-from strokealert.audit import log as audit_log
 from strokealert.config import Settings
 from strokealert.db.models.users import User
 

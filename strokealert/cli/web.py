@@ -38,8 +38,8 @@ def user_add(
     from sqlalchemy import select
 
     from notifications.models import Person
+    from strokealert.accesslog import log as audit_log
     from strokealert.api.services.users import add_user
-    from strokealert.audit import log as audit_log
 
     if password_stdin == sso_only:
         raise InputError("give the password on standard input with --password-stdin, "
@@ -65,9 +65,9 @@ def user_revoke(
     config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
 ) -> None:
     """End every web session and revoke every API/device token of a user."""
+    from strokealert.accesslog import log as audit_log
     from strokealert.api.services.sessions import revoke_user
     from strokealert.api.services.users import user_named
-    from strokealert.audit import log as audit_log
 
     _settings, factory = _factory(config)
     with factory.begin() as session:
@@ -87,8 +87,8 @@ def user_link_sso(
     config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
 ) -> None:
     """Link a local user to a single-sign-on identity; the user keeps its role."""
+    from strokealert.accesslog import log as audit_log
     from strokealert.api.services.users import link_sso
-    from strokealert.audit import log as audit_log
 
     _settings, factory = _factory(config)
     with factory.begin() as session:
@@ -108,8 +108,8 @@ def report(
     """Door-to-needle / door-to-groin audit for the date range (arrival days, inclusive)."""
     import getpass
 
-    from strokealert.audit import log as audit_log
-    from strokealert.audit import report as audit_report
+    from strokealert.accesslog import log as audit_log
+    from strokealert.quality import report as audit_report
 
     start = audit_report.parse_date(date_from, "--from")
     end = audit_report.parse_date(date_to, "--to")

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from strokealert.audit.log import record as audit_record
+from strokealert.accesslog.log import record as audit_record
 from strokealert.config import Settings
 from strokealert.db.models.hl7 import Hl7Message
 from strokealert.db.wakeup import CASES, wakeup_for

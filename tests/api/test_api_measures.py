@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from strokealert.audit.measures import minutes
+from strokealert.quality.measures import minutes
 from tests.api.helpers import Env, login, make_env, new_case
 
 T0 = datetime(2026, 3, 14, 6, 0, 59, tzinfo=UTC)  # 02:00:59 in New York (EDT since 8 March)

@@ -23,7 +23,7 @@ from notifications.models import OutboxMessage, Person
 from notifications.relay import Links
 from notifications.signing import signed_url
 from strokealert import alerting
-from strokealert.audit import log as audit_log
+from strokealert.accesslog import log as audit_log
 from strokealert.db.models.users import User
 from tests.api.helpers import Env, get_case, make_env, new_case
 from tests.notifications.fakes import FakeTwilio

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert import db
-from strokealert.audit.log import record
+from strokealert.accesslog.log import record
 from strokealert.cases import upsert_case_from_analysis
 from strokealert.config import Settings, load_settings
 from strokealert.db.models.audit import AuditEvent

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from strokealert.accesslog import log as audit_log
 from strokealert.api.dependencies import DB, Acker, Admin, Exporter, TimelineEditor, Viewer, audit
 from strokealert.api.routers.cases import (
     acknowledge,
@@ -20,13 +21,12 @@ from strokealert.api.routers.cases import (
 )
 from strokealert.api.services import cases as case_service
 from strokealert.api.services import images, views
-from strokealert.audit import log as audit_log
-from strokealert.audit import report
-from strokealert.audit.measures import MEASURE_BY_KEY, MEASURES, UTD
 from strokealert.db.models.cases import TICI_GRADES, TIMELINE_FIELDS
 from strokealert.db.models.ingest import Study
 from strokealert.db.models.pipeline import StageEvent
 from strokealert.errors import InputError
+from strokealert.quality import report
+from strokealert.quality.measures import MEASURE_BY_KEY, MEASURES, UTD
 from strokealert.timeline import provenance
 
 router = APIRouter(include_in_schema=False)
@@ -104,7 +104,7 @@ def case_page(request: Request, session: DB, principal: Viewer, case_id: str) ->
     curves = ((case.result_json or {}).get("perfusion") or {}).get("curves") or {}
     curve_svg = ""
     if curves.get("t_s"):
-        from strokealert.audit.charts import curve
+        from strokealert.quality.charts import curve
 
         curve_svg = curve(curves["t_s"], {k: v for k, v in curves.items() if k != "t_s"})
     stages = processing_stages(session, case.study_instance_uid)

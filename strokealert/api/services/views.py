@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from strokealert.audit.measures import case_values
-from strokealert.audit.report import check_day
 from strokealert.db.models.cases import TIMELINE_FIELDS, Case
 from strokealert.errors import InputError
+from strokealert.quality.measures import case_values
+from strokealert.quality.report import check_day
 from strokealert.timeline import Provenance
 
 

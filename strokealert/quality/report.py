@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from strokealert import NOT_A_MEDICAL_DEVICE
-from strokealert.audit import charts
-from strokealert.audit.measures import MEASURES, TARGETS, UTD, arrival, summarize
 from strokealert.csvexport import csv_text
 from strokealert.db.models.cases import Case
 from strokealert.errors import InputError
+from strokealert.quality import charts
+from strokealert.quality.measures import MEASURES, TARGETS, UTD, arrival, summarize
 
 TEMPLATES = Path(__file__).parent / "templates"
 
