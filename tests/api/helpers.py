@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -122,4 +122,5 @@ def event_stream(client: httpx.Client) -> Iterator[tuple[int, queue.Queue[dict[s
             network = response.extensions.get("network_stream")
             sock = network.get_extra_info("socket") if network is not None else None
             if sock is not None:
-                sock.shutdown(socket.SHUT_RDWR)
+                with suppress(OSError):  # already closed (the server ended the stream)
+                    sock.shutdown(socket.SHUT_RDWR)
