@@ -32,14 +32,14 @@ class Person(Base):
 
 
 class ContactMethod(Base):
-    """A phone number (``sms``/``mms``) or address (``email``) of a person."""
+    """A phone number (``sms``/``mms``/``voice``) or address (``email``) of a person."""
 
     __tablename__ = "notify_contact_methods"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(
         ForeignKey("notify_people.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(16))  # sms | mms | email
+    channel: Mapped[str] = mapped_column(String(16))  # sms | mms | email | voice
     address: Mapped[str] = mapped_column(String(256), index=True)
 
     person: Mapped[Person] = relationship(back_populates="contacts")
@@ -70,7 +70,7 @@ class NotificationRule(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(
         ForeignKey("notify_people.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(16))  # push | sms | mms | email
+    channel: Mapped[str] = mapped_column(String(16))  # push | sms | mms | email | voice
     after_minutes: Mapped[float] = mapped_column(default=0.0)
 
     person: Mapped[Person] = relationship(back_populates="rules")
@@ -114,6 +114,8 @@ class Alert(Base):
     url: Mapped[str] = mapped_column(Text)
     key_images: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    images_revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Set: the signed key-image links of this alert are refused, however fresh."""
 
 
 class Escalation(Base):

@@ -1,7 +1,10 @@
-"""The PHI-free payload (schema ``strokealert.alert/1``) and its SMS / e-mail renderings.
+"""The PHI-free payload (schema ``strokealert.alert/2``, or ``/1`` for receivers set up for it)
+and its SMS / e-mail renderings.
 
-Only the fields below ever leave the building: an opaque case id, the finding, the site name and
-a link. The payload is shortened to fit FCM's 4096-byte limit.
+Only the fields below ever leave the building: an opaque case id, the finding, the site name, a
+link, and (``/2``) ``image_url``: a signed, short-lived link to a de-identified key image, filled
+in when the notification is sent (null when the alert has no key image). ``/1`` is ``/2`` without
+``image_url``. The payload is shortened to fit FCM's 4096-byte limit.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-ALERT_SCHEMA = "strokealert.alert/1"
+ALERT_SCHEMA = "strokealert.alert/2"
+ALERT_SCHEMA_V1 = "strokealert.alert/1"
+ALERT_SCHEMAS = (ALERT_SCHEMA_V1, ALERT_SCHEMA)
+SCHEMA_VERSIONS = (1, 2)
 ACK_SCHEMA = "strokealert.ack/1"
 MAX_PAYLOAD_BYTES = 4096
 LEVELS = ("critical", "warning", "manual_review")
 KINDS = ("new", "update", "escalation")
 ALERT_FIELDS = ("schema", "alert_id", "case_id", "level", "kind", "title", "body", "site",
-                "created_at", "url")
+                "created_at", "url", "image_url")
+ALERT_FIELDS_V1 = ALERT_FIELDS[:-1]
 
 
 class PayloadError(ValueError):
@@ -49,7 +56,8 @@ def _fit(payload: dict[str, Any], limit: int) -> dict[str, Any]:
 def alert_payload(*, alert_id: str, case_id: str, level: str, kind: str, title: str, body: str,
                   site: str, created_at: datetime, url: str,
                   limit: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
-    """The ``strokealert.alert/1`` payload: exactly the schema's fields, ≤ ``limit`` bytes."""
+    """The ``strokealert.alert/2`` payload (``image_url`` null until the relay signs one):
+    exactly the schema's fields, ≤ ``limit`` bytes."""
     if level not in LEVELS:
         raise PayloadError(f"unknown alert level {level!r} (expected one of {', '.join(LEVELS)})")
     if kind not in KINDS:
@@ -58,8 +66,30 @@ def alert_payload(*, alert_id: str, case_id: str, level: str, kind: str, title: 
         raise PayloadError("an alert needs a case id and a title")
     payload = {"schema": ALERT_SCHEMA, "alert_id": alert_id, "case_id": case_id, "level": level,
                "kind": kind, "title": title, "body": body, "site": site,
-               "created_at": iso_utc(created_at), "url": url}
+               "created_at": iso_utc(created_at), "url": url, "image_url": None}
     return _fit(payload, limit)
+
+
+def is_alert(payload: dict[str, Any]) -> bool:
+    """True for an alert payload of either schema version (not an acknowledgement)."""
+    return payload.get("schema") in ALERT_SCHEMAS
+
+
+def with_image(payload: dict[str, Any], image_url: str | None,
+               limit: int = MAX_PAYLOAD_BYTES) -> dict[str, Any]:
+    """The alert ``payload`` as ``/2`` carrying ``image_url``, still ≤ ``limit`` bytes."""
+    if not is_alert(payload):
+        return payload
+    return _fit({**payload, "schema": ALERT_SCHEMA, "image_url": image_url}, limit)
+
+
+def as_version(payload: dict[str, Any], version: int) -> dict[str, Any]:
+    """An alert payload in schema version ``version`` (1: no ``image_url``; 2: as is)."""
+    if version not in SCHEMA_VERSIONS:
+        raise PayloadError(f"unknown alert schema version {version} (expected 1 or 2)")
+    if not is_alert(payload) or version == 2:
+        return payload
+    return {**{k: v for k, v in payload.items() if k != "image_url"}, "schema": ALERT_SCHEMA_V1}
 
 
 def ack_payload(*, alert_id: str, case_id: str, by: str, via: str, at: datetime, site: str,
@@ -79,8 +109,9 @@ def sms_text(payload: dict[str, Any], ref: str, max_chars: int = 480) -> str:
         head = payload["level"].replace("_", " ").upper()
         if payload["kind"] != "new":
             head += f" {payload['kind'].upper()}"
+        image = f" Image: {payload['image_url']}" if payload.get("image_url") else ""
         text = (f"[{head}] {payload['title']}. {payload['body']} - {payload['site']} "
-                f"{payload['url']} Reply 1 or ACK to acknowledge.")
+                f"{payload['url']}{image} Reply 1 or ACK to acknowledge.")
     suffix = f" #{ref}"
     if len(text) + len(suffix) > max_chars:
         text = text[: max_chars - len(suffix) - 1] + "…"

@@ -46,6 +46,7 @@ from notifications.channels import (
 )
 from notifications.clock import Clock, SystemClock
 from notifications.models import Alert, DeliveryAttempt, DeviceToken, OutboxMessage
+from notifications.payload import is_alert, with_image
 from notifications.signing import signed_url
 from notifications.txn import retry_on_busy
 
@@ -55,19 +56,31 @@ MIN_SLEEP_S = 0.01
 """The relay thread's shortest sleep between passes, in seconds."""
 
 
+IMAGE_CHANNELS = ("push", "sms", "email", "webhook")
+"""Channels whose alert payload carries ``image_url`` (MMS attaches the images instead)."""
+
+
 @dataclass(frozen=True)
 class Links:
-    """Signed, short-lived links: key images for MMS, one-tap acknowledgement for push/e-mail."""
+    """Signed, short-lived links: key images (each signed for the channel it went out on,
+    ``via``, and for per-person channels the outbox row, ``to``, so a fetch names its
+    recipient), and one-tap acknowledgement for push/e-mail. Lifetimes in seconds."""
 
     public_url: str
     secret: str
-    media_ttl_s: int = 900
+    media_ttl_s: int = 1800
     ack_ttl_s: int = 3600
 
-    def media_urls(self, alert_id: str, count: int, now: datetime) -> tuple[str, ...]:
+    def image_url(self, alert_id: str, index: int, now: datetime, via: str,
+                  to: int | None = None) -> str:
         exp = int(now.timestamp()) + self.media_ttl_s
-        return tuple(signed_url(self.public_url, f"/alerts/{alert_id}/images/{index}",
-                                self.secret, exp) for index in range(count))
+        params = {"via": via} if to is None else {"via": via, "to": str(to)}
+        return signed_url(self.public_url, f"/alerts/{alert_id}/images/{index}", self.secret,
+                          exp, **params)
+
+    def media_urls(self, alert_id: str, count: int, now: datetime,
+                   to: int | None = None) -> tuple[str, ...]:
+        return tuple(self.image_url(alert_id, index, now, "mms", to) for index in range(count))
 
     def ack_url(self, alert_id: str, person_id: int, now: datetime) -> str:
         exp = int(now.timestamp()) + self.ack_ttl_s
@@ -192,15 +205,23 @@ class Relay:
 
     def _delivery(self, row: OutboxMessage, key_images: dict[str, int],
                   now: datetime) -> Delivery:
+        """The row rendered for its channel: key-image links signed now (none once revoked)."""
         media: tuple[str, ...] = ()
         ack_url = None
-        if self.links is not None:
-            if row.channel == "mms" and row.payload.get("schema") == "strokealert.alert/1":
-                media = self.links.media_urls(row.alert_id, key_images.get(row.alert_id, 0), now)
-            if row.person_id is not None and row.purpose in ("page", "update"):
-                ack_url = self.links.ack_url(row.alert_id, row.person_id, now)
+        payload = row.payload
+        images = key_images.get(row.alert_id, 0)
+        if self.links is not None and is_alert(payload):
+            to = row.id if row.person_id is not None and row.channel != "push" else None
+            if row.channel == "mms":
+                media = self.links.media_urls(row.alert_id, images, now, to)
+            elif row.channel in IMAGE_CHANNELS:
+                payload = with_image(payload, self.links.image_url(
+                    row.alert_id, 0, now, row.channel, to) if images else None)
+        if self.links is not None and row.person_id is not None \
+                and row.purpose in ("page", "update"):
+            ack_url = self.links.ack_url(row.alert_id, row.person_id, now)
         return Delivery(outbox_id=row.id, dedupe_key=row.dedupe_key, channel=row.channel,
-                        recipient=row.recipient, address=row.address, payload=row.payload,
+                        recipient=row.recipient, address=row.address, payload=payload,
                         ref=str(row.id), media_urls=media, ack_url=ack_url)
 
     def run_once(self) -> int:
@@ -211,8 +232,8 @@ class Relay:
             return 0
         with self.factory() as session:
             alert_ids = {r.alert_id for r in rows}
-            key_images = {a.id: len(a.key_images or []) for a in session.scalars(
-                select(Alert).where(Alert.id.in_(alert_ids)))}
+            key_images = {a.id: 0 if a.images_revoked_at else len(a.key_images or [])
+                          for a in session.scalars(select(Alert).where(Alert.id.in_(alert_ids)))}
         deliveries = {r.id: self._delivery(r, key_images, now) for r in rows}
         outcomes: dict[int, tuple[str, SendResult | ChannelError]] = {}
         to_send: dict[str, list[Delivery]] = {}

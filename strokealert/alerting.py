@@ -40,7 +40,8 @@ from strokealert.db.wakeup import Subscription, wakeup_for
 log = logging.getLogger(__name__)
 
 __all__ = ["AlertingComponent", "SignatureError", "acknowledge", "acknowledge_link",
-           "alert_history", "key_image_for", "raise_alert", "register_device", "set_clock",
+           "alert_history", "key_image_for", "raise_alert", "register_device",
+           "revoke_key_image_links", "set_clock",
            "twilio_incoming", "twilio_status"]
 
 _clock: Clock = SystemClock()
@@ -71,7 +72,7 @@ def channel_names(settings: Settings) -> frozenset[str]:
     if settings.fcm_credentials_file:
         names.add("push")
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
-        names |= {"sms", "mms"}
+        names |= {"sms", "mms"} if settings.mms_enabled else {"sms"}
     if settings.smtp_host:
         names.add("email")
     return frozenset(names)
@@ -94,7 +95,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                                       endpoint=settings.fcm_endpoint)
     if "sms" in names:
         callback = f"{settings.public_url.rstrip('/')}/api/notifications/twilio/status"
-        for kind in ("sms", "mms"):
+        for kind in sorted(names & {"sms", "mms"}):
             channels[kind] = TwilioChannel(
                 settings.twilio_account_sid or "", settings.twilio_auth_token or "",
                 settings.twilio_from_number or "", channel=kind, status_callback=callback,
@@ -107,7 +108,8 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     if settings.webhook_url:
         channels["webhook"] = WebhookChannel(settings.webhook_secret,
                                              timeout_s=settings.notify_timeout_s,
-                                             allow_unsigned=settings.webhook_allow_unsigned)
+                                             allow_unsigned=settings.webhook_allow_unsigned,
+                                             schema_version=settings.webhook_schema)
     return channels
 
 
@@ -182,13 +184,24 @@ def _link_ok(settings: Settings, path: str, query: dict[str, str]) -> bool:
 
 def key_image_for(session: Session, alert_id: str, index: int, query: dict[str, str],
                   settings: Settings) -> str | None:
-    """The key-image reference behind a signed ``/alerts/<id>/images/<n>`` link, else None."""
+    """The key-image reference behind a signed, unexpired ``/alerts/<id>/images/<n>`` link of
+    an alert whose links were not revoked, else None."""
     if not _link_ok(settings, f"/alerts/{alert_id}/images/{index}", query):
         return None
     alert = session.get(Alert, alert_id)
-    if alert is None or not 0 <= index < len(alert.key_images or []):
+    if alert is None or alert.images_revoked_at is not None \
+            or not 0 <= index < len(alert.key_images or []):
         return None
     return alert.key_images[index]
+
+
+def revoke_key_image_links(session: Session, case_id: str) -> int:
+    """Refuse every key-image link sent for the case from now on (no commit); alerts revoked."""
+    result = session.execute(update(Alert).where(Alert.case_id == case_id,
+                                                 Alert.images_revoked_at.is_(None))
+                             .values(images_revoked_at=_clock.now())
+                             .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0))
 
 
 def acknowledge_link(session: Session, alert_id: str, query: dict[str, str],

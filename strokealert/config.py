@@ -156,6 +156,9 @@ class Settings(BaseSettings):
     webhook_allow_unsigned: bool = Field(
         False, description="send webhooks without a secret, unsigned (loud warning); "
         "otherwise a webhook URL without a secret refuses to start")
+    webhook_schema: Literal[1, 2] = Field(
+        1, description="alert payload version the webhook receiver expects: 1 "
+        "(strokealert.alert/1) or 2 (adds image_url, a signed short-lived key-image link)")
     notify_console: bool = Field(True, description="log every alert (the embedded channel)")
     escalation_policy: str = Field("stroke", description="policy that pages for new alerts")
     scheduler_mode: Literal["embedded", "dedicated"] = Field(
@@ -163,7 +166,9 @@ class Settings(BaseSettings):
     scheduler_interval_s: float = Field(5.0, description="escalation engine wake-up period")
     notify_timeout_s: float = Field(10.0, description="provider HTTP/SMTP timeout")
     notify_max_attempts: int = Field(10, description="tries per notification before failed")
-    media_url_ttl_s: int = Field(900, description="lifetime of signed key-image links")
+    media_url_ttl_s: int = Field(1800, description="lifetime of signed key-image links (s)")
+    mms_enabled: bool = Field(True, description="send MMS with key images where a person has "
+                              "an mms contact; off: a plain SMS carrying the signed image link")
     fcm_credentials_file: Path | None = Field(None, description="service-account JSON")
     fcm_project_id: str | None = None
     fcm_endpoint: str | None = Field(None, description="replaces https://fcm.googleapis.com")

@@ -2,7 +2,10 @@
 
 Android: high priority, TTL, a ``tag`` (alert + escalation step) so a resent in-doubt push
 replaces itself on the phone. APNs: ``apns-priority: 10``, ``apns-push-type: alert``,
-``apns-expiration`` and ``apns-collapse-id`` (same purpose).
+``apns-expiration`` and ``apns-collapse-id`` (same purpose). An alert's key image (the payload's
+signed, short-lived ``image_url``) is ``notification.image`` (Android shows it expanded) and
+``apns.fcm_options.image`` with ``mutable-content`` (the iOS notification service extension
+fetches it).
 ``UnregisteredError`` / ``SenderIdMismatchError`` deactivate the token; ``QuotaExceededError``,
 5xx and transport errors are retried.
 """
@@ -69,17 +72,19 @@ class FcmChannel(ChannelBase):
 
     def _fill(self, message: messaging.MulticastMessage, payload: dict[str, Any],
               data: dict[str, str], collapse: str, expiration: str) -> messaging.MulticastMessage:
+        image = payload.get("image_url") or None
         message.data = data
         message.notification = messaging.Notification(title=payload["title"],
-                                                       body=payload["body"])
+                                                       body=payload["body"], image=image)
         message.android = messaging.AndroidConfig(
             priority="high", ttl=timedelta(seconds=self.ttl_s), collapse_key=collapse[:64],
             notification=messaging.AndroidNotification(tag=collapse, channel_id="stroke-alert"))
         message.apns = messaging.APNSConfig(
             headers={"apns-priority": "10", "apns-push-type": "alert",
                      "apns-expiration": expiration, "apns-collapse-id": collapse[:64]},
-            payload=messaging.APNSPayload(aps=messaging.Aps(sound="default",
-                                                             category="STROKE_ALERT")))
+            payload=messaging.APNSPayload(aps=messaging.Aps(
+                sound="default", category="STROKE_ALERT", mutable_content=image is not None)),
+            fcm_options=messaging.APNSFCMOptions(image=image) if image else None)
         return message
 
     @staticmethod

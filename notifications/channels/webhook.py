@@ -4,7 +4,8 @@ Signed ``X-Strokealert-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<
 (see :func:`notifications.signing.verify_body`: receivers refuse timestamps outside the replay
 window); the ``Idempotency-Key`` header is the outbox key, the same on every retry, so receivers
 drop repeats. Without a secret the channel refuses to be built unless ``allow_unsigned`` says
-so, and then it warns once.
+so, and then it warns once. Alerts go out in the schema version the receiver is set up for
+(``schema_version`` 2: ``strokealert.alert/2`` with ``image_url``; 1: ``strokealert.alert/1``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from notifications.channels import (
     RetryableError,
     SendResult,
 )
+from notifications.payload import SCHEMA_VERSIONS, PayloadError, as_version
 from notifications.signing import SIGNATURE_HEADER, body_signature
 
 log = logging.getLogger(__name__)
@@ -37,13 +39,17 @@ class WebhookChannel(ChannelBase):
     """POSTs each delivery's payload to its address; ``now`` gives Unix seconds to sign with."""
 
     def __init__(self, secret: str | None, timeout_s: float = 10.0, *,
-                 allow_unsigned: bool = False, now: Callable[[], float] = time.time) -> None:
+                 allow_unsigned: bool = False, now: Callable[[], float] = time.time,
+                 schema_version: int = 1) -> None:
+        if schema_version not in SCHEMA_VERSIONS:
+            raise PayloadError(f"unknown alert schema version {schema_version} (expected 1 or 2)")
         if not secret:
             if not allow_unsigned:
                 raise UnsignedWebhookError(
                     "a webhook needs a signing secret (or an explicit allowance to send unsigned)")
             log.warning("webhook POSTs go out UNSIGNED: receivers cannot tell them from forgeries")
         self.name = "webhook"
+        self.schema_version = schema_version
         self.secret = secret
         self.now = now
         self.client = httpx.Client(timeout=timeout_s)
@@ -52,7 +58,8 @@ class WebhookChannel(ChannelBase):
         self.client.close()
 
     def send(self, delivery: Delivery) -> SendResult:
-        body = json.dumps(delivery.payload, separators=(",", ":"), ensure_ascii=False).encode()
+        payload = as_version(delivery.payload, self.schema_version)
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", "Idempotency-Key": delivery.dedupe_key,
                    "User-Agent": "strokealert-notifications/1"}
         if self.secret:

@@ -344,7 +344,8 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
         alert_id = alerting.raise_alert(
             session, settings, case_id=case.id, level=level, kind=kind,
             title=decision.title, body=decision.body, site=settings.site_name,
-            url=f"{settings.public_url.rstrip('/')}/cases/{case.id}")
+            url=f"{settings.public_url.rstrip('/')}/cases/{case.id}",
+            key_images=list(case.key_images or []))
         record_stage(session, study_uid, "alerted", at=now,
                      detail={"alert_id": alert_id, "kind": kind, "level": level})
         log.info("study case %s: %s alert %s (%s)", case.id, kind, alert_id, level)

@@ -72,7 +72,7 @@ def test_no_phi_from_the_dicom_header_reaches_push_sms_mms_email_webhook_or_log(
     for message in fakes.fcm.sent:
         assert len(json.dumps(message).encode()) <= MAX_PAYLOAD_BYTES
         payload = json.loads(message["data"]["payload"])
-        if payload["schema"] == "strokealert.alert/1":
+        if payload["schema"] == "strokealert.alert/2":
             assert tuple(payload) == ALERT_FIELDS
     for record in fakes.webhook.accepted:
         assert len(record.body) <= MAX_PAYLOAD_BYTES

@@ -24,6 +24,7 @@ from notifications.relay import Links
 from notifications.signing import signed_url
 from strokealert import alerting
 from strokealert.accesslog import log as audit_log
+from strokealert.api.services.sessions import issue_token
 from strokealert.db.models.users import User
 from tests.api.helpers import Env, get_case, make_env, new_case
 from tests.notifications.fakes import FakeTwilio
@@ -188,14 +189,29 @@ def test_signed_ack_link_confirm_then_post(stack: Stack) -> None:
     assert len(stack.ack_rows()) == 1 and len(stack.audit_acks()) == 1
 
 
+def image_audit(stack: Stack) -> list[tuple[str, str | None, str | None, str | None]]:
+    """(outcome, via, recipient, user agent) of every audited key-image fetch, in order."""
+    with stack.env.factory() as session:
+        events = audit_log.query(session, action="key_image_fetch", object_id=stack.alert_id)
+    return [(e.outcome, e.detail["via"], e.detail["recipient"], e.user_agent)
+            for e in sorted(events, key=lambda e: e.id)]
+
+
 def test_signed_key_image_link(stack: Stack) -> None:
     [mms] = [r for r in stack.twilio.creates() if r.form()["To"] == [BEN_PHONE]]
     [media_url] = mms.form()["MediaUrl"]
     assert media_url.startswith(f"{PUBLIC_URL}/alerts/{stack.alert_id}/images/0?")
     local = media_url.removeprefix(PUBLIC_URL)
-    image = stack.client.get(local)
+    image = stack.client.get(local, headers={"User-Agent": "TwilioProxy/1.1"})
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
     assert Image.open(io.BytesIO(image.content)).size == (8, 8)
+    # Every fetch is audited with the channel, the person the link went to and the device.
+    assert image_audit(stack) == [("ok", "mms", "Dr Ben Laine", "TwilioProxy/1.1")]
+    # Ada's plain SMS carries a link of its own (signed for her text).
+    [sms] = [r for r in stack.twilio.creates() if r.form()["To"] == [ADA_PHONE]]
+    sms_link = sms.form()["Body"][0].split(" Image: ")[1].split(" ")[0]
+    assert stack.client.get(sms_link.removeprefix(PUBLIC_URL)).status_code == 200
+    assert image_audit(stack)[-1][:3] == ("ok", "sms", "Dr Ada Okafor")
 
     query = {k: v[0] for k, v in parse_qs(urlsplit(local).query).items()}
     tampered = local.replace(query["sig"], query["sig"][::-1])
@@ -207,3 +223,37 @@ def test_signed_key_image_link(stack: Stack) -> None:
     assert stack.client.get(old).status_code == 403
     beyond = signed_url("", f"/alerts/{stack.alert_id}/images/1", secret, expired + 600)
     assert stack.client.get(beyond).status_code == 404
+    assert [a[0] for a in image_audit(stack)[2:]] == ["refused", "refused", "refused",
+                                                      "not_found"]
+
+
+def test_key_image_links_revoked(stack: Stack) -> None:
+    [mms] = [r for r in stack.twilio.creates() if r.form()["To"] == [BEN_PHONE]]
+    local = mms.form()["MediaUrl"][0].removeprefix(PUBLIC_URL)
+    assert stack.client.get(local).status_code == 200
+    revoke = f"/api/cases/{stack.case_id}/key-image-links/revoke"
+    assert stack.client.post(revoke).status_code == 401
+    with stack.env.factory.begin() as session:
+        viewer = session.scalar(select(User).where(User.username == "coordinator"))
+        team = session.scalar(select(User).where(User.username == "stroke_team"))
+        viewer_token = issue_token(session, viewer, "phone", 1, stack.env.settings)[0]
+        token = issue_token(session, team, "phone", 1, stack.env.settings)[0]
+    assert stack.client.post(revoke, headers={
+        "Authorization": f"Bearer {viewer_token}"}).status_code == 403  # may not acknowledge
+    answer = stack.client.post(revoke, headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 200 and answer.json() == {"alerts_revoked": 1}
+    # The same fresh, correctly signed link is refused from now on, and the refusal audited.
+    refused = stack.client.get(local)
+    assert refused.status_code == 403 and "invalid or has expired" in refused.text
+    assert [a[0] for a in image_audit(stack)] == ["ok", "revoked"]
+    with stack.env.factory() as session:
+        [event] = audit_log.query(session, action="key_image_links_revoked",
+                                  object_id=stack.case_id)
+    assert event.username == "stroke_team" and event.detail == {"alerts": 1}
+    # A later send of the revoked alert carries no image at all.
+    with stack.env.factory.begin() as session:
+        row = session.scalar(select(OutboxMessage).where(OutboxMessage.address == BEN_PHONE))
+        row.status = "pending"  # as a retry would be
+    assert stack.component.relay is not None
+    stack.component.relay.drain()
+    assert "MediaUrl" not in stack.twilio.creates()[-1].form()

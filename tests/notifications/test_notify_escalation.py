@@ -66,13 +66,23 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     assert new_tokens(stack, 0) == ["tok-ada", "tok-eve"]
     ada = next(m for m in fcm_messages(stack) if m["token"] == "tok-ada")
     payload = json.loads(ada["data"]["payload"])
+    image = urlparse(payload.pop("image_url"))
     assert payload == {
-        "schema": "strokealert.alert/1", "alert_id": alert_id, "case_id": "case-7f3a",
+        "schema": "strokealert.alert/2", "alert_id": alert_id, "case_id": "case-7f3a",
         "level": "critical", "kind": "new", "title": "LVO suspected: left M1",
         "body": "Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8", "site": "Main campus CT2",
         "created_at": "2026-03-14T02:49:00Z", "url": f"{PUBLIC_URL}/cases/case-7f3a"}
+    # The key image: a link signed for the push channel, valid 30 minutes from the send.
+    assert f"{image.scheme}://{image.netloc}" == PUBLIC_URL
+    assert image.path == f"/alerts/{alert_id}/images/0"
+    image_query = {k: v[0] for k, v in parse_qs(image.query).items()}
+    assert image_query["via"] == "push" and "to" not in image_query  # one link per multicast
+    assert int(image_query["exp"]) == int(t0.timestamp()) + 1800
+    assert verify_signed(image.path, image_query, SIGNING_SECRET, int(t0.timestamp()))
+    image_url = image.geturl()
     assert ada["notification"] == {"title": "LVO suspected: left M1",
-                                   "body": "Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8"}
+                                   "body": "Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8",
+                                   "image": image_url}
     assert ada["android"] == {"priority": "high", "ttl": "3600s",
                               "collapse_key": f"sa-{alert_id}-c0s0",
                               "notification": {"tag": f"sa-{alert_id}-c0s0",
@@ -81,7 +91,9 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     assert headers["apns-priority"] == "10" and headers["apns-push-type"] == "alert"
     assert headers["apns-collapse-id"] == f"sa-{alert_id}-c0s0"
     assert 0 < int(headers["apns-expiration"]) - time.time() <= 3600
-    assert ada["apns"]["payload"] == {"aps": {"sound": "default", "category": "STROKE_ALERT"}}
+    assert ada["apns"]["payload"] == {"aps": {"sound": "default", "category": "STROKE_ALERT",
+                                              "mutable-content": 1}}
+    assert ada["apns"]["fcm_options"] == {"image": image_url}
     ack = urlparse(ada["data"]["ack_url"])
     assert f"{ack.scheme}://{ack.netloc}" == PUBLIC_URL and ack.path == f"/alerts/{alert_id}/ack"
     assert verify_signed(ack.path, {k: v[0] for k, v in parse_qs(ack.query).items()},
@@ -90,9 +102,10 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     assert request.path == "/v1/projects/stroke-test/messages:send"
     assert request.headers["Authorization"] == "Bearer fake-access-token"
     assert stack.fakes.fcm.token_requests >= 1  # OAuth2 JWT-bearer grant at the fake
-    # The webhook got the same payload, signed.
+    # The webhook (set up for schema 1) got the same alert as strokealert.alert/1, signed.
     hook = stack.fakes.webhook.requests[0]
-    assert hook.path == "/hooks/stroke" and json.loads(hook.body) == payload
+    assert hook.path == "/hooks/stroke"
+    assert json.loads(hook.body) == {**payload, "schema": "strokealert.alert/1"}
     assert verify_body(WEBHOOK_SECRET, hook.body, hook.headers["X-Strokealert-Signature"],
                        now=time.time())
     assert stack.fakes.twilio.creates() == []
@@ -105,11 +118,15 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     assert [f["To"] for f in forms] == [["+15550000001"], ["+15550000005"]]
     ada_sms = forms[0]
     ada_row = stack.rows(recipient=ADA, channel="sms")[0]
+    # A plain SMS carries the key image as a link signed for that text (its outbox row).
+    sms_image = ada_sms["Body"][0].split(" Image: ")[1].split(" ")[0]
+    sms_query = {k: v[0] for k, v in parse_qs(urlparse(sms_image).query).items()}
+    assert (sms_query["via"], sms_query["to"]) == ("sms", str(ada_row.id))
     assert ada_sms == {
         "To": ["+15550000001"], "From": [TWILIO_FROM],
         "Body": ["[CRITICAL] LVO suspected: left M1. Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8"
-                 f" - Main campus CT2 {PUBLIC_URL}/cases/case-7f3a Reply 1 or ACK to "
-                 f"acknowledge. #{ada_row.id}"],
+                 f" - Main campus CT2 {PUBLIC_URL}/cases/case-7f3a Image: {sms_image} Reply 1 "
+                 f"or ACK to acknowledge. #{ada_row.id}"],
         "StatusCallback": [f"{PUBLIC_URL}/api/notifications/twilio/status"]}
     media = urlparse(forms[1]["MediaUrl"][0])
     assert media.path == f"/alerts/{alert_id}/images/0"
@@ -119,7 +136,9 @@ def test_stroke_team_escalation_push_then_sms_then_next_step_repeat_and_sms_ack(
     assert not verify_signed(media.path, {**query, "sig": "0" * 64}, SIGNING_SECRET, now)
     with stack.factory() as session:
         assert session.get(Alert, alert_id).key_images == ["lvo_mip.png"]
-    assert int(query["exp"]) == int(stack.clock.now().timestamp()) + 900
+    assert (query["via"], query["to"]) == ("mms", str(stack.rows(recipient=EVE,
+                                                                  channel="mms")[0].id))
+    assert int(query["exp"]) == int(stack.clock.now().timestamp()) + 1800
 
     # +5 min: step 2, the neuro-interventionalist (push) and the radiologist (e-mail).
     stack.advance(minutes=3)

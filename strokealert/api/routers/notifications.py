@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -18,10 +17,11 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from notifications.models import Acknowledgement, Alert, Person
+from notifications.models import Acknowledgement, Alert, OutboxMessage, Person
 from notifications.signing import verify_signed
 from strokealert import alerting
-from strokealert.api.dependencies import DB, Principal, audit
+from strokealert.api.dependencies import DB, Acker, Principal, audit
+from strokealert.api.services import images
 from strokealert.api.services.cases import acknowledge_case
 from strokealert.db.models.cases import Case
 from strokealert.db.models.users import User
@@ -158,20 +158,49 @@ def ack_submit(request: Request, session: DB, alert_id: str) -> HTMLResponse:
                     earlier_by=earlier.by if earlier else None)
 
 
+def audit_image_fetch(request: Request, session: Session, alert_id: str, index: int,
+                      query: dict[str, str], outcome: str) -> None:
+    """Audit one key-image fetch (committed now): the channel the link went out on, the
+    person it was sent to (per-person links), the device's user agent and address."""
+    to = query.get("to", "")
+    row = session.get(OutboxMessage, int(to)) if to.isdigit() else None
+    audit(request, session, None, "key_image_fetch", object_type="alert", object_id=alert_id,
+          outcome=outcome, detail={"index": index, "via": query.get("via"),
+                                   "recipient": row.recipient if row is not None else None})
+    session.commit()
+
+
 @router.get("/alerts/{alert_id}/images/{index}")
 def alert_key_image(request: Request, session: DB, alert_id: str, index: int) -> Response:
-    """A key image behind a short-lived signed link (fetched by Twilio for MMS)."""
+    """A key image behind a short-lived, revocable signed link (push image, MMS, SMS link);
+    every fetch, refused or not, is audited."""
     query = dict(request.query_params)
-    if not link_signed(request, f"/alerts/{alert_id}/images/{index}", query):
+    alert = session.get(Alert, alert_id)
+    signed = link_signed(request, f"/alerts/{alert_id}/images/{index}", query)
+    if not signed or (alert is not None and alert.images_revoked_at is not None):
+        audit_image_fetch(request, session, alert_id, index, query,
+                          "revoked" if signed else "refused")
         raise HTTPException(403, BAD_LINK)
     reference = alerting.key_image_for(session, alert_id, index, query,
                                        request.app.state.settings)
-    alert = session.get(Alert, alert_id)
     case = session.get(Case, alert.case_id) if alert is not None else None
-    if reference is None or case is None or not case.output_dir:
+    path = images.key_image_file(case, reference) if case is not None and reference else None
+    if path is None:
+        audit_image_fetch(request, session, alert_id, index, query, "not_found")
         raise HTTPException(404, "no such image")
-    root = Path(case.output_dir).resolve()
-    path = (root / reference).resolve()
-    if not path.is_relative_to(root) or not path.is_file():
-        raise HTTPException(404, "no such image")
+    audit_image_fetch(request, session, alert_id, index, query, "ok")
     return FileResponse(path, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+@router.post("/api/cases/{case_id}/key-image-links/revoke")
+def revoke_key_image_links(request: Request, session: DB, principal: Acker,
+                           case_id: str) -> dict[str, int]:
+    """Refuse every key-image link sent for the case from now on (a lost phone, a wrong
+    recipient); audited."""
+    if session.get(Case, case_id) is None:
+        raise HTTPException(404, "no such case")
+    revoked = alerting.revoke_key_image_links(session, case_id)
+    audit(request, session, principal, "key_image_links_revoked", object_type="case",
+          object_id=case_id, detail={"alerts": revoked})
+    session.commit()
+    return {"alerts_revoked": revoked}

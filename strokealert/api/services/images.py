@@ -31,6 +31,11 @@ def _inside(case: Case, relative: str) -> Path | None:
     return path
 
 
+def key_image_file(case: Case, relative: str) -> Path | None:
+    """The key image ``relative`` to the case's output folder, if it is a file inside it."""
+    return _inside(case, relative)
+
+
 def key_image_path(case: Case, index: int) -> Path | None:
     if not 0 <= index < len(case.key_images or []):
         return None

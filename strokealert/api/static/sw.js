@@ -23,8 +23,9 @@ self.addEventListener("fetch", (event) => {
 });
 
 // An FCM web push arrives as {notification: {title, body}, data: {payload: "<alert JSON>",
-// ack_url}, from, fcmMessageId}; the alert (schema strokealert.alert/1) carries no PHI by
-// contract, and only its title, body, level, case id and link are used.
+// ack_url}, from, fcmMessageId}; the alert (schema strokealert.alert/2, or /1) carries no PHI
+// by contract, and only its title, body, level, case id, link and key image are used. The key
+// image is a signed, short-lived link to a de-identified PNG (FCM's notification.image).
 function alertFrom(message) {
   const data = message.data || {};
   let alert = {};
@@ -34,6 +35,7 @@ function alertFrom(message) {
     title: String(alert.title || notification.title || "strokealert: new alert"),
     body: String(alert.body || notification.body || ""),
     level: alert.level || "", caseId: alert.case_id || "", url: sameOrigin(alert.url),
+    image: String(alert.image_url || notification.image || "") || undefined,
   };
 }
 
@@ -52,7 +54,7 @@ self.addEventListener("push", (event) => {
   event.waitUntil(self.registration.showNotification(alert.title, {
     body: alert.body, tag: alert.caseId || "strokealert", renotify: true,
     requireInteraction: alert.level === "critical", icon: "/static/icon.svg",
-    data: { url: alert.url },
+    image: alert.image, data: { url: alert.url },
   }));
 });
 
