@@ -68,10 +68,21 @@ def open_case(session: Session, inbound: Inbound, *, site: str, now: datetime) -
 
 def apply_times(session: Session, case: Case, inbound: Inbound, *, message_id: int | None,
                 now: datetime) -> dict[str, str]:
-    """Put the message's times on the case's timeline: ``{field: applied|unchanged|conflict}``."""
-    return {name: apply_feed_value(session, case, name, value, source="hl7",
-                                   message_id=message_id, now=now)
-            for name, value in inbound.times.items()}
+    """Put the message's times on the case's timeline (with their DST notes, replacing the
+    field's earlier ones) and its thrombolytic agent when the case names none:
+    ``{field: applied|unchanged|conflict}``."""
+    outcomes = {name: apply_feed_value(session, case, name, value, source="hl7",
+                                       message_id=message_id, now=now)
+                for name, value in inbound.times.items()}
+    applied = [name for name, outcome in outcomes.items() if outcome == "applied"]
+    if applied:
+        kept = [n for n in case.time_notes or [] if n.split(":", 1)[0] not in applied]
+        case.time_notes = kept + [n for n in inbound.time_notes
+                                  if n.split(":", 1)[0] in applied]
+    if inbound.thrombolytic_agent and case.thrombolytic_agent is None:
+        case.thrombolytic_agent = inbound.thrombolytic_agent
+        case.updated_at = now
+    return outcomes
 
 
 def unmatched_before(session: Session, inbound: Inbound) -> list[Hl7Message]:

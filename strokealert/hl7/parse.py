@@ -13,8 +13,9 @@ Mapping (the README's "HL7 feeds" table):
 
 Patient: PID-3 (the ``MR`` repetition, else the first) is the MRN; PV1-19 the visit number
 (PID-18 account number when PV1-19 is empty); accession OBR-18, else ORC-3, else ORC-2.
-HL7 TS values without an offset are local times in the site's zone: an ambiguous time (DST
-fold) is read as the earlier instant and noted; a time in the DST gap is an error (AE).
+HL7 TS values without an offset are local times in the site's zone, read as the DICOM times
+are: a DST fold as the earlier instant, a time in the DST gap shifted forward, either noted on
+the case (``time_notes``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import hl7
+
+from strokealert.cases import wall_clock_to_utc
 
 ARRIVAL_EVENTS = frozenset({"A01", "A04", "A08"})
 SUPPORTED = frozenset({"ADT^A01", "ADT^A04", "ADT^A08", "RAS^O17", "ORM^O01", "ORU^R01",
@@ -81,7 +84,9 @@ class Inbound:
     birth_date: str | None = None  # PID-7, YYYYMMDD
     code_stroke: bool = False
     times: dict[str, datetime] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
+    thrombolytic_agent: str | None = None  # of the earliest administration, RAS^O17
+    time_notes: tuple[str, ...] = ()  # "<field>: ..." how a time was read (DST), for the case
+    notes: tuple[str, ...] = ()  # for the message row
 
 
 def read_header(raw: str) -> Header:
@@ -124,25 +129,37 @@ def parse_message(raw: str, *, zone: tzinfo, code_stroke_reasons: list[str]) -> 
     if not mrn:
         raise Hl7Error("AE", REQUIRED_FIELD_MISSING, "PID-3 patient identifier is empty")
     kind = header.message_type.partition("^")[0]
-    times: dict[str, datetime] = {}
-    code_stroke = False
+    read: dict[str, Reading] = {}
+    code_stroke, agent = False, None
     if kind == "ADT":
-        times["arrival_at"] = reader.arrival()
+        read["arrival_at"] = reader.arrival()
         reasons = {r.strip().upper() for r in code_stroke_reasons}
         code_stroke = bool(reasons & {c.upper() for c in reader.components("PV2", 3)[:2]})
     elif kind == "RAS":
         needle = reader.needle()
         if needle is not None:
-            times["needle_at"] = needle
+            read["needle_at"], agent = needle
     elif kind in ("ORM", "ORU"):
         puncture = reader.puncture()
         if puncture is not None:
-            times["groin_puncture_at"] = puncture
+            read["groin_puncture_at"] = puncture
     return Inbound(header=header, mrn=mrn, visit_number=reader.visit_number(),
                    accession_number=reader.accession(), patient_name=reader.patient_name(),
                    birth_date=reader.text("PID", 7)[:8] or None, code_stroke=code_stroke,
-                   times=times,
+                   times={name: r.moment for name, r in read.items()},
+                   thrombolytic_agent=agent,
+                   time_notes=tuple(f"{name}: HL7 {r.where}: {r.note}"
+                                    for name, r in read.items() if r.note),
                    notes=tuple(reader.notes))
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A time read from field ``where``, and how (a DST note), if that needs saying."""
+
+    moment: datetime
+    where: str
+    note: str | None = None
 
 
 class _Reader:
@@ -198,24 +215,23 @@ class _Reader:
     def accession(self) -> str | None:
         return (self.text("OBR", 18) or self.text("ORC", 3) or self.text("ORC", 2))[:64] or None
 
-    def time(self, value: str, where: str) -> datetime:
+    def time(self, value: str, where: str) -> Reading:
         try:
             moment, note = parse_ts(value, self.zone)
         except ValueError as exc:
             raise Hl7Error("AE", DATA_TYPE_ERROR, f"{where}: {exc}") from None
-        if note:
-            self.notes.append(f"{where}: {note}")
-        return moment
+        return Reading(moment, where, note)
 
-    def arrival(self) -> datetime:
+    def arrival(self) -> Reading:
         for name, n in (("PV1", 44), ("EVN", 6), ("EVN", 2)):
             value = self.text(name, n)
             if value:
                 return self.time(value, f"{name}-{n}")
         raise Hl7Error("AE", REQUIRED_FIELD_MISSING, "no arrival time (PV1-44, EVN-6, EVN-2)")
 
-    def needle(self) -> datetime | None:
-        starts = []
+    def needle(self) -> tuple[Reading, str] | None:
+        """The earliest thrombolytic administration given, and its agent."""
+        starts: list[tuple[Reading, str]] = []
         for rxa in self.segments("RXA"):
             code = self.components("RXA", 5, rxa)
             agent = THROMBOLYTICS.get(code[0].strip() if code else "")
@@ -227,12 +243,12 @@ class _Reader:
             if not value:
                 raise Hl7Error("AE", REQUIRED_FIELD_MISSING,
                                f"RXA-3 start time missing for {agent}")
-            starts.append(self.time(value, "RXA-3"))
+            starts.append((self.time(value, "RXA-3"), agent))
         if not starts:
             self.notes.append("no thrombolytic administration in this message")
-        return min(starts, default=None)
+        return min(starts, key=lambda start: start[0].moment, default=None)
 
-    def puncture(self) -> datetime | None:
+    def puncture(self) -> Reading | None:
         for obr in self.segments("OBR"):
             code = self.components("OBR", 4, obr)
             if not code or (code[0].strip() not in THROMBECTOMY_CODES
@@ -249,8 +265,9 @@ class _Reader:
 
 def parse_ts(value: str, zone: tzinfo) -> tuple[datetime, str | None]:
     """An HL7 TS/DTM (``YYYYMMDDHHMM[SS[.S…]][+/-ZZZZ]``, minutes at least) as aware UTC, and
-    a note when the local time was ambiguous. Raises ValueError for a bad or non-existent
-    time."""
+    a note when daylight saving time made the local time ambiguous or impossible (read as
+    the DICOM times are: :func:`strokealert.cases.wall_clock_to_utc`). Raises ValueError for
+    a value that is not such a time."""
     text = value.strip()
     offset: timezone | None = None
     for sign in "+-":
@@ -274,17 +291,5 @@ def parse_ts(value: str, zone: tzinfo) -> tuple[datetime, str | None]:
         naive += timedelta(microseconds=int(fraction[:6].ljust(6, "0")))
     if offset is not None:
         return naive.replace(tzinfo=offset).astimezone(UTC), None
-    return local_to_utc(naive, zone)
+    return wall_clock_to_utc(naive, zone)
 
-
-def local_to_utc(naive: datetime, zone: tzinfo) -> tuple[datetime, str | None]:
-    """A wall-clock time in ``zone`` as UTC: the earlier instant of a DST fold (with a note);
-    ValueError for a time the DST gap skips."""
-    early = naive.replace(tzinfo=zone, fold=0)
-    late = naive.replace(tzinfo=zone, fold=1)
-    if early.utcoffset() == late.utcoffset():
-        return early.astimezone(UTC), None
-    round_trip = early.astimezone(UTC).astimezone(zone).replace(tzinfo=None)
-    if round_trip != naive:
-        raise ValueError(f"the local time does not exist in {zone} (DST gap)")
-    return early.astimezone(UTC), f"ambiguous local time in {zone} (DST fold), read as the earlier"

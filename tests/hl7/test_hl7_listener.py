@@ -87,6 +87,7 @@ def test_code_stroke_sequence_fills_the_timeline_once(feed: Feed) -> None:
     assert case.groin_puncture_at == at("2026-11-20T10:31:00-05:00")
     assert case.study_instance_uid.startswith("hl7-") and case.cta_at is None
     assert case.patient_name == "TESTPATIENT^ALICE"
+    assert case.thrombolytic_agent == "tenecteplase"
     with feed.factory() as session:
         sources = provenance(session, case)
         assert sources.sources == {"arrival_at": "hl7", "needle_at": "hl7",
@@ -242,3 +243,14 @@ def test_no_ack_while_the_database_is_unreachable(tmp_path: Path) -> None:
     finally:
         listener.stop()
         engine.dispose()
+
+
+def test_a_dst_fold_arrival_is_read_as_the_earlier_and_noted_on_the_case(feed: Feed,
+                                                                         tmp_path: Path) -> None:
+    fold = tmp_path / "fold.hl7"
+    fold.write_text(message("code_stroke.hl7", 0).replace("20261120092000", "20261101013000"))
+    assert mllp_send(feed.port, fold) == [("AA", "CS0001")]
+    case = feed.case()
+    assert case.arrival_at == at("2026-11-01T01:30:00-04:00")  # EDT, the earlier of the two
+    assert [n.split(":", 1)[0] for n in case.time_notes] == ["arrival_at"]
+    assert "HL7 PV1-44" in case.time_notes[0] and "DST fold" in case.time_notes[0]
