@@ -56,8 +56,6 @@ COMPLETION = "strokealert_completion"
 """A series or study completed (``completion_events`` row): the pipeline dispatcher looks."""
 CASES = "strokealert_cases"
 """A case was created or changed (analysis, acknowledgement, timeline): live worklists look."""
-CASES = "strokealert_cases"
-"""A case was created or changed (analysis, acknowledgement, timeline): live worklists look."""
 
 Callback = Callable[[str], object]
 """Called with the notification's payload ('' when none, or after a reconnect)."""
