@@ -84,7 +84,7 @@ def numbers(value: Any, count: int) -> tuple[float, ...] | None:
     """``count`` finite floats from a multi-valued DS element, or None when it is not that."""
     if value is None:
         return None
-    items = [value] if isinstance(value, str | bytes | int | float) else list(value)
+    items: list[Any] = [value] if isinstance(value, str | bytes | int | float) else list(value)
     if len(items) == 1 and isinstance(items[0], str | bytes):
         text = items[0].decode("latin-1") if isinstance(items[0], bytes) else items[0]
         items = text.split("\\")

@@ -11,6 +11,7 @@ from typing import Any
 from pydicom.datadict import dictionary_VR, tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 
 from strokealert.dicom.classify import Header, SliceInfo, slice_info
 
@@ -24,11 +25,14 @@ BINARY_FORMATS = {"US": "H", "UL": "I", "SS": "h", "SL": "i"}
 
 
 @lru_cache(maxsize=256)
-def _tag(keyword: str) -> int:
+def _tag(keyword: str) -> BaseTag:
     tag = tag_for_keyword(keyword)
     if tag is None:
         raise KeyError(keyword)
-    return tag
+    return BaseTag(tag)
+
+
+SPECIFIC_CHARACTER_SET = BaseTag(0x00080005)
 
 
 class RawHeader:
@@ -42,7 +46,7 @@ class RawHeader:
 
     def __init__(self, ds: Dataset) -> None:
         self._ds = ds
-        charset = ds._dict.get(0x00080005)  # noqa: SLF001 - raw access on purpose
+        charset = ds._dict.get(SPECIFIC_CHARACTER_SET)  # noqa: SLF001 - raw access on purpose
         name = ""
         if isinstance(charset, RawDataElement) and charset.value:
             name = charset.value.decode("latin-1").strip(" \x00").split("\\")[0]

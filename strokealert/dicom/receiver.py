@@ -14,11 +14,15 @@ import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.uid import (
     UID,
+    CTImageStorage,
     DeflatedExplicitVRLittleEndian,
+    EnhancedCTImageStorage,
     ExplicitVRLittleEndian,
     HTJ2KLossless,
     HTJ2KLosslessRPCL,
@@ -27,7 +31,9 @@ from pydicom.uid import (
     JPEGLossless,
     JPEGLosslessSV1,
     JPEGLSLossless,
+    LegacyConvertedEnhancedCTImageStorage,
     RLELossless,
+    SecondaryCaptureImageStorage,
 )
 from pynetdicom import (
     AE,
@@ -36,14 +42,8 @@ from pynetdicom import (
     _config,
     evt,
 )
-from pynetdicom.events import Event
-from pynetdicom.sop_class import (
-    CTImageStorage,
-    EnhancedCTImageStorage,
-    LegacyConvertedEnhancedCTImageStorage,
-    SecondaryCaptureImageStorage,
-    Verification,
-)
+from pynetdicom.dimse_primitives import C_STORE
+from pynetdicom.events import Event, EventHandlerType
 
 from strokealert.config import Settings
 from strokealert.dicom.index import Indexer, InstanceRecord, QuarantineRecord
@@ -58,6 +58,7 @@ STORAGE_CLASSES = (CTImageStorage, EnhancedCTImageStorage, LegacyConvertedEnhanc
 TRANSFER_SYNTAXES = [ImplicitVRLittleEndian, ExplicitVRLittleEndian,
                      DeflatedExplicitVRLittleEndian, RLELossless, JPEGLossless, JPEGLosslessSV1,
                      JPEGLSLossless, JPEG2000Lossless, HTJ2KLossless, HTJ2KLosslessRPCL]
+VERIFICATION_SOP_CLASS = UID("1.2.840.10008.1.1")  # PS3.4 A.4: C-ECHO
 
 UNLIMITED_BY_PYNETDICOM = 1 << 30
 STATUS_SUCCESS = 0x0000
@@ -141,7 +142,7 @@ def read_header(ds: Dataset, transfer_syntax: UID, command_sop_uid: str,
         series_uid = _raw_text(ds, TAG_SERIES_UID)
         sop_uid = _raw_text(ds, TAG_SOP_UID)
         sop_class = _raw_text(ds, TAG_SOP_CLASS)
-        pixel = ds.get_item(TAG_PIXEL_DATA)
+        pixel = cast("RawDataElement | None", ds.get_item(TAG_PIXEL_DATA))  # raw, see above
     except Exception as exc:  # pydicom parses lazily: a broken stream raises here
         raise BadInstance(STATUS_CANNOT_PARSE, f"unparseable dataset: {exc}") from exc
     for name, uid in (("StudyInstanceUID", study_uid), ("SeriesInstanceUID", series_uid),
@@ -213,21 +214,23 @@ class Receiver:
         ae.dimse_timeout = self.settings.dicom_dimse_timeout_s
         for sop_class in STORAGE_CLASSES:
             ae.add_supported_context(sop_class, TRANSFER_SYNTAXES)
-        ae.add_supported_context(Verification)
+        ae.add_supported_context(VERIFICATION_SOP_CLASS)
         return ae
 
     def start(self) -> None:
         _config.LOG_HANDLER_LEVEL = "none"
         ae = self._make_ae()
-        handlers = [(evt.EVT_C_STORE, self._handle_store), (evt.EVT_C_ECHO, lambda _e: 0x0000),
-                    (evt.EVT_CONN_OPEN, tune_connection)]
-        self._server = ae.make_server(
+        handlers: list[EventHandlerType] = [
+            (evt.EVT_C_STORE, self._handle_store), (evt.EVT_C_ECHO, lambda _e: 0x0000),
+            (evt.EVT_CONN_OPEN, tune_connection)]
+        server = cast(GuardedAssociationServer, ae.make_server(  # an instance of server_class
             (self.settings.dicom_host, self.settings.dicom_port),
             ssl_context=tls_context(self.settings), evt_handlers=handlers,
             server_class=GuardedAssociationServer,
             limits=TransportLimits.from_settings(self.settings),
-            socket_class=WaitingAssociationSocket)
-        self._thread = threading.Thread(target=self._server.serve_forever,
+            socket_class=WaitingAssociationSocket))
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever,
                                         name="dicom-receiver", daemon=True)
         self._thread.start()
         log.info("DICOM receiver %s listening on %s:%d", self.settings.dicom_ae_title,
@@ -265,7 +268,7 @@ class Receiver:
         """C-STORE: check, write as received, queue for indexing; never blocks on the DB."""
         received_at = datetime.now(UTC)
         calling_aet = str(event.assoc.requestor.ae_title).strip()
-        request = event.request
+        request = cast(C_STORE, event.request)  # the EVT_C_STORE handler
         command_sop_uid = str(request.AffectedSOPInstanceUID or "")
         transfer_syntax = UID(event.context.transfer_syntax)
         try:
@@ -294,6 +297,7 @@ class Receiver:
         # (pynetdicom's encoded_dataset() builds the same meta through pydicom: ~1 ms).
         meta = part10_header(header.sop_class_uid, header.sop_uid, str(transfer_syntax),
                              PYNETDICOM_IMPLEMENTATION_UID, PYNETDICOM_IMPLEMENTATION_VERSION)
+        assert request.DataSet is not None  # event.dataset was decoded from it above
         stream = request.DataSet.getvalue()
         try:
             write_atomic(path, meta, stream)

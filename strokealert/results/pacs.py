@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE, Association
+from pynetdicom import AE
+from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext, build_context
 
 from strokealert.config import Settings

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict
 
 import highdicom as hd
 from pydicom.dataset import Dataset
@@ -100,6 +100,16 @@ def _perfusion_algorithm() -> hd.sr.AlgorithmIdentification:
     return hd.sr.AlgorithmIdentification(name="strokealert perfusion", version=SOFTWARE_VERSION)
 
 
+class _VolumeGroupContent(TypedDict):
+    """The arguments both volume measurement-group constructors share."""
+
+    tracking_identifier: hd.sr.TrackingIdentifier
+    finding_type: hd.sr.CodedConcept
+    finding_sites: list[hd.sr.FindingSite]
+    measurements: list[hd.sr.Measurement]
+    algorithm_id: hd.sr.AlgorithmIdentification
+
+
 def _volume_group(
     identifier: str, finding: hd.sr.CodedConcept, volume_ml: float,
     segmentation: Dataset | None, segment_number: int, source_image: Dataset | None,
@@ -107,9 +117,10 @@ def _volume_group(
         hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations:
     measurement = hd.sr.Measurement(name=VOLUME, value=volume_ml, unit=MILLILITER,
                                     algorithm_id=_perfusion_algorithm())
-    common = {"tracking_identifier": _tracking(identifier), "finding_type": finding,
-              "finding_sites": [hd.sr.FindingSite(BRAIN)], "measurements": [measurement],
-              "algorithm_id": _perfusion_algorithm()}
+    common: _VolumeGroupContent = {
+        "tracking_identifier": _tracking(identifier), "finding_type": finding,
+        "finding_sites": [hd.sr.FindingSite(BRAIN)], "measurements": [measurement],
+        "algorithm_id": _perfusion_algorithm()}
     if segmentation is not None:
         segment = hd.sr.ReferencedSegment.from_segmentation(segmentation, segment_number)
         return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
