@@ -100,12 +100,13 @@ def provenance(session: Session, case: Case) -> Provenance:
 def apply_feed_value(session: Session, case: Case, name: str, value: datetime, *, source: str,
                      message_id: int | None, now: datetime) -> str:
     """Put a feed's ``value`` in timeline field ``name`` unless a hand entry holds another
-    value; returns ``applied``, ``unchanged`` or ``conflict`` (recorded, not applied)."""
+    value (a time typed in, or one cleared by hand); returns ``applied``, ``unchanged`` or
+    ``conflict`` (recorded, not applied)."""
     current = getattr(case, name)
     if current == value:
         return "unchanged"
-    if current is not None:
-        hand = _hand_edits(session, case.id).get(name)
+    hand = _hand_edits(session, case.id).get(name)
+    if current is not None or hand is not None:
         applied = [e for e in _feed_events(session, case.id)
                    if e.field == name and e.outcome == "applied"]
         if _source(name, hand, applied[-1] if applied else None) == "manual":

@@ -254,3 +254,24 @@ def test_a_dst_fold_arrival_is_read_as_the_earlier_and_noted_on_the_case(feed: F
     assert case.arrival_at == at("2026-11-01T01:30:00-04:00")  # EDT, the earlier of the two
     assert [n.split(":", 1)[0] for n in case.time_notes] == ["arrival_at"]
     assert "HL7 PV1-44" in case.time_notes[0] and "DST fold" in case.time_notes[0]
+
+
+def test_a_time_cleared_by_hand_is_not_refilled_silently(feed: Feed, tmp_path: Path) -> None:
+    assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7")[1] == ("AA", "CS0002")
+    case_id = feed.case().id
+    with feed.factory.begin() as session:  # the coordinator clears a wrong needle time
+        case = session.get(Case, case_id)
+        assert case is not None and case.needle_at is not None
+        old, case.needle_at = case.needle_at.isoformat(), None
+        record(session, "timeline_edit", username="coord", role="coordinator",
+               object_type="case", object_id=case_id,
+               detail={"changes": {"needle_at": [old, None]}})
+    again = tmp_path / "ras.hl7"
+    again.write_text(message("code_stroke.hl7", 1).replace("|CS0002|", "|CS0012|"))
+    assert mllp_send(feed.port, again) == [("AA", "CS0012")]
+    case = feed.case()
+    assert case.needle_at is None
+    with feed.factory() as session:
+        shown = provenance(session, case)
+    assert [(c.field, c.current, c.incoming) for c in shown.conflicts] == [
+        ("needle_at", None, at("2026-11-20T09:52:00-05:00"))]
