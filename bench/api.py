@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from strokealert import db  # noqa: E402
 from strokealert.api.server import WebComponent  # noqa: E402
-from strokealert.cases import URGENCY  # noqa: E402
 from strokealert.api.services.users import add_user  # noqa: E402
+from strokealert.cases import URGENCY  # noqa: E402
 from strokealert.config import Settings  # noqa: E402
 from strokealert.db.models.cases import Case  # noqa: E402
 from tests.api.helpers import analysis  # noqa: E402
