@@ -126,11 +126,11 @@ class MllpListener:
                 log.warning("hl7 data outside an MLLP frame (no 0x0B start), connection closed")
                 return
             try:
-                outcome = await loop.run_in_executor(
+                ack = await loop.run_in_executor(
                     self._workers, partial(self.receiver.receive, frame, peer=peer))
             except StorageUnavailable:
                 return
-            writer.writeblock(outcome.ack.encode("utf-8"))
+            writer.writeblock(ack.encode("utf-8"))
             try:
                 await writer.drain()
             except ConnectionError:

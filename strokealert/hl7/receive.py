@@ -14,7 +14,6 @@ carry the same.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
@@ -48,16 +47,6 @@ class StorageUnavailable(RuntimeError):
     """The message could not be stored (database down): no ACK may be sent."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What happened to one received message."""
-
-    ack: str  # the ACK message text
-    status: str  # accepted / error / rejected
-    message_id: int
-    duplicate: bool
-
-
 def decode(frame: bytes) -> str:
     """The frame's text: UTF-8 (ASCII included), else Latin-1 (HL7's 8859/1 default)."""
     try:
@@ -77,9 +66,10 @@ class Receiver:
         self.code_stroke_reasons = list(settings.hl7_code_stroke_reasons)
         self.engine: Engine = factory.kw["bind"]
 
-    def receive(self, frame: bytes, *, peer: str = "") -> Outcome:
-        """Store and apply one MLLP frame's message; the ACK to send once this returns.
-        Raises :class:`StorageUnavailable` when nothing could be stored."""
+    def receive(self, frame: bytes, *, peer: str = "") -> str:
+        """Store and apply one MLLP frame's message; returns the ACK text to send (the
+        message is committed by then). Raises :class:`StorageUnavailable` when nothing could
+        be stored."""
         raw = decode(frame).replace("\r\n", "\r").strip("\r\n")
         try:
             header = read_header(raw)
@@ -107,12 +97,12 @@ class Receiver:
                 raise StorageUnavailable(type(exc).__name__) from exc
 
     def _transaction(self, raw: str, header: Header, failure: Hl7Error | None,
-                     peer: str) -> Outcome:
+                     peer: str) -> str:
         with self.factory.begin() as session:
             return self._store(session, raw, header, failure, peer)
 
     def _store(self, session: Session, raw: str, header: Header, failure: Hl7Error | None,
-               peer: str) -> Outcome:
+               peer: str) -> str:
         now = datetime.now(UTC)
         if header.control_id is not None:
             stored = session.scalar(select(Hl7Message).where(
@@ -123,7 +113,7 @@ class Receiver:
                 stored.resends += 1
                 log.info("hl7 message control_id=%s type=%s resent: %s again, not reapplied",
                          header.control_id, header.message_type, stored.status)
-                return Outcome(self._ack(header, stored), stored.status, stored.id, True)
+                return self._ack(header, stored)
         row = Hl7Message(sending_application=header.sending_application[:180],
                          sending_facility=header.sending_facility[:180],
                          control_id=(header.control_id or "")[:199] or None,
@@ -155,7 +145,7 @@ class Receiver:
                              "case_id": row.case_id})
         log.info("hl7 message control_id=%s type=%s %s", row.control_id, row.message_type,
                  row.status)
-        return Outcome(build_ack(header, failure), row.status, row.id, False)
+        return build_ack(header, failure)
 
     def _apply(self, session: Session, row: Hl7Message, inbound: Inbound,
                now: datetime) -> list[str]:
@@ -174,7 +164,7 @@ class Receiver:
         for earlier in replay:
             earlier_inbound = parse_message(earlier.raw, zone=self.zone,
                                             code_stroke_reasons=self.code_stroke_reasons)
-            earlier.case_id = case.id
+            earlier.case_id, earlier.error = case.id, "; ".join(earlier_inbound.notes) or None
             match.apply_times(session, case, earlier_inbound, message_id=earlier.id, now=now)
         notes += [f"{name}: conflict with a hand entry, not applied"
                   for name, outcome in outcomes.items() if outcome == "conflict"]

@@ -125,7 +125,7 @@ def test_messages_before_the_arrival_are_applied_when_it_opens_the_case(feed: Fe
     early = tmp_path / "early.hl7"
     early.write_text(message("code_stroke.hl7", 1) + "\n" + message("code_stroke.hl7", 2))
     assert mllp_send(feed.port, early) == [("AA", "CS0002"), ("AA", "CS0003")]
-    assert all(m.case_id is None for m in feed.messages())
+    assert all(m.case_id is None and m.error for m in feed.messages())
     late = tmp_path / "arrival.hl7"
     late.write_text(message("code_stroke.hl7", 0))
     assert mllp_send(feed.port, late) == [("AA", "CS0001")]
@@ -133,6 +133,7 @@ def test_messages_before_the_arrival_are_applied_when_it_opens_the_case(feed: Fe
     assert case.needle_at == at("2026-11-20T09:52:00-05:00")
     assert case.groin_puncture_at == at("2026-11-20T10:31:00-05:00")
     assert {m.case_id for m in feed.messages()} == {case.id}
+    assert [m.error for m in feed.messages()] == [None, None, None]  # "no case" note gone
 
 
 def test_a_hand_entry_is_kept_and_the_conflict_shown(feed: Feed, tmp_path: Path) -> None:
