@@ -9,6 +9,8 @@ Mapping (the README's "HL7 feeds" table):
   (RxNorm 19098) administration, RXA-20 not ``RE``/``NA``/``PA`` -> ``needle_at``.
 - ``ORM^O01`` / ``ORU^R01`` (procedure): OBR-4 a mechanical thrombectomy (CPT 61645), OBR-7
   (procedure start) -> ``groin_puncture_at``.
+- ``ADT^A03`` (discharge) with PV1-36 a transfer to another acute-care hospital (UB-04 02, 05,
+  43, 66): PV1-45, else EVN-6, else EVN-2 -> ``transfer_out_at``.
 - ``RDE^O11`` (orders) and ``SIU^S12`` (schedules) are accepted: they carry no event time.
 
 Patient: PID-3 (the ``MR`` repetition, else the first) is the MRN; PV1-19 the visit number
@@ -29,10 +31,12 @@ import hl7
 from strokealert.cases import wall_clock_to_utc
 
 ARRIVAL_EVENTS = frozenset({"A01", "A04", "A08"})
-SUPPORTED = frozenset({"ADT^A01", "ADT^A04", "ADT^A08", "RAS^O17", "ORM^O01", "ORU^R01",
+SUPPORTED = frozenset({"ADT^A01", "ADT^A03", "ADT^A04", "ADT^A08", "RAS^O17", "ORM^O01", "ORU^R01",
                        "RDE^O11", "SIU^S12"})
 THROMBOLYTICS = {"8410": "alteplase", "19098": "tenecteplase"}  # RxNorm ingredient codes
 THROMBECTOMY_CODES = frozenset({"61645"})  # CPT: intracranial mechanical thrombectomy
+# PV1-36 discharge disposition (UB-04 codes) of a transfer to another acute-care hospital.
+TRANSFER_DISPOSITIONS = frozenset({"02", "05", "43", "66"})
 NOT_GIVEN = frozenset({"RE", "NA", "PA"})  # RXA-20: refused, not administered, partial
 PROCESSING_IDS = frozenset({"P", "T", "D"})
 
@@ -131,10 +135,17 @@ def parse_message(raw: str, *, zone: tzinfo, code_stroke_reasons: list[str]) -> 
     kind = header.message_type.partition("^")[0]
     read: dict[str, Reading] = {}
     code_stroke, agent = False, None
-    if kind == "ADT":
-        read["arrival_at"] = reader.arrival()
+    if kind == "ADT" and header.trigger in ARRIVAL_EVENTS:
+        read["arrival_at"] = reader.first_time((("PV1", 44), ("EVN", 6), ("EVN", 2)),
+                                               "arrival")
         reasons = {r.strip().upper() for r in code_stroke_reasons}
         code_stroke = bool(reasons & {c.upper() for c in reader.components("PV2", 3)[:2]})
+    elif kind == "ADT":  # A03 discharge
+        if reader.text("PV1", 36) in TRANSFER_DISPOSITIONS:
+            read["transfer_out_at"] = reader.first_time(
+                (("PV1", 45), ("EVN", 6), ("EVN", 2)), "discharge")
+        else:
+            reader.notes.append("discharge disposition (PV1-36) is not a transfer out")
     elif kind == "RAS":
         needle = reader.needle()
         if needle is not None:
@@ -222,12 +233,14 @@ class _Reader:
             raise Hl7Error("AE", DATA_TYPE_ERROR, f"{where}: {exc}") from None
         return Reading(moment, where, note)
 
-    def arrival(self) -> Reading:
-        for name, n in (("PV1", 44), ("EVN", 6), ("EVN", 2)):
+    def first_time(self, fields: tuple[tuple[str, int], ...], what: str) -> Reading:
+        """The first of ``fields`` that holds a time; AE when none does."""
+        for name, n in fields:
             value = self.text(name, n)
             if value:
                 return self.time(value, f"{name}-{n}")
-        raise Hl7Error("AE", REQUIRED_FIELD_MISSING, "no arrival time (PV1-44, EVN-6, EVN-2)")
+        where = ", ".join(f"{name}-{n}" for name, n in fields)
+        raise Hl7Error("AE", REQUIRED_FIELD_MISSING, f"no {what} time ({where})")
 
     def needle(self) -> tuple[Reading, str] | None:
         """The earliest thrombolytic administration given, and its agent."""

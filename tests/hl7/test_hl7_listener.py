@@ -276,3 +276,16 @@ def test_a_time_cleared_by_hand_is_not_refilled_silently(feed: Feed, tmp_path: P
         shown = provenance(session, case)
     assert [(c.field, c.current, c.incoming) for c in shown.conflicts] == [
         ("needle_at", None, at("2026-11-20T09:52:00-05:00"))]
+
+
+def test_a_discharge_to_another_hospital_is_the_transfer_out(feed: Feed, tmp_path: Path) -> None:
+    assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7")[0] == ("AA", "CS0001")
+    assert mllp_send(feed.port, MESSAGES / "transfer_out.hl7") == [("AA", "CS0005")]
+    home = tmp_path / "home.hl7"  # a discharge home (PV1-36 01) is no transfer
+    home.write_text(message("transfer_out.hl7").replace("|CS0005|", "|CS0006|")
+                    .replace("|02|", "|01|"))
+    assert mllp_send(feed.port, home) == [("AA", "CS0006")]
+    case = feed.case()
+    assert case.transfer_out_at == at("2026-11-20T11:02:00-05:00")
+    assert case.arrival_at == at("2026-11-20T09:20:00-05:00")  # an A03 is no arrival
+    assert "not a transfer out" in (feed.messages()[-1].error or "")
