@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from strokealert.errors import InputError
+
+if TYPE_CHECKING:
+    from strokealert.lvo.dataset import Sample
 
 lvo_app = typer.Typer(help="Train and evaluate the LVO model (synthetic or local data).",
                       no_args_is_help=True)
@@ -20,13 +24,13 @@ CACHE_CHUNK = 100  # cases per cache file: seeds first..first+99
 
 
 def _synthetic(profile_name: str, first_seed: int, count: int, workers: int,
-               cache: Path | None) -> list:
+               cache: Path | None) -> list[Sample]:
     """Cases ``first_seed …`` of a profile, reusing (and filling) the cache chunk by chunk."""
     from strokealert.lvo.dataset import generate, load_samples, save_samples
     from strokealert.phantoms.cta import HELDOUT, TRAIN
 
     profile = {"train": TRAIN, "heldout": HELDOUT}[profile_name]
-    samples: list = []
+    samples: list[Sample] = []
     for start in range(first_seed, first_seed + count, CACHE_CHUNK):
         size = min(CACHE_CHUNK, first_seed + count - start)
         path = cache / f"{profile_name}-{start}-{size}.npz" if cache else None
@@ -41,7 +45,7 @@ def _synthetic(profile_name: str, first_seed: int, count: int, workers: int,
     return samples
 
 
-def _real(data: Path, layout: str) -> list:
+def _real(data: Path, layout: str) -> list[Sample]:
     from strokealert.lvo.dataset import real_samples
 
     if not data.is_dir():
@@ -150,7 +154,7 @@ def phantom_cta(
     chosen = None if site == "none" else site
     spec = draw_case(seed, FULL, lvo_site=chosen if site != "random" else "random",
                      quality=quality)
-    updates: dict = {"spacing_mm": (slice_mm, pixel_mm, pixel_mm), "neck": neck}
+    updates: dict[str, Any] = {"spacing_mm": (slice_mm, pixel_mm, pixel_mm), "neck": neck}
     if spec.lvo_site in ("ICA", "M1", "M2") and site != "random":
         updates["side"] = side
     spec = dataclasses.replace(spec, **updates)

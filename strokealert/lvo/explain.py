@@ -23,23 +23,23 @@ UPSCALE = 4
 
 def grad_cam(model: LvoModel, canvas: np.ndarray, class_name: str) -> np.ndarray:
     """Grad-CAM of ``class_name`` on the last residual stage, upsampled to the canvas (0..1)."""
-    from monai.visualize import GradCAM
+    from monai.visualize.class_activation_maps import GradCAM
 
     network = model.network
     cam = GradCAM(nn_module=network, target_layers="layer4")
     with torch.enable_grad():
         heat = cam(x=network_input(canvas[None]), class_idx=CLASSES.index(class_name))
     network.eval()
-    heat = heat[0, 0].detach().numpy().astype(np.float32)
-    heat -= heat.min()
-    return heat / heat.max() if heat.max() > 0 else heat
+    heat_map: np.ndarray = heat[0, 0].detach().numpy().astype(np.float32)
+    heat_map -= heat_map.min()
+    return heat_map / heat_map.max() if heat_map.max() > 0 else heat_map
 
 
 def vessel_deficit(canvas: np.ndarray) -> np.ndarray:
     """Where the mirror image has vessel and this side has none (0..1, smoothed): the missing
     segment of a lateral occlusion stands out on its own side."""
     missing = np.clip(canvas[:, ::-1] - canvas, 0.0, None)
-    smooth = ndimage.gaussian_filter(missing, 1.5)
+    smooth: np.ndarray = ndimage.gaussian_filter(missing, 1.5)
     return smooth / smooth.max() if smooth.max() > 0 else smooth
 
 
@@ -73,8 +73,8 @@ def _gray(image: np.ndarray) -> np.ndarray:
 
 
 def key_images(axial: np.ndarray, coronal: np.ndarray, heat: np.ndarray | None,
-               marks: tuple | None, caption: str, out_dir: Path, prefix: str = "lvo"
-               ) -> list[str]:
+               marks: tuple[tuple[int, int], ...] | None, caption: str, out_dir: Path,
+               prefix: str = "lvo") -> list[str]:
     """Write ``<prefix>_mip.png`` (axial + coronal MIP, segment marked) and, with a heat map,
     ``<prefix>_heatmap.png``. Returns the file names (relative to ``out_dir``)."""
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from monai.networks.nets import ResNet
+from monai.networks.nets.resnet import ResNet
 
 CLASSES = ("none", "ICA_left", "M1_left", "M2_left", "ICA_right", "M1_right", "M2_right",
            "basilar")
@@ -55,7 +55,8 @@ def network_input(canvases: np.ndarray) -> torch.Tensor:
 
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-5, 1 - 1e-5)
-    return np.log(p / (1 - p))
+    logit: np.ndarray = np.log(p / (1 - p))
+    return logit
 
 
 @dataclass
@@ -91,12 +92,15 @@ class LvoModel:
         x = network_input(canvases)
         direct = self.network(x)
         mirrored = self.network(torch.flip(x, dims=[-1]))[:, list(FLIP_PERMUTATION)]
-        return ((direct + mirrored) / 2).numpy().astype(np.float64)
+        logits: np.ndarray = ((direct + mirrored) / 2).numpy().astype(np.float64)
+        return logits
 
     def fuse(self, cnn_p: np.ndarray, asym_features: np.ndarray) -> np.ndarray:
         """Calibrated p(LVO) from the network's p and the asymmetry features (N, 5)."""
         z = np.column_stack([_logit(cnn_p), asym_features])
-        return 1.0 / (1.0 + np.exp(-(z @ self.fusion_weights + self.fusion_bias)))
+        probability: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ self.fusion_weights
+                                                         + self.fusion_bias)))
+        return probability
 
     def predict(self, canvases: np.ndarray, asym_features: np.ndarray) -> list[Prediction]:
         logits = self.class_logits(canvases)

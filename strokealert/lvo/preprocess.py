@@ -59,8 +59,9 @@ def block_reduce(volume: np.ndarray, spacing_mm: Sequence[float], target_mm: flo
     for z0 in range(0, out.shape[0], 16):  # chunks keep the float copy small
         part = trimmed[z0 * fz:(z0 + 16) * fz].astype(np.float32)
         out[z0:z0 + 16] = part.reshape(-1, fz, out.shape[1], fy, out.shape[2], fx).mean((1, 3, 5))
-    new_spacing = tuple(float(s * f) for s, f in zip(spacing_mm, factors, strict=True))
-    return out, new_spacing  # type: ignore[return-value]
+    new_spacing = (float(spacing_mm[0] * fz), float(spacing_mm[1] * fy),
+                   float(spacing_mm[2] * fx))
+    return out, new_spacing
 
 
 def _largest_component(mask: np.ndarray) -> np.ndarray:
@@ -69,12 +70,14 @@ def _largest_component(mask: np.ndarray) -> np.ndarray:
         return mask
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    return labels == int(np.argmax(sizes))
+    largest: np.ndarray = labels == int(np.argmax(sizes))
+    return largest
 
 
 def bone_mask(hu: np.ndarray) -> np.ndarray:
     """Skull and other thick bone: above 300 HU after an opening (vessels are thinner)."""
-    opened = ndimage.binary_opening(hu > 300, structure=ndimage.generate_binary_structure(3, 1))
+    opened: np.ndarray = ndimage.binary_opening(
+        hu > 300, structure=ndimage.generate_binary_structure(3, 1))
     return opened | (hu > 900)
 
 
@@ -154,7 +157,8 @@ def _rotation(yaw_deg: float, roll_deg: float) -> np.ndarray:
     rz = np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
     c, s = np.cos(np.deg2rad(roll_deg)), np.sin(np.deg2rad(roll_deg))
     ry = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
-    return rz @ ry
+    rotation: np.ndarray = rz @ ry
+    return rotation
 
 
 def canonical_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -172,7 +176,8 @@ def to_canonical(volume: np.ndarray, spacing_mm: Sequence[float], rot: np.ndarra
     hz, hy, hx = np.meshgrid(gz, gy, gx, indexing="ij")
     pts = rot @ np.stack([hx.ravel(), hy.ravel(), hz.ravel()]) + centre[:, None]
     coords = [pts[2] / dz, pts[1] / dy, pts[0] / dx]
-    out = ndimage.map_coordinates(volume, coords, order=order, mode="constant", cval=cval)
+    out: np.ndarray = ndimage.map_coordinates(volume, coords, order=order, mode="constant",
+                                              cval=cval)
     return out.reshape(hz.shape).astype(np.float32)
 
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import torch
@@ -58,7 +59,8 @@ def augment(x: torch.Tensor, y: torch.Tensor, generator: torch.Generator
     return x.clamp(0, 1.5), y
 
 
-def train_network(train: Sequence[Sample], config: TrainConfig) -> tuple[torch.nn.Module, dict]:
+def train_network(train: Sequence[Sample], config: TrainConfig
+                  ) -> tuple[torch.nn.Module, dict[str, Any]]:
     """Fit the network on ``train``; returns it and a summary (epochs, seconds, final loss)."""
     torch.manual_seed(config.seed)
     torch.set_num_threads(config.threads)
@@ -119,7 +121,7 @@ def fit_logistic(features: np.ndarray, labels: np.ndarray, l2: float = 1e-2,
     return w[:-1], float(w[-1])
 
 
-def calibrate(model: LvoModel, val: Sequence[Sample]) -> dict:
+def calibrate(model: LvoModel, val: Sequence[Sample]) -> dict[str, Any]:
     """Fit the fusion/calibration and the operating threshold on the validation split."""
     usable = [s for s in val if s.quality_ok]
     logits = model.class_logits(np.stack([s.canvas.astype(np.float32) for s in usable]))

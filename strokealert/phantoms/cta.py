@@ -86,12 +86,16 @@ class CaseSpec:
         return data
 
 
+def _three_floats(values: np.ndarray) -> tuple[float, float, float]:
+    return float(values[0]), float(values[1]), float(values[2])
+
+
 def draw_case(seed: int, profile: Profile = TRAIN, *, lvo_site: str | None = "random",
               quality: str = "random") -> CaseSpec:
     """Draw a case. ``lvo_site`` "random" draws 60 % LVO (ICA/M1/M2/basilar) and 40 % negatives."""
     rng = np.random.default_rng(seed)
     if lvo_site == "random":
-        lvo_site = rng.choice(["ICA", "M1", "M2", "basilar", None],
+        lvo_site = rng.choice(np.array(["ICA", "M1", "M2", "basilar", None], dtype=object),
                               p=[0.13, 0.17, 0.17, 0.13, 0.40])
     side = "none" if lvo_site in (None, "basilar") else str(rng.choice(["left", "right"]))
     negative_kind = None
@@ -116,17 +120,17 @@ def draw_case(seed: int, profile: Profile = TRAIN, *, lvo_site: str | None = "ra
         phase = "poor"
         arterial_enh = float(rng.uniform(25, 60))
         venous_enh = float(rng.uniform(0, 30))
-    spacing = (float(rng.choice(profile.slice_mm)),) + (float(rng.choice(profile.pixel_mm)),) * 2
-    rot = tuple(float(v) for v in rng.uniform(-profile.max_rotation_deg,
-                                               profile.max_rotation_deg, 3))
-    off = tuple(float(v) for v in rng.uniform(-profile.max_offset_mm, profile.max_offset_mm, 3)
-                * np.array([1.0, 1.0, 0.4]))
+    slice_mm, pixel_mm = float(rng.choice(profile.slice_mm)), float(rng.choice(profile.pixel_mm))
+    spacing = (slice_mm, pixel_mm, pixel_mm)
+    rot = _three_floats(rng.uniform(-profile.max_rotation_deg, profile.max_rotation_deg, 3))
+    off = _three_floats(rng.uniform(-profile.max_offset_mm, profile.max_offset_mm, 3)
+                        * np.array([1.0, 1.0, 0.4]))
     return CaseSpec(
         seed=seed, lvo_site=None if lvo_site is None else str(lvo_site), side=side,
         negative_kind=negative_kind, variants=variants, phase=phase,
         arterial_enh_hu=arterial_enh, venous_enh_hu=venous_enh,
         collateral=float(rng.uniform(0.0, 0.45)), noise_hu=float(rng.choice(profile.noise_hu)),
-        spacing_mm=spacing, rotation_deg=rot, offset_mm=off,  # type: ignore[arg-type]
+        spacing_mm=spacing, rotation_deg=rot, offset_mm=off,
         head_scale=float(rng.uniform(0.9, 1.1)), neck=bool(rng.random() < 0.4),
         motion_mm=float(rng.uniform(6, 12)) if quality == "motion" else 0.0,
         truncated=quality == "coverage", quality=quality,
@@ -292,8 +296,9 @@ def apply_occlusion(spec: CaseSpec, by_name: dict[str, Vessel], rng: np.random.G
     elif spec.negative_kind == "stenosis":
         name = str(rng.choice([f"M1_{side}", f"ICA_{side}"]))
         v = by_name[name]
-        n = len(v.radius)
-        at = int(rng.uniform(0.3, 0.7) * n) if name.startswith("M1") else int(0.8 * n)
+        n_points = len(v.radius)
+        at = int(rng.uniform(0.3, 0.7) * n_points) if name.startswith("M1") \
+            else int(0.8 * n_points)
         v.radius[max(at - 1, 0):at + 2] *= rng.uniform(0.35, 0.6)
         spec.extras["stenosis"] = name
 
@@ -316,7 +321,8 @@ def rotation_matrix(pitch_deg: float, roll_deg: float, yaw_deg: float) -> np.nda
     rx = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
     ry = np.array([[np.cos(b), 0, np.sin(b)], [0, 1, 0], [-np.sin(b), 0, np.cos(b)]])
     rz = np.array([[np.cos(c), -np.sin(c), 0], [np.sin(c), np.cos(c), 0], [0, 0, 1]])
-    return rz @ ry @ rx
+    rotation: np.ndarray = rz @ ry @ rx
+    return rotation
 
 
 def _chunks(n: int, size: int) -> Iterator[slice]:
@@ -388,7 +394,7 @@ def _tissue(hx: np.ndarray, hy: np.ndarray, hz: np.ndarray, semi: np.ndarray,
     depth = np.sqrt(hx * hx + hy * hy + hz * hz) * (1.0 - 1.0 / np.maximum(rho, 1e-3))
     edges = np.array([e for e, _ in _LAYERS], dtype=np.float32)
     values = np.array([v for _, v in _LAYERS] + [-1000.0], dtype=np.float32)
-    out = values[np.digitize(depth, edges, right=True)]
+    out: np.ndarray = values[np.digitize(depth, edges, right=True)]
     low = hz < -70 * k  # below the skull: the cranial layers give way to the neck
     out[low & (depth <= 13.0)] = 45.0
     neck = (((hx / (58 * k)) ** 2 + ((hy - 12 * k) / (62 * k)) ** 2) < 1) & (hz < -40 * k)

@@ -104,7 +104,7 @@ def ct_slice(
     sop_uid = sop_instance_uid or new_uid()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = sop_uid
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
     ds = Dataset()
@@ -227,7 +227,7 @@ def write_volume(
 
 def write_dynamic(
     frames_hu: np.ndarray,
-    frame_times_s: Sequence[float],
+    frame_times_s: Sequence[float] | np.ndarray,
     out_dir: Path,
     *,
     study: StudyInfo,
