@@ -26,6 +26,7 @@ from strokealert.api.security import (
     parse_proxies,
 )
 from strokealert.config import Settings
+from strokealert.quality.measures import case_flags
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -94,7 +95,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     push_config = web_push_config(settings)
     templates.env.globals.update(disclaimer=NOT_A_MEDICAL_DEVICE, version=__version__,
-                                 push_config=push_config)
+                                 push_config=push_config, case_flags=case_flags)
     state.templates = templates
     state.case_feed = cases.case_feed(state)
     state.oidc = _oidc_client(app, settings)

@@ -19,6 +19,7 @@ from notifications.models import OutboxMessage
 from strokealert.db.models.cases import Case
 from strokealert.db.models.ingest import Instance, QuarantinedFile, Study
 from strokealert.db.models.pipeline import Job
+from strokealert.quality import plausibility
 
 LATENCY_BUCKETS_S = (30, 60, 120, 180, 300, 600, 900, 1800)
 
@@ -63,16 +64,20 @@ class DatabaseCollector(Collector):
 
 
 def _histogram(session: Session, name: str, doc: str, kind: str) -> HistogramMetricFamily:
+    """Scan-to-alert or alert-to-ack durations; implausible intervals (quality.plausibility:
+    negative, over 24 h) are never exported as values."""
     if kind == "scan":
         rows = session.execute(select(Case.cta_at, Case.ctp_at, Case.alert_sent_at)
                                .where(Case.alert_sent_at.is_not(None)))
-        durations = [(r[2] - min(t for t in r[:2] if t)).total_seconds() for r in rows
-                     if r[0] or r[1]]
+        pairs = [("scan", "alert_sent_at", min(t for t in r[:2] if t), r[2]) for r in rows
+                 if r[0] or r[1]]
     else:
         rows = session.execute(select(Case.alert_sent_at, Case.first_ack_at)
                                .where(Case.alert_sent_at.is_not(None),
                                       Case.first_ack_at.is_not(None)))
-        durations = [(b - a).total_seconds() for a, b in rows]
+        pairs = [("alert_sent_at", "first_ack_at", a, b) for a, b in rows]
+    durations = [(end - start).total_seconds() for first, last, start, end in pairs
+                 if plausibility.check(first, last, start, end) is None]
     buckets = [(str(b), sum(1 for d in durations if d <= b)) for b in LATENCY_BUCKETS_S]
     buckets.append(("+Inf", len(durations)))
     metric = HistogramMetricFamily(name, doc)

@@ -71,6 +71,8 @@ class CaseDetail(CaseSummary):
     timeline: dict[str, Any]
     measures: dict[str, int | str | None]
     alerts: list[dict[str, Any]]
+    flags: list[str]  # implausible intervals, excluded from the measures
+    registry: dict[str, Any]  # final diagnosis, age, in-hospital stroke, thrombolytic, reasons
 
 
 class TimelineIn(BaseModel):
@@ -95,6 +97,14 @@ class TimelineIn(BaseModel):
     transfer_out_at: str | None = None
     tici: str | None = None
     transfer: bool | None = None
+    final_diagnosis: str | None = Field(None, description="ischemic, tia, ich, sah or mimic")
+    age_years: int | None = Field(None, description="age at arrival, years")
+    in_hospital_stroke: bool | None = None
+    thrombolytic_agent: str | None = Field(None, description="alteplase or tenecteplase")
+    ivt_delay_reason: str | None = Field(None, description="documented reason for a delay in "
+                                         "the thrombolytic: eligibility or medical")
+    ivt_not_given_reason: str | None = Field(None, description="documented reason for not "
+                                             "giving a thrombolytic (free text)")
 
 
 class AckIn(BaseModel):

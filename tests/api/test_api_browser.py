@@ -53,6 +53,7 @@ def test_browser_worklist_case_ack_needle_dashboard(tmp_path: Path, output_dir: 
     for i, (dtn, level) in enumerate(((38, "critical"), (72, "warning"))):
         start = today - timedelta(hours=5 + 30 * i)
         new_case(env.factory, f"1.2.826.0.77.{9 + i}", level, arrival_at=start,
+                 final_diagnosis="ischemic", age_years=70,
                  created_at=start, needle_at=start + timedelta(minutes=dtn),
                  ncct_at=start + timedelta(minutes=12), first_ack_by="Dr Okafor",
                  first_ack_at=start + timedelta(minutes=16))
@@ -97,6 +98,9 @@ def test_browser_worklist_case_ack_needle_dashboard(tmp_path: Path, output_dir: 
             expect(page.locator("#ack-panel")).to_contain_text("Acknowledged by Dr Stroke_Team")
             needle = (today - timedelta(minutes=8)).strftime("%Y-%m-%dT%H:%M")
             page.fill("input[name=needle_at]", needle)
+            # The registry population of the dashboard's DTN: an adult ischaemic stroke.
+            page.select_option("select[name=final_diagnosis]", "ischemic")
+            page.fill("input[name=age_years]", "67")
             page.click("#save-timeline")
             expect(page.locator("table.measures")).to_contain_text("42 min")
             # The acknowledgement is recorded by the notifications library (one source of truth).

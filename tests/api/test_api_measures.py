@@ -38,31 +38,32 @@ def test_minutes_are_counted_from_hh_mm() -> None:
 def env(tmp_path_factory: pytest.TempPathFactory) -> Env:
     env = make_env(tmp_path_factory.mktemp("measures"))
     f = env.factory
+    adult = {"final_diagnosis": "ischemic", "age_years": 70}  # in every registry population
     # DTN 60 exactly (boundary, counted ≤ 60), 61 (not), 30, 45 → shares over 4 valid cases.
-    new_case(f, "m.1", arrival_at=at(0), needle_at=at(60), ncct_at=at(10), cta_at=at(15))
-    new_case(f, "m.2", arrival_at=at(0), needle_at=at(61), ncct_at=at(26))
-    new_case(f, "m.3", arrival_at=at(0), needle_at=at(30))
-    new_case(f, "m.4", arrival_at=at(0), needle_at=at(45))
-    # UTD: needle without arrival; needle before arrival.
-    new_case(f, "m.5", needle_at=at(40), created_at=at(5))
-    new_case(f, "m.6", arrival_at=at(50), needle_at=at(20))
+    new_case(f, "m.1", **adult, arrival_at=at(0), needle_at=at(60), ncct_at=at(10), cta_at=at(15))
+    new_case(f, "m.2", **adult, arrival_at=at(0), needle_at=at(61), ncct_at=at(26))
+    new_case(f, "m.3", **adult, arrival_at=at(0), needle_at=at(30))
+    new_case(f, "m.4", **adult, arrival_at=at(0), needle_at=at(45))
+    # UTD: needle without arrival; implausible: needle before arrival.
+    new_case(f, "m.5", **adult, needle_at=at(40), created_at=at(5))
+    new_case(f, "m.6", **adult, arrival_at=at(50), needle_at=at(20))
     # Transfer-in: arrival at this hospital counts, not the referring door (arrival_at).
-    new_case(f, "m.7", transfer=True, arrival_at=at(-180), transfer_in_at=at(0),
+    new_case(f, "m.7", **adult, transfer=True, arrival_at=at(-180), transfer_in_at=at(0),
              groin_puncture_at=at(40), first_pass_at=at(55), reperfusion_at=at(70), tici="2b")
     # Transfer-in without arrival at this hospital: UTD for door-to-device.
-    new_case(f, "m.8", transfer=True, arrival_at=at(-100), first_pass_at=at(30))
+    new_case(f, "m.8", **adult, transfer=True, arrival_at=at(-100), first_pass_at=at(30))
     # Direct thrombectomy: puncture 80, first pass 95 (> 90), TICI 2c at 150 (> 120 from door,
     # 70 from puncture > 60).
-    new_case(f, "m.9", arrival_at=at(0), groin_puncture_at=at(80), first_pass_at=at(95),
+    new_case(f, "m.9", **adult, arrival_at=at(0), groin_puncture_at=at(80), first_pass_at=at(95),
              reperfusion_at=at(150), tici="2c")
     # Direct, TICI 2a: not in CSTK-11/12; first pass exactly 90.
-    new_case(f, "m.10", arrival_at=at(0), groin_puncture_at=at(70), first_pass_at=at(90),
+    new_case(f, "m.10", **adult, arrival_at=at(0), groin_puncture_at=at(70), first_pass_at=at(90),
              reperfusion_at=at(100), tici="2a")
     # Transferred out: door-in-door-out 121.
-    new_case(f, "m.11", arrival_at=at(0), transfer_out_at=at(121))
+    new_case(f, "m.11", **adult, arrival_at=at(0), transfer_out_at=at(121))
     # Alert timing: scan (earliest of CTA/CTP) → alert 4, alert → ack 3.
-    new_case(f, "m.12", arrival_at=at(0), cta_at=at(20), ctp_at=at(22), alert_sent_at=at(24),
-             first_ack_at=at(27))
+    new_case(f, "m.12", **adult, arrival_at=at(0), cta_at=at(20), ctp_at=at(22),
+             alert_sent_at=at(24), first_ack_at=at(27))
     return env
 
 
@@ -81,7 +82,8 @@ def test_door_to_needle(summary: dict) -> None:
     assert dtn["n"] == 4 and dtn["median"] == 52.5
     assert summary["shares"] == {"dtn_le_30": 0.25, "dtn_le_45": 0.5, "dtn_le_60": 0.75}
     reasons = sorted(e["reason"] for e in dtn["excluded"])
-    assert reasons == ["UTD: arrival time missing", "UTD: end before start (invalid time)"]
+    assert reasons == ["UTD: arrival time missing",
+                       "implausible: needle 30 min before arrival"]
     targets = {t["key"]: t for t in summary["targets"]}
     assert targets["target_stroke_phase3"]["actual"] == 0.75
     assert targets["target_stroke_phase3"]["met"] is False  # needs ≥ 85 %
@@ -131,7 +133,7 @@ def test_csv_export_one_row_per_case(env: Env) -> None:
     assert header[:5] == ["case_id", "site", "transfer_in", "last_known_well_date",
                           "last_known_well_time"]
     by_dtn = sorted(r["dtn_min"] for r in rows if r["dtn_min"])
-    assert by_dtn == ["30", "45", "60", "61", "UTD", "UTD"]
+    assert by_dtn == ["30", "45", "60", "61", "UTD", "implausible"]
     first = next(r for r in rows if r["dtn_min"] == "60")
     assert first["arrival_time"] == "02:00" and first["needle_time"] == "03:00"  # local HH:MM
     assert first["arrival_date"] == "03/14/2026"

@@ -93,7 +93,7 @@ def parse_timeline(body: dict[str, Any], zone: Any) -> dict[str, Any]:
                 changes[name] = views.parse_time(value, zone)
             except InputError as exc:
                 raise HTTPException(422, f"{name}: {exc}") from None
-        elif name == "tici":
+        elif name in case_service.CODED_FIELDS:
             changes[name] = value or None
         else:
             changes[name] = value
@@ -141,8 +141,9 @@ def api_timeline(request: Request, session: DB, principal: TimelineEditor, case_
     zone = request.app.state.zone
     diff = edit_timeline(request, session, principal, case,
                          parse_timeline(body.model_dump(exclude_unset=True), zone))
-    return {"changed": sorted(diff), **views.case_json(case, zone, [])["timeline"],
-            "measures": views.case_json(case, zone, [])["measures"]}
+    shown = views.case_json(case, zone, [])
+    return {"changed": sorted(diff), **shown["timeline"], "measures": shown["measures"],
+            "flags": shown["flags"], "registry": shown["registry"]}
 
 
 @router.get("/cases/{case_id}/images/{index}", include_in_schema=False)

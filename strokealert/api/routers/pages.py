@@ -26,7 +26,7 @@ from strokealert.db.models.ingest import Study
 from strokealert.db.models.pipeline import StageEvent
 from strokealert.errors import InputError
 from strokealert.quality import report
-from strokealert.quality.measures import MEASURE_BY_KEY, MEASURES, UTD
+from strokealert.quality.measures import DIAGNOSIS_LABELS, MEASURE_BY_KEY, MEASURES, UTD
 from strokealert.timeline import provenance
 
 router = APIRouter(include_in_schema=False)
@@ -116,6 +116,7 @@ def case_page(request: Request, session: DB, principal: Viewer, case_id: str) ->
                 vol=views.volumes(case.result_json),
                 timeline=views.timeline_rows(case, zone, shown),
                 measures=MEASURES, values=data["measures"], utd=UTD, tici_grades=TICI_GRADES,
+                coded=case_service.CODED_FIELDS, diagnoses=DIAGNOSIS_LABELS,
                 curve_svg=curve_svg)
 
 
@@ -136,8 +137,16 @@ async def case_timeline(request: Request, session: DB, principal: TimelineEditor
         name: form.get(name) for name, _ in TIMELINE_FIELDS
         if name in form and form.get(name) != views.local(getattr(case, name), zone,
                                                           "%Y-%m-%dT%H:%M")}
-    body["tici"] = form.get("tici") or None
+    for name in case_service.CODED_FIELDS:
+        body[name] = form.get(name) or None
     body["transfer"] = form.get("transfer") == "on"
+    body["in_hospital_stroke"] = form.get("in_hospital_stroke") == "on"
+    body["ivt_not_given_reason"] = form.get("ivt_not_given_reason") or None
+    age = str(form.get("age_years") or "").strip()
+    try:
+        body["age_years"] = int(age) if age else None
+    except ValueError:
+        raise HTTPException(422, "age_years: a whole number of years") from None
     edit_timeline(request, session, principal, case, parse_timeline(body, zone))
     return RedirectResponse(f"/cases/{case_id}#timeline", status_code=303)
 

@@ -11,28 +11,45 @@ from sqlalchemy.orm import Session, defer
 
 from strokealert.cases import utcnow
 from strokealert.config import Settings
-from strokealert.db.models.cases import TICI_GRADES, TIMELINE_FIELDS, Case
+from strokealert.db.models.cases import (
+    FINAL_DIAGNOSES,
+    IVT_DELAY_REASONS,
+    THROMBOLYTIC_AGENTS,
+    TICI_GRADES,
+    TIMELINE_FIELDS,
+    Case,
+)
 from strokealert.errors import InputError
 
 TIMELINE_NAMES = frozenset(name for name, _label in TIMELINE_FIELDS)
+CODED_FIELDS = {"tici": TICI_GRADES, "final_diagnosis": FINAL_DIAGNOSES,
+                "thrombolytic_agent": THROMBOLYTIC_AGENTS, "ivt_delay_reason": IVT_DELAY_REASONS}
+MAX_AGE_YEARS = 130
+MAX_REASON_CHARS = 500
 
 
 def set_timeline(case: Case, changes: dict[str, Any]) -> dict[str, list[str | None]]:
-    """Apply timeline edits (aware datetimes, ``tici``, ``transfer``, ``first_ack_by``);
-    returns ``{field: [old, new]}`` in ISO form for the audit log. Bad values raise InputError."""
+    """Apply timeline edits (aware datetimes, the coded fields of :data:`CODED_FIELDS`,
+    ``transfer``, ``in_hospital_stroke``, ``age_years``, ``first_ack_by``,
+    ``ivt_not_given_reason``); returns ``{field: [old, new]}`` in ISO form for the audit log.
+    Bad values raise InputError."""
     diff: dict[str, list[str | None]] = {}
     for name, value in changes.items():
         if name in TIMELINE_NAMES:
             if value is not None and (not isinstance(value, datetime) or value.tzinfo is None):
                 raise InputError(f"{name}: an aware date and time is needed")
             value = value.astimezone(UTC) if value is not None else None
-        elif name == "tici":
-            if value not in (None, *TICI_GRADES):
-                raise InputError(f"tici must be one of {', '.join(TICI_GRADES)}")
-        elif name == "transfer":
+        elif name in CODED_FIELDS:
+            if value not in (None, *CODED_FIELDS[name]):
+                raise InputError(f"{name} must be one of {', '.join(CODED_FIELDS[name])}")
+        elif name in ("transfer", "in_hospital_stroke"):
             value = bool(value)
-        elif name == "first_ack_by":
-            value = (str(value).strip() or None) if value is not None else None
+        elif name == "age_years":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                      or not 0 <= value <= MAX_AGE_YEARS):
+                raise InputError(f"age_years must be a whole number 0-{MAX_AGE_YEARS}")
+        elif name in ("first_ack_by", "ivt_not_given_reason"):
+            value = (str(value).strip()[:MAX_REASON_CHARS] or None) if value is not None else None
         else:
             raise InputError(f"unknown timeline field {name!r}")
         old = getattr(case, name)

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from strokealert.db.models.cases import TIMELINE_FIELDS, Case
+from strokealert.db.models.cases import REGISTRY_FIELDS, TIMELINE_FIELDS, Case
 from strokealert.errors import InputError
-from strokealert.quality.measures import case_values
+from strokealert.quality.measures import case_flags, case_values
 from strokealert.quality.report import check_day
 from strokealert.timeline import Provenance
 
@@ -80,4 +80,6 @@ def case_json(case: Case, zone: ZoneInfo, alerts: list[dict[str, Any]],
         "accession_number": case.accession_number, "result": case.result_json,
         "key_images": [f"/cases/{case.id}/images/{i}" for i in range(len(case.key_images))],
         "timeline": timeline, "measures": case_values(case), "alerts": alerts,
+        "flags": [f.reason for f in case_flags(case)],
+        "registry": {name: getattr(case, name) for name in REGISTRY_FIELDS},
     }

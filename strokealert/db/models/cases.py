@@ -23,6 +23,8 @@ TICI_GRADES = ("0", "1", "2a", "2b", "2c", "3")
 FINAL_DIAGNOSES = ("ischemic", "tia", "ich", "sah", "mimic")
 THROMBOLYTIC_AGENTS = ("alteplase", "tenecteplase")
 IVT_DELAY_REASONS = ("eligibility", "medical")
+REGISTRY_FIELDS = ("final_diagnosis", "age_years", "in_hospital_stroke", "thrombolytic_agent",
+                   "ivt_delay_reason", "ivt_not_given_reason")
 
 # Editable timeline fields in clinical order (column name, label shown to people).
 TIMELINE_FIELDS: tuple[tuple[str, str], ...] = (
