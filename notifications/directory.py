@@ -24,7 +24,8 @@ from notifications.models import (
     Schedule,
 )
 
-CHANNELS = ("push", "sms", "mms", "email")
+CHANNELS = ("push", "sms", "mms", "email", "voice")
+CONTACT_TYPES = ("sms", "mms", "email", "voice")
 TARGET_TYPES = ("role", "schedule", "user")
 
 
@@ -134,10 +135,11 @@ def _parse_person(entry: Any, index: int) -> dict[str, Any]:
     contacts: list[tuple[str, str]] = []
     for c in entry.get("contacts", []):
         channel = str(_require(c, "type", where))
-        if channel not in ("sms", "mms", "email"):
-            raise DirectoryError(f"{where}: contact type {channel!r} is not sms, mms or email")
+        if channel not in CONTACT_TYPES:
+            raise DirectoryError(f"{where}: contact type {channel!r} is not "
+                                 f"{', '.join(CONTACT_TYPES)}")
         address = str(_require(c, "address", where))
-        if channel in ("sms", "mms") and not (address.startswith("+") and address[1:].isdigit()):
+        if channel != "email" and not (address.startswith("+") and address[1:].isdigit()):
             raise DirectoryError(f"{where}: phone {address!r} must be E.164 (+15551234567)")
         contacts.append((channel, address))
     devices = [(str(_require(d, "token", where)), str(d.get("platform", "android")))

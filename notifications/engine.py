@@ -39,6 +39,10 @@ from notifications.wake import ESCALATION_CHANNEL, OUTBOX_CHANNEL, Waker
 log = logging.getLogger(__name__)
 
 SENT_OR_IN_FLIGHT = ("sent", "sending")
+PHONE_CONTACTS = ("voice", "sms", "mms")
+"""Contact types a call may ring, in order of preference."""
+UNANSWERED = ("busy", "no-answer", "failed", "canceled")
+"""Twilio's final call statuses for a call nobody took."""
 
 
 def _cursor(result: Result[Any]) -> CursorResult[Any]:
@@ -66,9 +70,11 @@ class Notifier:
     """The engine, bound to a host database (session factory) and configuration.
 
     ``channels`` names the channels that can actually send (``push``, ``sms``, ``mms``,
-    ``email``); a person's rule for any other channel is routed to ``console`` so it is never
-    silently dropped. ``webhook_url`` receives every alert; ``console`` logs every alert.
-    ``waker`` is told, in the writing transaction, when outbox rows or escalations change.
+    ``email``, ``voice``); a person's rule for any other channel is routed to ``console`` so it
+    is never silently dropped. ``webhook_url`` receives every alert; ``console`` logs every
+    alert. ``waker`` is told, in the writing transaction, when outbox rows or escalations
+    change. A page call that is not answered (busy, no answer, failed) is placed again
+    ``call_retry_s`` seconds later, up to ``call_attempts`` calls in all.
     """
 
     factory: sessionmaker[Session]
@@ -78,6 +84,8 @@ class Notifier:
     console: bool = True
     clock: Clock = field(default_factory=SystemClock)
     waker: Waker | None = None
+    call_attempts: int = 3
+    call_retry_s: float = 60.0
 
     # ---------------------------------------------------------------- raising
     def raise_alert(self, session: Session, spec: AlertSpec) -> str:
@@ -178,6 +186,10 @@ class Notifier:
         if wanted == "push":
             found = [("push", d.token, f"p{person.id}/d{d.id}") for d in person.devices
                      if d.active]
+        elif wanted == "voice":  # one call: the voice number, else the first phone number
+            phones = sorted((c for c in person.contacts if c.channel in PHONE_CONTACTS),
+                            key=lambda c: (PHONE_CONTACTS.index(c.channel), c.id))
+            found = [("voice", c.address, f"p{person.id}/c{c.id}") for c in phones[:1]]
         else:
             kinds = ("sms", "mms") if wanted in ("sms", "mms") else (wanted,)
             found = [(c.channel, c.address, f"p{person.id}/c{c.id}") for c in person.contacts
@@ -351,18 +363,83 @@ class Notifier:
         self._announce(session, OUTBOX_CHANNEL, ESCALATION_CHANNEL)
         return True
 
-    def acknowledge_from_phone(self, session: Session, phone: str, via: str = "sms") -> bool:
-        """An SMS reply: acknowledge the latest active case this number was paged for."""
-        row = session.execute(
-            select(OutboxMessage.case_id, Person.name)
-            .join(Person, Person.id == OutboxMessage.person_id)
+    def _paged_phone(self, session: Session, phone: str) -> OutboxMessage | None:
+        """The latest page to ``phone`` whose case is still escalating."""
+        return session.scalar(
+            select(OutboxMessage)
             .join(Escalation, Escalation.case_id == OutboxMessage.case_id)
             .where(OutboxMessage.address == phone, OutboxMessage.purpose == "page",
-                   Escalation.status == "active")
-            .order_by(OutboxMessage.created_at.desc()).limit(1)).first()
+                   OutboxMessage.person_id.is_not(None), Escalation.status == "active")
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc()).limit(1))
+
+    def acknowledge_from_phone(self, session: Session, phone: str, via: str = "sms") -> bool:
+        """An SMS reply: acknowledge the latest active case this number was paged for."""
+        row = self._paged_phone(session, phone)
         if row is None:
             return False
-        return self.acknowledge(session, case_id=row.case_id, by=row.name, via=via)
+        return self.acknowledge(session, case_id=row.case_id, by=row.recipient, via=via)
+
+    def pass_from_phone(self, session: Session, phone: str) -> bool:
+        """An SMS reply ``2``: pass the latest active case this number was paged for on."""
+        row = self._paged_phone(session, phone)
+        return row is not None and self.pass_on(session, row.case_id, row.person_id)
+
+    def pass_on(self, session: Session, case_id: str, person_id: int | None) -> bool:
+        """The paged person cannot take the case: cancel their pending pages for it and move
+        the escalation to its next step now (the scheduler wakes on the announcement)."""
+        now = self.clock.now()
+        escalation = session.scalar(select(Escalation).where(Escalation.case_id == case_id))
+        if escalation is None or escalation.status != "active":
+            return False
+        result = _cursor(session.execute(
+            update(Escalation).where(Escalation.id == escalation.id,
+                                     Escalation.version == escalation.version)
+            .values(next_due_at=now, version=escalation.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)))
+        if result.rowcount != 1:
+            return False
+        person = session.get(Person, person_id) if person_id is not None else None
+        if person is not None:
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.case_id == case_id,
+                                            OutboxMessage.person_id == person.id,
+                                            OutboxMessage.purpose == "page",
+                                            OutboxMessage.status == "pending")
+                .values(status="cancelled", updated_at=now,
+                        last_error=f"passed on by {person.name}")
+                .execution_options(synchronize_session=False))
+            log.info("case %s passed on by %s", case_id, person.name)
+        self._announce(session, OUTBOX_CHANNEL, ESCALATION_CHANNEL)
+        return True
+
+    def call_row(self, session: Session, call_sid: str) -> OutboxMessage | None:
+        """The voice delivery a Twilio call sid belongs to."""
+        return session.scalar(select(OutboxMessage).where(OutboxMessage.provider_id == call_sid,
+                                                          OutboxMessage.channel == "voice"))
+
+    def record_call_status(self, session: Session, call_sid: str, status: str) -> bool:
+        """A call's final status; an unanswered page call of a still-escalating case is placed
+        again ``call_retry_s`` later while calls remain. False if the call is unknown."""
+        row = self.call_row(session, call_sid)
+        if row is None:
+            return False
+        now = self.clock.now()
+        row.provider_status, row.updated_at = status[:32], now
+        active = session.scalar(select(Escalation.id).where(
+            Escalation.case_id == row.case_id, Escalation.status == "active"))
+        if status in UNANSWERED and row.purpose == "page" and row.status == "sent" \
+                and active is not None:
+            session.add(DeliveryAttempt(outbox_id=row.id, number=row.attempts, outcome=status,
+                                        provider_id=call_sid, error=f"call {status}",
+                                        started_at=now, finished_at=now))
+            if row.attempts < self.call_attempts:
+                row.status, row.last_error = "pending", f"call {status}: calling again"
+                row.next_attempt_at = now + timedelta(seconds=self.call_retry_s)
+                self._announce(session, OUTBOX_CHANNEL)
+            else:
+                row.status, row.last_error = "failed", f"call {status} {row.attempts} times"
+        session.flush()
+        return True
 
     # --------------------------------------------------------------- history
     def history(self, session: Session, case_id: str) -> list[dict[str, Any]]:

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 __all__ = ["AlertingComponent", "SignatureError", "acknowledge", "acknowledge_link",
            "alert_history", "key_image_for", "raise_alert", "register_device",
            "revoke_key_image_links", "set_clock",
-           "twilio_incoming", "twilio_status"]
+           "twilio_incoming", "twilio_status", "twilio_voice"]
 
 _clock: Clock = SystemClock()
 
@@ -51,6 +51,12 @@ def set_clock(clock: Clock | None) -> None:
     """Test hook: the time source of every notifier built afterwards (None = wall clock)."""
     global _clock
     _clock = clock or SystemClock()
+
+
+def now() -> datetime:
+    """The alerting clock's time (the wall clock unless a test set another): signed links are
+    minted and checked on it."""
+    return _clock.now()
 
 
 def signing_secret(settings: Settings) -> str:
@@ -73,6 +79,8 @@ def channel_names(settings: Settings) -> frozenset[str]:
         names.add("push")
     if settings.twilio_account_sid and settings.twilio_auth_token and settings.twilio_from_number:
         names |= {"sms", "mms"} if settings.mms_enabled else {"sms"}
+        if settings.voice_enabled:
+            names.add("voice")
     if settings.smtp_host:
         names.add("email")
     return frozenset(names)
@@ -83,6 +91,7 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     from notifications.channels.fcm import FcmChannel
     from notifications.channels.smtp import SmtpChannel
     from notifications.channels.twilio_sms import TwilioChannel
+    from notifications.channels.twilio_voice import TwilioVoiceChannel
     from notifications.channels.webhook import WebhookChannel
 
     names = channel_names(settings)
@@ -100,6 +109,13 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
                 settings.twilio_account_sid or "", settings.twilio_auth_token or "",
                 settings.twilio_from_number or "", channel=kind, status_callback=callback,
                 timeout_s=settings.notify_timeout_s, base_url=settings.twilio_base_url)
+    if "voice" in names:
+        channels["voice"] = TwilioVoiceChannel(
+            settings.twilio_account_sid or "", settings.twilio_auth_token or "",
+            settings.twilio_from_number or "",
+            keypress_url=f"{settings.public_url.rstrip('/')}/api/notifications/twilio/voice",
+            status_callback=f"{settings.public_url.rstrip('/')}/api/notifications/twilio/status",
+            timeout_s=settings.notify_timeout_s, base_url=settings.twilio_base_url)
     if "email" in names:
         channels["email"] = SmtpChannel(
             settings.smtp_host or "", settings.smtp_port, settings.smtp_sender,
@@ -119,7 +135,8 @@ def build_notifier(settings: Settings, factory: sessionmaker[Session]) -> Notifi
     return Notifier(factory=factory, policy=settings.escalation_policy or None,
                     channels=channel_names(settings), webhook_url=settings.webhook_url,
                     console=settings.notify_console, clock=_clock,
-                    waker=wakeup_for(bind.engine))
+                    waker=wakeup_for(bind.engine), call_attempts=settings.voice_call_attempts,
+                    call_retry_s=settings.voice_retry_s)
 
 
 def _notifier(session: Session, settings: Settings) -> Notifier:
@@ -174,8 +191,16 @@ def twilio_incoming(session: Session, url: str, params: dict[str, str],
 
 def twilio_status(session: Session, url: str, params: dict[str, str], signature: str | None,
                   settings: Settings) -> bool:
-    """A Twilio status callback: records the delivery status; raises SignatureError."""
+    """A Twilio status callback (message or call): records the delivery status, calls an
+    unanswered page again; raises SignatureError."""
     return _inbound(session, settings).status_callback(session, url, params, signature)
+
+
+def twilio_voice(session: Session, url: str, params: dict[str, str], signature: str | None,
+                 settings: Settings) -> str:
+    """A keypress in a page call (1 acknowledges, 2 passes on); returns TwiML; raises
+    SignatureError."""
+    return _inbound(session, settings).voice_keypress(session, url, params, signature)
 
 
 def _link_ok(settings: Settings, path: str, query: dict[str, str]) -> bool:

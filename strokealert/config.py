@@ -182,6 +182,11 @@ class Settings(BaseSettings):
     twilio_auth_token: str | None = None
     twilio_from_number: str | None = None
     twilio_base_url: str | None = Field(None, description="replaces https://api.twilio.com")
+    voice_enabled: bool = Field(True, description="place Twilio voice calls for 'voice' rules "
+                                "(off: those rules go to the console)")
+    voice_call_attempts: int = Field(3, description="calls per page while unanswered / busy")
+    voice_retry_s: float = Field(60.0, description="seconds before calling an unanswered "
+                                 "page again")
     smtp_host: str | None = None
     smtp_port: int = 25
     smtp_sender: str = "strokealert@localhost"

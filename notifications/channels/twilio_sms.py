@@ -28,6 +28,26 @@ from notifications.payload import sms_text
 MAX_MEDIA = 10
 
 
+def twilio_client(account_sid: str, auth_token: str, timeout_s: float,
+                  base_url: str | None) -> Client:
+    """A twilio REST client with a request timeout (seconds); ``base_url`` replaces
+    ``https://api.twilio.com`` (a proxy, or a test fake)."""
+    client = Client(account_sid, auth_token, http_client=TwilioHttpClient(timeout=timeout_s))
+    if base_url:
+        client.api.base_url = base_url.rstrip("/")
+    return client
+
+
+def channel_error(exc: TwilioException | OSError) -> ChannelError:
+    """A failed twilio request as the relay understands it: 429 and 5xx are retried, other
+    HTTP errors are permanent, a transport error leaves the request in doubt."""
+    if isinstance(exc, TwilioRestException):
+        if exc.status == 429 or exc.status >= 500:
+            return RetryableError(f"Twilio HTTP {exc.status}: {exc.msg}")
+        return PermanentError(f"Twilio HTTP {exc.status} code {exc.code}: {exc.msg}")
+    return InDoubtError(f"Twilio transport error: {exc}")  # timeouts, connection resets
+
+
 class TwilioChannel(ChannelBase):
     """``sms`` (text) or ``mms`` (text + up to 10 key images as signed, short-lived URLs)."""
 
@@ -42,10 +62,7 @@ class TwilioChannel(ChannelBase):
         self.from_number = from_number
         self.status_callback = status_callback
         self.parallel = parallel
-        self.client = Client(account_sid, auth_token,
-                             http_client=TwilioHttpClient(timeout=timeout_s))
-        if base_url:
-            self.client.api.base_url = base_url.rstrip("/")
+        self.client = twilio_client(account_sid, auth_token, timeout_s, base_url)
 
     def send(self, delivery: Delivery) -> SendResult:
         kwargs: dict[str, object] = {"to": delivery.address, "from_": self.from_number,
@@ -56,14 +73,8 @@ class TwilioChannel(ChannelBase):
             kwargs["status_callback"] = self.status_callback
         try:
             message = self.client.messages.create(**kwargs)
-        except TwilioRestException as exc:
-            if exc.status == 429 or exc.status >= 500:
-                raise RetryableError(f"Twilio HTTP {exc.status}: {exc.msg}") from exc
-            raise PermanentError(f"Twilio HTTP {exc.status} code {exc.code}: {exc.msg}") from exc
-        except TwilioException as exc:  # transport: timeouts, connection resets
-            raise InDoubtError(f"Twilio transport error: {exc}") from exc
-        except OSError as exc:
-            raise InDoubtError(f"Twilio transport error: {exc}") from exc
+        except (TwilioException, OSError) as exc:
+            raise channel_error(exc) from exc
         return SendResult(provider_id=str(message.sid))
 
     def send_many(self, deliveries: list[Delivery]) -> list[SendResult | ChannelError]:

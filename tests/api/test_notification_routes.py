@@ -19,7 +19,7 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from notifications.directory import load_directory
-from notifications.models import OutboxMessage, Person
+from notifications.models import Escalation, OutboxMessage, Person
 from notifications.relay import Links
 from notifications.signing import signed_url
 from strokealert import alerting
@@ -139,6 +139,22 @@ def test_signed_sms_ack_acknowledges_and_audits(stack: Stack) -> None:
     again = stack.twilio_post(path, {**params, "Body": "1"})
     assert "Nothing to acknowledge" in again.text
     assert len(stack.ack_rows()) == 1 and len(stack.audit_acks()) == 1
+
+
+def test_sms_reply_2_passes_the_case_on(stack: Stack) -> None:
+    path = "/api/notifications/twilio/sms"
+    params = {"From": ADA_PHONE, "To": "+15550009999", "Body": "2", "MessageSid": "SMin2"}
+    assert stack.twilio_post(path, params, token="wrong").status_code == 403
+    passed = stack.twilio_post(path, params)
+    assert passed.status_code == 200 and "Passed on" in passed.text
+    # The policy's only step is behind it and it does not repeat: the escalation ends now,
+    # without anyone acknowledging.
+    stack.component.tick()
+    with stack.env.factory() as session:
+        escalation = session.scalar(select(Escalation).where(
+            Escalation.case_id == stack.case_id))
+    assert escalation.status == "exhausted" and stack.ack_rows() == []
+    assert "Nothing to pass on" in stack.twilio_post(path, params).text
 
 
 def test_status_callback_recorded(stack: Stack) -> None:

@@ -3,7 +3,7 @@
 * :class:`FakeFcm` — Google's OAuth token endpoint and FCM HTTP v1 ``messages:send``; keeps every
   request, and a per-phone view (a phone shows one notification per ``tag``).
 * :class:`FakeTwilio` — Twilio REST ``Messages.json`` create (form) and list (with ``To``/``From``
-  filters), basic-auth checked.
+  filters) and ``Calls.json`` create (Programmable Voice, inline TwiML), basic-auth checked.
 * :class:`FakeWebhook` — a JSON receiver that keeps bodies and headers.
 * :class:`FakeSmtp` — a minimal SMTP server keeping each message.
 
@@ -204,15 +204,32 @@ class FakeFcm(_HttpFake):
 
 
 class FakeTwilio(_HttpFake):
-    """``/2010-04-01/Accounts/<sid>/Messages.json``: POST creates, GET lists (To/From)."""
+    """``/2010-04-01/Accounts/<sid>/Messages.json``: POST creates, GET lists (To/From);
+    ``Calls.json``: POST places a call (kept in :attr:`calls` with its form, TwiML included)."""
 
     def __init__(self, account_sid: str = "AC" + "0" * 32, auth_token: str = "twilio-token"):
         super().__init__()
         self.account_sid, self.auth_token = account_sid, auth_token
         self.messages: list[dict[str, Any]] = []
+        self.calls: list[dict[str, Any]] = []
 
     def creates(self) -> list[Recorded]:
-        return [r for r in self.requests if r.method == "POST"]
+        """Message creations (SMS / MMS), in order."""
+        return [r for r in self.requests if r.method == "POST" and "/Messages" in r.path]
+
+    def call_creates(self) -> list[Recorded]:
+        return [r for r in self.requests if r.method == "POST" and "/Calls" in r.path]
+
+    def _call(self, form: dict[str, list[str]]) -> dict[str, Any]:
+        now = format_datetime(datetime.now(UTC), usegmt=True)
+        sid = "CA" + uuid.uuid4().hex
+        return {"sid": sid, "account_sid": self.account_sid, "to": form["To"][0],
+                "from": form["From"][0], "status": "queued", "direction": "outbound-api",
+                "api_version": "2010-04-01", "date_created": now, "date_updated": now,
+                "start_time": None, "end_time": None, "duration": None, "price": None,
+                "twiml": form.get("Twiml", [""])[0], "form": form,
+                "uri": f"/2010-04-01/Accounts/{self.account_sid}/Calls/{sid}.json",
+                "subresource_uris": {}}
 
     def _resource(self, form: dict[str, list[str]]) -> dict[str, Any]:
         now = format_datetime(datetime.now(UTC), usegmt=True)
@@ -233,6 +250,16 @@ class FakeTwilio(_HttpFake):
         if record.headers.get("Authorization") != expected:
             return 401, json_type, {"code": 20003, "message": "Authenticate", "status": 401}
         path = urlparse(record.path)
+        if path.path == f"/2010-04-01/Accounts/{self.account_sid}/Calls.json" \
+                and record.method == "POST":
+            fault = self._next_fault(record)
+            if fault is not None and fault.isdigit():
+                return int(fault), json_type, {"code": 20500, "message": "provider trouble",
+                                               "status": int(fault)}
+            call = self._call(record.form())
+            with self.lock:
+                self.calls.append(call)
+            return 201, json_type, call
         if path.path != f"/2010-04-01/Accounts/{self.account_sid}/Messages.json":
             return 404, json_type, {"code": 20404, "message": "not found", "status": 404}
         if record.method == "GET":

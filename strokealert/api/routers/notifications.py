@@ -1,5 +1,6 @@
 """Public notification endpoints, authorised by provider signatures or signed links (no login):
-Twilio inbound SMS and status callbacks, the one-tap acknowledgement link, MMS key images.
+Twilio inbound SMS, call keypresses and status callbacks, the one-tap acknowledgement link, key
+images.
 
 Every acknowledgement made here goes through ``acknowledge_case`` (first-ack stamp on the
 case timeline) and is written to the audit log like the web Acknowledge button.
@@ -7,8 +8,7 @@ case timeline) and is written to the audit log like the web Acknowledge button.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,6 +23,7 @@ from strokealert import alerting
 from strokealert.api.dependencies import DB, Acker, Principal, audit
 from strokealert.api.services import images
 from strokealert.api.services.cases import acknowledge_case
+from strokealert.config import Settings
 from strokealert.db.models.cases import Case
 from strokealert.db.models.users import User
 
@@ -79,24 +80,38 @@ def record_acks(request: Request, session: Session, acks: list[Acknowledgement])
 
 
 def link_signed(request: Request, path: str, query: dict[str, str]) -> bool:
-    return verify_signed(path, query, request.app.state.secret, int(time.time()))
+    return verify_signed(path, query, request.app.state.secret, int(alerting.now().timestamp()))
 
 
 # ------------------------------------------------------------------ Twilio webhooks
-@router.post("/api/notifications/twilio/sms")
-async def twilio_sms(request: Request, session: DB) -> Response:
-    """An SMS reply to a page (``1``/``ACK`` acknowledges); answers with TwiML."""
+TwimlHandler = Callable[[Session, str, dict[str, str], str | None, Settings], str]
+
+
+async def twiml_answer(request: Request, session: Session, handler: TwimlHandler) -> Response:
+    """Run a signed Twilio request through ``handler``; audit what it acknowledged; TwiML."""
     params = await form_params(request)
     try:
         with acks_written(session) as acks:
-            reply = alerting.twilio_incoming(session, public_url(request), params,
-                                             request.headers.get("x-twilio-signature"),
-                                             request.app.state.settings)
+            reply = handler(session, public_url(request), params,
+                            request.headers.get("x-twilio-signature"),
+                            request.app.state.settings)
     except alerting.SignatureError as exc:
         raise HTTPException(403, str(exc)) from None
     record_acks(request, session, acks)
     session.commit()
     return Response(reply, media_type=TWIML)
+
+
+@router.post("/api/notifications/twilio/sms")
+async def twilio_sms(request: Request, session: DB) -> Response:
+    """An SMS reply to a page (``1``/``ACK`` acknowledges, ``2`` passes on); TwiML."""
+    return await twiml_answer(request, session, alerting.twilio_incoming)
+
+
+@router.post("/api/notifications/twilio/voice")
+async def twilio_voice(request: Request, session: DB) -> Response:
+    """A keypress in a page call (``1`` acknowledges, ``2`` passes on); TwiML to speak."""
+    return await twiml_answer(request, session, alerting.twilio_voice)
 
 
 @router.post("/api/notifications/twilio/status", status_code=204)
