@@ -6,6 +6,7 @@ harmless because a job is claimed atomically before it runs.
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import threading
@@ -49,8 +50,9 @@ class LocalExecutor:
     """A pool of spawned processes, so analysis never holds the receiver's GIL."""
 
     def __init__(self, settings: Settings) -> None:
+        self._workers = max(1, settings.workers)
         self._pool = ProcessPoolExecutor(
-            max_workers=max(1, settings.workers),
+            max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(settings.model_dump(mode="json"),),
@@ -64,7 +66,7 @@ class LocalExecutor:
                 return
             self._in_flight.add(job_id)
         future = self._pool.submit(_run_job_in_worker, job_id)
-        future.add_done_callback(lambda f, j=job_id: self._done(j, f))
+        future.add_done_callback(functools.partial(self._done, job_id))
 
     def _done(self, job_id: int, future: Future[str]) -> None:
         with self._lock:
@@ -78,7 +80,7 @@ class LocalExecutor:
 
     def warm(self) -> None:
         """Start every worker process now (imports and model load) rather than on first use."""
-        for future in [self._pool.submit(int, 0) for _ in range(self._pool._max_workers)]:
+        for future in [self._pool.submit(int, 0) for _ in range(self._workers)]:
             future.result()
 
     def shutdown(self) -> None:

@@ -15,9 +15,9 @@ import socket
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import CursorResult, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -96,7 +96,7 @@ def consume_completion_events(factory: sessionmaker[Session], settings: Settings
         queued += release_due_jobs(session, utcnow())
         query = select(CompletionEvent).where(CompletionEvent.consumed_at.is_(None)) \
             .order_by(CompletionEvent.id).limit(200)
-        if session.bind.dialect.name == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         events = list(session.scalars(query))
         now = utcnow()
@@ -138,7 +138,7 @@ def claim(factory: sessionmaker[Session], job_id: int, lease_s: float) -> bool:
     """Atomically take a queued job (or one whose lease expired) for this worker."""
     now = utcnow()
     with factory.begin() as session:
-        result = session.execute(
+        result = cast(CursorResult[Any], session.execute(  # an UPDATE: its rows matched
             update(Job)
             .where(Job.id == job_id)
             .where((Job.status == "queued") | ((Job.status == "running")
@@ -146,7 +146,7 @@ def claim(factory: sessionmaker[Session], job_id: int, lease_s: float) -> bool:
             .values(status="running", attempts=Job.attempts + 1, started_at=now,
                     lease_until=now + timedelta(seconds=lease_s),
                     worker=f"{socket.gethostname()}:{os.getpid()}")
-        )
+        ))
         return result.rowcount == 1
 
 
@@ -251,7 +251,7 @@ def wait_for_images(factory: sessionmaker[Session], job_id: int, study_uid: str,
 
 def lock_study(session: Session, study_uid: str) -> None:
     """Serialise decisions per study: an advisory lock on PostgreSQL, the write lock on SQLite."""
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(study_uid.encode()).digest()[:8], "big", signed=True)
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
     else:
