@@ -43,7 +43,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(port: int, timeout_s: float = 60.0, proc: subprocess.Popen | None = None) -> None:
+def wait_for_port(port: int, timeout_s: float = 60.0, proc: subprocess.Popen[bytes] | None = None
+                  ) -> None:
     """Block until something accepts TCP connections on 127.0.0.1:``port``."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -104,7 +105,7 @@ class WebhookInbox:
 
 @contextmanager
 def running_service(env: Mapping[str, str], log_path: Path,
-                    timeout_s: float = 120.0) -> Iterator[subprocess.Popen]:
+                    timeout_s: float = 120.0) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``strokealert serve`` with ``env`` until the block ends; waits for both ports.
 
     It listens on 127.0.0.1 unless ``env`` names other hosts. It runs in a process group of
@@ -122,7 +123,8 @@ def running_service(env: Mapping[str, str], log_path: Path,
             stop_process_group(proc)
 
 
-def stop_process_group(proc: subprocess.Popen, timeout_s: float = SERVICE_STOP_TIMEOUT_S) -> None:
+def stop_process_group(proc: subprocess.Popen[bytes],
+                       timeout_s: float = SERVICE_STOP_TIMEOUT_S) -> None:
     """SIGTERM to ``proc`` (a process-group leader, which stops its own children first), wait
     up to ``timeout_s`` seconds, then SIGKILL whatever is left in its group. Stop signals
     that arrive meanwhile are held until the group is gone."""

@@ -90,6 +90,7 @@ def run_child(settings: Settings, conn: Connection, log_level: int) -> None:
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     sender = _Sender(conn)
     root = logging.getLogger()
+    # typeshed's queue protocol also asks for get(), which QueueHandler never calls.
     root.handlers[:] = [QueueHandler(sender)]  # type: ignore[arg-type]
     root.setLevel(log_level)
 
