@@ -101,7 +101,8 @@ def user_link_sso(
 def report(
     date_from: str = typer.Option(..., "--from", help="first day, YYYY-MM-DD"),
     date_to: str = typer.Option(..., "--to", help="last day, YYYY-MM-DD"),
-    fmt: str = typer.Option("csv", "--format", help="csv, html or json"),
+    fmt: str = typer.Option("csv", "--format", help="csv (per-case summary), html, json or "
+                            "registry (patient-level GWTG-Stroke CSV)"),
     out: Path | None = typer.Option(None, "--out", help="write to this file, not stdout"),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
 ) -> None:
@@ -113,8 +114,9 @@ def report(
 
     start = audit_report.parse_date(date_from, "--from")
     end = audit_report.parse_date(date_to, "--to")
-    if fmt not in ("csv", "html", "json"):
-        raise InputError(f"--format must be csv, html or json, not {fmt!r}")
+    if fmt not in audit_report.FORMATS:
+        raise InputError(f"--format must be one of {', '.join(audit_report.FORMATS)}, "
+                         f"not {fmt!r}")
     settings, factory = _factory(config)
     with factory.begin() as session:
         summary = audit_report.build(session, start, end, settings.timezone)

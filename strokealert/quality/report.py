@@ -19,8 +19,10 @@ from strokealert.db.models.cases import Case
 from strokealert.errors import InputError
 from strokealert.quality import charts
 from strokealert.quality.measures import MEASURES, TARGETS, UTD, arrival, summarize
+from strokealert.quality.registry import to_registry_csv
 
 TEMPLATES = Path(__file__).parent / "templates"
+FORMATS = ("csv", "html", "json", "registry")
 
 # Registry abstraction order: identification, arrival, imaging, treatment, then the measures.
 TIME_COLUMNS = (
@@ -34,7 +36,7 @@ TIME_COLUMNS = (
 CSV_FIELDS = (
     "case_id", "site", "transfer_in",
     *[f"{name}_{part}" for name, _ in TIME_COLUMNS for part in ("date", "time")],
-    "tici_post", *[f"{m.key}_min" for m in MEASURES], "exclusions",
+    "tici_post", *[f"{m.key}_min" for m in MEASURES], "exclusions", "data_quality_flags",
 )
 
 
@@ -101,6 +103,7 @@ def csv_rows(summary: dict[str, Any], zone: tzinfo) -> list[list[str]]:
         row.append(case.tici or "")
         row.extend("" if values[m.key] is None else str(values[m.key]) for m in MEASURES)
         row.append("; ".join(exclusions.get(case.id, [])))
+        row.append("; ".join(item["flags"]))
         rows.append(row)
     return rows
 
@@ -113,7 +116,8 @@ def to_json(summary: dict[str, Any]) -> str:
     data = {k: v for k, v in summary.items() if k != "per_case"}
     data["schema"] = "strokealert.audit/1"
     data["cases_detail"] = [{"case_id": item["case"].id, "transfer": item["case"].transfer,
-                             "values": item["values"]} for item in summary["per_case"]]
+                             "values": item["values"], "flags": item["flags"]}
+                            for item in summary["per_case"]]
     return json.dumps(data, indent=2, default=str)
 
 
@@ -144,10 +148,14 @@ def to_html(summary: dict[str, Any], generated_by: str | None = None) -> str:
 
 
 def render(summary: dict[str, Any], fmt: str, generated_by: str | None = None) -> str:
+    """The report in ``fmt`` (:data:`FORMATS`): the per-case summary CSV, the JSON, the HTML
+    page, or the patient-level registry CSV (:mod:`strokealert.quality.registry`)."""
     if fmt == "csv":
         return to_csv(summary)
     if fmt == "json":
         return to_json(summary)
     if fmt == "html":
         return to_html(summary, generated_by)
-    raise InputError(f"--format must be csv, html or json, not {fmt!r}")
+    if fmt == "registry":
+        return to_registry_csv(summary, ZoneInfo(summary["timezone"]))
+    raise InputError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")

@@ -181,7 +181,8 @@ def drill_down(request: Request, session: DB, principal: Viewer, key: str,
 @router.get("/report")
 def export_report(request: Request, session: DB, principal: Exporter, start: str | None = None,
                   end: str | None = None, format: str = "csv") -> Response:
-    """The audit report as CSV (registry field order), HTML or JSON; every export audited."""
+    """The audit report as CSV (per-case summary), HTML, JSON or the patient-level registry
+    CSV (``format=registry``); every export audited."""
     lower, upper = date_range(request, start, end)
     summary = report.build(session, lower, upper, request.app.state.settings.timezone)
     try:
@@ -192,8 +193,10 @@ def export_report(request: Request, session: DB, principal: Exporter, start: str
           detail={"from": lower.isoformat(), "to": upper.isoformat(), "format": format,
                   "cases": summary["cases"]})
     session.commit()
-    media = {"csv": "text/csv", "json": "application/json", "html": "text/html"}[format]
-    name = f"stroke-audit-{lower}-{upper}.{format}"
+    media = {"csv": "text/csv", "json": "application/json", "html": "text/html",
+             "registry": "text/csv"}[format]
+    name = (f"stroke-registry-{lower}-{upper}.csv" if format == "registry"
+            else f"stroke-audit-{lower}-{upper}.{format}")
     return Response(body, media_type=f"{media}; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
