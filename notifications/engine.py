@@ -43,6 +43,26 @@ PHONE_CONTACTS = ("voice", "sms", "mms")
 """Contact types a call may ring, in order of preference."""
 UNANSWERED = ("busy", "no-answer", "failed", "canceled")
 """Twilio's final call statuses for a call nobody took."""
+NOT_DELIVERED = ("failed", "undelivered")
+"""Twilio message statuses (delivery receipts) that mean the text never reached the phone."""
+STATES = ("queued", "sending", "sent", "delivered", "read", "failed", "cancelled")
+
+
+def delivery_state(status: str, provider_status: str | None) -> str:
+    """What happened to a delivery, one of :data:`STATES`: the outbox status, refined by the
+    provider's receipt (Twilio message / call status) once the provider took it."""
+    if status == "pending":
+        return "queued"
+    if status != "sent":
+        return status  # sending, failed, cancelled
+    receipt = (provider_status or "").lower()
+    if receipt == "read":
+        return "read"
+    if receipt in ("delivered", "completed", "in-progress"):  # a call answered counts
+        return "delivered"
+    if receipt in NOT_DELIVERED or receipt in UNANSWERED:
+        return "failed"
+    return "sent"
 
 
 def _cursor(result: Result[Any]) -> CursorResult[Any]:
@@ -439,11 +459,14 @@ class Notifier:
             else:
                 row.status, row.last_error = "failed", f"call {status} {row.attempts} times"
         session.flush()
+        if row.status == "failed":
+            self.escalate_unreachable(session, {row.case_id})
         return True
 
     # --------------------------------------------------------------- history
     def history(self, session: Session, case_id: str) -> list[dict[str, Any]]:
-        """Alerts of a case, oldest first, each with its deliveries (and attempts) and acks."""
+        """Alerts of a case, oldest first, each with its deliveries (``state`` one of
+        :data:`STATES`, and every try) and acks."""
         alerts = list(session.scalars(select(Alert).where(Alert.case_id == case_id)
                                       .order_by(Alert.created_at, Alert.id)))
         out: list[dict[str, Any]] = []
@@ -465,7 +488,9 @@ class Notifier:
                 "site": alert.site, "url": alert.url, "created_at": alert.created_at,
                 "deliveries": [{
                     "channel": r.channel, "recipient": r.recipient, "purpose": r.purpose,
-                    "step": r.step, "status": r.status, "provider_id": r.provider_id,
+                    "step": r.step, "status": r.status,
+                    "state": delivery_state(r.status, r.provider_status),
+                    "provider_id": r.provider_id,
                     "provider_status": r.provider_status, "attempts": r.attempts,
                     "due_at": r.due_at, "sent_at": r.sent_at, "last_error": r.last_error,
                     "tries": [{"number": a.number, "outcome": a.outcome, "error": a.error,
@@ -477,9 +502,45 @@ class Notifier:
         return out
 
     def record_provider_status(self, session: Session, provider_id: str, status: str) -> bool:
-        """A delivery receipt (e.g. Twilio status callback); False if the id is unknown."""
-        result = _cursor(session.execute(
-            update(OutboxMessage).where(OutboxMessage.provider_id == provider_id)
-            .values(provider_status=status[:32], updated_at=self.clock.now())
-            .execution_options(synchronize_session=False)))
-        return result.rowcount > 0
+        """A delivery receipt (e.g. Twilio status callback); a text that was not delivered
+        fails its delivery (and may escalate, see :meth:`escalate_unreachable`). False if the
+        id is unknown."""
+        rows = list(session.scalars(select(OutboxMessage)
+                                    .where(OutboxMessage.provider_id == provider_id)))
+        now = self.clock.now()
+        for row in rows:
+            row.provider_status, row.updated_at = status[:32], now
+            if status in NOT_DELIVERED and row.status == "sent":
+                row.status, row.last_error = "failed", f"provider: {status}"
+        session.flush()
+        self.escalate_unreachable(session, {r.case_id for r in rows if r.status == "failed"})
+        return bool(rows)
+
+    def escalate_unreachable(self, session: Session, case_ids: set[str]) -> int:
+        """Move each case's escalation to its next step now when every page of its current
+        step failed (nobody there can be reached); returns escalations moved."""
+        moved = 0
+        now = self.clock.now()
+        for case_id in sorted(case_ids):
+            escalation = session.scalar(select(Escalation).where(
+                Escalation.case_id == case_id, Escalation.status == "active"))
+            if escalation is None or escalation.next_due_at is None:
+                continue
+            statuses = set(session.scalars(select(OutboxMessage.status).where(
+                OutboxMessage.case_id == case_id, OutboxMessage.purpose == "page",
+                OutboxMessage.person_id.is_not(None),
+                OutboxMessage.step == f"c{escalation.cycle}s{escalation.step}")))
+            if "failed" not in statuses or not statuses <= {"failed", "cancelled"}:
+                continue
+            result = _cursor(session.execute(
+                update(Escalation).where(Escalation.id == escalation.id,
+                                         Escalation.version == escalation.version)
+                .values(next_due_at=now, version=escalation.version + 1, updated_at=now)
+                .execution_options(synchronize_session=False)))
+            if result.rowcount == 1:
+                log.warning("case %s: every page of step %d failed; escalating now", case_id,
+                            escalation.step + 1)
+                moved += 1
+        if moved:
+            self._announce(session, ESCALATION_CHANNEL)
+        return moved

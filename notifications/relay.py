@@ -18,6 +18,7 @@ import logging
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -100,8 +101,12 @@ class Relay:
                  links: Links | None = None, clock: Clock | None = None, *,
                  batch: int = 500, lease_s: float = 120.0, max_attempts: int = 10,
                  backoff_base_s: float = 2.0, backoff_cap_s: float = 300.0,
-                 poll_s: float = 5.0, rng: random.Random | None = None) -> None:
+                 poll_s: float = 5.0, rng: random.Random | None = None,
+                 on_failed: Callable[[Session, set[str]], object] | None = None) -> None:
+        """``on_failed`` is called, in the recording transaction, with the case ids whose
+        pages just failed for good (the engine escalates when nobody can be reached)."""
         self.factory = factory
+        self.on_failed = on_failed
         self.channels = channels
         self.links = links
         self.clock = clock or SystemClock()
@@ -323,3 +328,8 @@ class Relay:
             for address, reason in dead_tokens:
                 session.execute(update(DeviceToken).where(DeviceToken.token == address)
                                 .values(active=False, deactivated_reason=reason))
+            failed_pages = {row.case_id for row, values in zip(rows, updates, strict=True)
+                            if values["status"] == "failed" and row.purpose == "page"
+                            and row.id in owned}
+            if failed_pages and self.on_failed is not None:
+                self.on_failed(session, failed_pages)

@@ -281,12 +281,13 @@ class AlertingComponent:
         self.channels = build_channels(self.settings)
         links = Links(self.settings.public_url, signing_secret(self.settings),
                       media_ttl_s=self.settings.media_url_ttl_s)
+        notifier = build_notifier(self.settings, self.factory)
         self.relay = Relay(self.factory, self.channels, links, _clock,
                            max_attempts=self.settings.notify_max_attempts,
                            lease_s=max(60.0, 4 * self.settings.notify_timeout_s),
-                           poll_s=self.relay_poll_s)
-        self.notifier = build_notifier(self.settings, self.factory)
-        return self.notifier
+                           poll_s=self.relay_poll_s, on_failed=notifier.escalate_unreachable)
+        self.notifier = notifier
+        return notifier
 
     def start(self) -> None:
         self.build()

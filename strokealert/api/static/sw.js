@@ -1,7 +1,7 @@
 // strokealert service worker: shows pushes (FCM web push, also while no page is open) and
 // opens the case on tap.
 // Pages with PHI are never cached; only the static shell is.
-const SHELL = "strokealert-shell-v2";
+const SHELL = "strokealert-shell-v3";
 const SHELL_FILES = ["/static/app.css", "/static/app.js", "/static/icon.svg"];
 
 self.addEventListener("install", (event) => {
