@@ -139,6 +139,7 @@ def _imaging_times(session: Session, study: Study,
         path = session.scalar(select(Instance.path).where(Instance.series_id == series.id)
                               .order_by(Instance.instance_number, Instance.id).limit(1))
         read = _acquisition_time(path, zone) if path else None
+        note: str | None
         if read is None:
             moment, note = series.first_received_at, (
                 f"{field}: no acquisition date/time in the header, the time of receipt is used")

@@ -52,7 +52,8 @@ def _oidc_client(app: FastAPI, settings: Settings) -> object | None:
                    + "/.well-known/openid-configuration",
                    client_kwargs={"scope": "openid profile email",
                                   "code_challenge_method": "S256"})
-    return oauth.create_client("hospital")
+    client: object | None = oauth.create_client("hospital")
+    return client
 
 
 def web_push_config(settings: Settings) -> dict[str, object] | None:
@@ -113,6 +114,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
                                 headers={"Service-Worker-Allowed": "/"})
         app.add_api_route(path, _serve, include_in_schema=False, methods=["GET"])
 
+    @app.exception_handler(FastAPIHTTPException)
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
         """Pages get a login page (401) or an error page; the API gets JSON."""
@@ -130,5 +132,4 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
-    app.add_exception_handler(FastAPIHTTPException, http_error)
     return app

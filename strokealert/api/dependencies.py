@@ -4,7 +4,7 @@ and the audit helper that records who/what/when/from where."""
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -41,7 +41,8 @@ class Principal:
 
 
 def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings
+    settings: Settings = request.app.state.settings
+    return settings
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -79,7 +80,8 @@ def optional_principal(request: Request, session: DB) -> Principal | None:
     return Principal(row.user, "session", row.csrf, session_id)
 
 
-def require(*roles: str) -> Callable[..., Any]:
+def require(*roles: str
+            ) -> Callable[[Request, Principal | None], Coroutine[Any, Any, Principal]]:
     """A dependency: 401 without a login, 403 for another role or (cookie logins) a missing
     CSRF token on a state-changing request."""
 

@@ -11,6 +11,7 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
 )
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,7 @@ class DatabaseCollector(Collector):
     def __init__(self, factory: sessionmaker[Session]) -> None:
         self.factory = factory
 
-    def collect(self) -> Iterator[object]:
+    def collect(self) -> Iterator[Metric]:
         with self.factory() as session:
             yield CounterMetricFamily("strokealert_studies_received", "Studies received",
                                       value=session.scalar(select(func.count(Study.id))) or 0)

@@ -206,7 +206,8 @@ def time_of(case: Timeline, name: str) -> datetime | None:
     if name == "scan":
         scans = [t for t in (case.cta_at, case.ctp_at) if t is not None]
         return min(scans) if scans else None
-    return getattr(case, name)
+    moment: datetime | None = getattr(case, name)
+    return moment
 
 
 def concerns(case: Timeline, key: str) -> bool:
@@ -295,8 +296,8 @@ def _window_exclusion(case: Timeline, m: MeasureDef) -> tuple[str, str] | None:
 
 
 def case_values(case: Timeline) -> dict[str, int | str | None]:
-    """Each measure's interval for one case: minutes, ``"UTD"``, ``"implausible"``,
-    ``"not treated"`` (window measures) or None (the measure does not concern the case).
+    """Each measure's interval for one case: minutes, ``"UTD"``, ``"implausible"`` or None
+    (the measure does not concern the case; an in-hospital stroke has no door-to-anything).
     Registry exclusions are the report's business; this is the case's own clock."""
     out: dict[str, int | str | None] = {}
     for m in MEASURES:
@@ -304,7 +305,7 @@ def case_values(case: Timeline) -> dict[str, int | str | None]:
             if not (case.final_diagnosis in (None, "ischemic") and thrombolytic_given(case)):
                 out[m.key] = None
                 continue
-        elif not concerns(case, m.key):
+        elif not concerns(case, m.key) or (case.in_hospital_stroke and m.start == "arrival"):
             out[m.key] = None
             continue
         out[m.key] = interval(case, m)[0]

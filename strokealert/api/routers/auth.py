@@ -36,7 +36,7 @@ def _safe_next(target: str | None) -> str:
 def login_page(request: Request, *, error: str | None = None, status_code: int = 200,
                next_url: str = "/") -> HTMLResponse:
     token, cookie = request.app.state.signer.login_csrf()
-    response = request.app.state.templates.TemplateResponse(
+    response: HTMLResponse = request.app.state.templates.TemplateResponse(
         request, "login.html", {"error": error, "csrf": token, "next": _safe_next(next_url),
                                 "oidc": request.app.state.oidc is not None},
         status_code=status_code)
@@ -122,7 +122,8 @@ async def oidc_start(request: Request, next: str = "/") -> Response:
         raise HTTPException(404, "single sign-on is not configured")
     request.session["next"] = _safe_next(next)
     redirect_uri = request.app.state.settings.public_url.rstrip("/") + OIDC_CALLBACK
-    return await client.authorize_redirect(request, redirect_uri)
+    redirect: Response = await client.authorize_redirect(request, redirect_uri)
+    return redirect
 
 
 def _sso_refused(request: Request, session: Session, username: str | None, outcome: str,

@@ -107,7 +107,8 @@ def list_cases(session: DB, _principal: Viewer, limit: int = 100) -> list[Case]:
 
 
 @router.get("/api/cases/{case_id}", response_model=CaseDetail)
-def case_detail(request: Request, session: DB, principal: Viewer, case_id: str) -> dict:
+def case_detail(request: Request, session: DB, principal: Viewer,
+                case_id: str) -> dict[str, Any]:
     """One case with PHI, result, timeline, measures and alert history (audited)."""
     case = get_case(session, case_id)
     data = views.case_json(case, request.app.state.zone,

@@ -131,7 +131,7 @@ async def twilio_status(request: Request, session: DB) -> Response:
 # ------------------------------------------------------------------ signed links
 def ack_page(request: Request, alert: Alert, **context: Any) -> HTMLResponse:
     state = request.app.state
-    response = state.templates.TemplateResponse(request, "alert_ack.html", {
+    response: HTMLResponse = state.templates.TemplateResponse(request, "alert_ack.html", {
         "user": None, "csrf": None, "zone": state.zone, "alert": alert, **context})
     response.headers["Cache-Control"] = "no-store"
     return response
