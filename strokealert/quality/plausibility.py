@@ -84,9 +84,12 @@ def check(start_name: str, end_name: str, start: datetime | None,
 def case_flags(case: Any, intervals: list[tuple[str, str]],
                time_of: Any) -> list[Flag]:
     """Every flag of ``case`` over the measures' ``intervals`` and :data:`EXTRA_CHECKS`, each
-    pair once; ``time_of(case, name)`` reads a field (or ``arrival``/``scan``)."""
+    pair once; ``time_of(case, name)`` reads a field (or ``arrival``/``scan``). An in-hospital
+    stroke's arrival was before the stroke: no interval from it is checked."""
     pairs = list(dict.fromkeys([*intervals, *EXTRA_CHECKS]))
-    if not getattr(case, "in_hospital_stroke", False):
+    if getattr(case, "in_hospital_stroke", False):
+        pairs = [(start, end) for start, end in pairs if start != "arrival"]
+    else:
         pairs.append(("last_known_well_at", "arrival"))
     flags = []
     for start, end in pairs:

@@ -123,7 +123,9 @@ def test_registry_fields_are_edited_through_the_api_and_audited(
     assert row.detail["changes"]["final_diagnosis"] == ["ischemic", "tia"]
     assert row.detail["changes"]["thrombolytic_agent"] == [None, "tenecteplase"]
     page = client.get(f"/cases/{target}").text
-    assert 'value="tia" selected' in page and "needle 20 min before arrival" in page
+    # A stroke after arrival has no door-to-needle: its needle before arrival is not a flag.
+    assert 'value="tia" selected' in page and "needle 20 min before arrival" not in page
+    assert edited.json()["flags"] == [] and edited.json()["measures"]["dtn"] is None
 
 
 def test_a_range_without_cases_has_nothing_flagged(tmp_path: Path) -> None:
