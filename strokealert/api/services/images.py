@@ -9,6 +9,7 @@ from pathlib import Path
 import nibabel as nib
 import numpy as np
 from matplotlib import colormaps
+from nibabel.spatialimages import SpatialImage
 from PIL import Image
 
 from strokealert.db.models.cases import Case
@@ -47,15 +48,23 @@ def map_path(case: Case, name: str) -> Path | None:
     return _inside(case, relative) if relative else None
 
 
+def _load(path: str) -> SpatialImage:
+    """A map file (NIfTI) opened lazily; ValueError when it is not an image volume."""
+    image = nib.load(path)
+    if not isinstance(image, SpatialImage):
+        raise ValueError(f"{Path(path).name} is not an image volume")
+    return image
+
+
 @lru_cache(maxsize=16)
 def _volume(path: str, mtime: float) -> np.ndarray:
     """The map as (z, y, x) float32 with the patient's right on the image left (radiological)."""
-    data = np.asarray(nib.load(path).dataobj, dtype=np.float32)  # (i, j, k) RAS-ish
+    data = np.asarray(_load(path).dataobj, dtype=np.float32)  # (i, j, k) RAS-ish
     return np.ascontiguousarray(np.transpose(data, (2, 1, 0))[:, ::-1, :])
 
 
 def slice_count(path: Path) -> int:
-    shape = nib.load(str(path)).shape
+    shape = _load(str(path)).shape
     return int(shape[2]) if len(shape) >= 3 else 1
 
 
@@ -72,7 +81,8 @@ def slice_png(path: Path, name: str, z: int) -> bytes | None:
     image = Image.fromarray(rgba[..., :3])
     if image.width < 256:
         factor = max(1, 256 // image.width)
-        image = image.resize((image.width * factor, image.height * factor), Image.NEAREST)
+        image = image.resize((image.width * factor, image.height * factor),
+                             Image.Resampling.NEAREST)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
