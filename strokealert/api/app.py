@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 
 from strokealert import NOT_A_MEDICAL_DEVICE, __version__, db
 from strokealert.api.metrics import registry_for
-from strokealert.api.routers import auth, cases, health, notifications, pages
+from strokealert.api.routers import auth, cases, health, notifications, pages, phone
 from strokealert.api.security import (
     FIREBASE_CONNECT,
     LoginLimiter,
@@ -104,7 +104,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
                        connect_extra=FIREBASE_CONNECT if push_config else ())
 
     for router in (health.router, auth.router, cases.router, pages.router,
-                   notifications.router):
+                   notifications.router, phone.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 

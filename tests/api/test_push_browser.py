@@ -114,7 +114,8 @@ def test_pwa_registers_its_fcm_token_and_shows_pushes(tmp_path: Path, output_dir
             shown = wait_for_notifications(page)
             assert shown == [{"title": "LVO suspected: left M1",
                               "body": "Core 21 mL, Tmax>6 s 102 mL", "tag": case_id,
-                              "requireInteraction": True, "url": f"{base}/cases/{case_id}"}]
+                              "requireInteraction": True,
+                              "url": f"{base}/cases/{case_id}/phone"}]  # the phone view
             browser.close()
     finally:
         web.stop()

@@ -54,11 +54,18 @@ self.addEventListener("push", (event) => {
   event.waitUntil(self.registration.showNotification(alert.title, {
     body: alert.body, tag: alert.caseId || "strokealert", renotify: true,
     requireInteraction: alert.level === "critical", icon: "/static/icon.svg",
-    image: alert.image, data: { url: alert.url },
+    image: alert.image, data: { url: phoneView(alert.url) },
   }));
 });
 
-// Tapping the notification opens the case (focusing a window already on it).
+// The phone case view of a case link (key images first); other links as they are.
+function phoneView(url) {
+  const target = new URL(url);
+  return /^\/cases\/[^/]+$/.test(target.pathname) ? target.origin + target.pathname + "/phone"
+    : target.href;
+}
+
+// Tapping the notification opens the case's phone view (focusing a window already on it).
 self.addEventListener("notificationclick", (event) => {
   event.notification.close();
   const target = sameOrigin(event.notification.data && event.notification.data.url);

@@ -1,0 +1,95 @@
+// The phone case view: a stack viewer (tap a series, drag or slide through its slices,
+// window/level applied to the displayed 8-bit image) and the acknowledge button.
+(function () {
+  "use strict";
+  const stack = document.getElementById("stack");
+  if (stack) {
+    const series = JSON.parse(stack.dataset.series);
+    const canvas = document.getElementById("stack-canvas");
+    const ctx = canvas.getContext("2d", { willReadFrequently: true });
+    const slice = stack.querySelector("input[name=slice]");
+    const win = stack.querySelector("input[name=window]");
+    const level = stack.querySelector("input[name=level]");
+    const out = document.getElementById("slice-out");
+    const image = new Image();
+    let current = 0;
+    let pixels = null;
+
+    const render = () => {
+      if (!pixels) return;
+      const width = Number(win.value), low = Number(level.value) - width / 2;
+      const lut = new Uint8ClampedArray(256);
+      for (let v = 0; v < 256; v += 1) lut[v] = ((v - low) / width) * 255;
+      const shown = new ImageData(new Uint8ClampedArray(pixels.data), pixels.width, pixels.height);
+      const data = shown.data;
+      for (let i = 0; i < data.length; i += 4) {
+        data[i] = lut[data[i]]; data[i + 1] = lut[data[i + 1]]; data[i + 2] = lut[data[i + 2]];
+      }
+      ctx.putImageData(shown, 0, 0);
+    };
+    const load = () => {
+      const s = series[current];
+      out.textContent = (Number(slice.value) + 1) + " / " + s.slices;
+      image.src = s.url.replace("{z}", slice.value);
+    };
+    image.addEventListener("load", () => {
+      canvas.width = image.naturalWidth;
+      canvas.height = image.naturalHeight;
+      ctx.drawImage(image, 0, 0);
+      pixels = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      render();
+      canvas.dataset.src = image.src;
+    });
+    const choose = (index) => {
+      current = index;
+      const s = series[index];
+      slice.max = String(s.slices - 1);
+      slice.value = String(Math.floor(s.slices / 2));
+      stack.querySelectorAll(".tab").forEach((tab) =>
+        tab.classList.toggle("active", Number(tab.dataset.index) === index));
+      load();
+    };
+    stack.querySelectorAll(".tab").forEach((tab) =>
+      tab.addEventListener("click", () => choose(Number(tab.dataset.index))));
+    slice.addEventListener("input", load);
+    win.addEventListener("input", render);
+    level.addEventListener("input", render);
+    document.getElementById("wl-reset").addEventListener("click", () => {
+      win.value = "255"; level.value = "128"; render();
+    });
+    // Drag up or down on the image to scroll through the slices (one per 12 px).
+    let dragY = null;
+    canvas.addEventListener("pointerdown", (e) => { dragY = e.clientY; canvas.setPointerCapture(e.pointerId); });
+    canvas.addEventListener("pointerup", () => { dragY = null; });
+    canvas.addEventListener("pointermove", (e) => {
+      if (dragY === null) return;
+      const steps = Math.trunc((e.clientY - dragY) / 12);
+      if (!steps) return;
+      dragY = e.clientY;
+      const next = Math.min(Number(slice.max), Math.max(0, Number(slice.value) + steps));
+      if (String(next) !== slice.value) { slice.value = String(next); load(); }
+    });
+    choose(0);
+  }
+
+  const ack = document.getElementById("phone-ack-button");
+  if (ack) {
+    ack.addEventListener("click", async () => {
+      ack.disabled = true;
+      const csrf = document.querySelector("meta[name=csrf-token]");
+      const caseId = document.getElementById("phone-case").dataset.case;
+      const response = await fetch("/api/cases/" + encodeURIComponent(caseId) + "/ack", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.content : "" },
+        body: JSON.stringify({ via: "app" }),
+      });
+      const panel = document.getElementById("phone-ack");
+      if (!response.ok) { ack.disabled = false; panel.append(" Could not acknowledge (" + response.status + ")."); return; }
+      const body = await response.json();
+      const done = document.createElement("div");
+      done.className = "acked";
+      done.textContent = "✓ Acknowledged by " + body.first_ack_by;
+      panel.replaceChildren(done);
+    });
+  }
+})();
