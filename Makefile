@@ -19,7 +19,7 @@ test: $(STAMP)
 	scripts/test-prerequisites.sh
 	$(VENV)/bin/ruff check strokealert perfusion notifications tests bench
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/mypy notifications
+	$(VENV)/bin/mypy strokealert perfusion notifications
 	$(VENV)/bin/pytest
 
 demo: $(STAMP)

@@ -84,7 +84,6 @@ class Timeline(Protocol):
     birth_date: str | None
     final_diagnosis: str | None
     age_years: int | None
-    in_hospital_stroke: bool | None
     thrombolytic_agent: str | None
     ivt_delay_reason: str | None
     ivt_not_given_reason: str | None
@@ -102,6 +101,10 @@ class Timeline(Protocol):
     first_pass_at: datetime | None
     reperfusion_at: datetime | None
     transfer_out_at: datetime | None
+
+    @property
+    def in_hospital_stroke(self) -> bool | None:
+        """Read only, so a Case's non-null column fits; look-alikes may leave it None."""
 
 
 def minutes(start: datetime | None, end: datetime | None) -> int | None:

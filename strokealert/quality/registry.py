@@ -78,7 +78,7 @@ def to_registry_csv(summary: dict[str, Any], zone: tzinfo) -> str:
     minutes as computed (empty when UTD or flagged) and the data-quality flags."""
     header = [name for name, _ in COLUMNS] + ["DoorToNeedleMin", "DoorToDeviceMin",
                                               "DataQualityFlags"]
-    rows = []
+    rows: list[list[object]] = []
     for item in summary["per_case"]:
         case, values = item["case"], item["values"]
         device = values["door_to_device_transfer" if case.transfer else "door_to_device_direct"]

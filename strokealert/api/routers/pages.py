@@ -35,9 +35,10 @@ WORKLIST_PAGE = 50
 
 def page(request: Request, template: str, principal: Any, **context: Any) -> HTMLResponse:
     state = request.app.state
-    return state.templates.TemplateResponse(request, template, {
+    response: HTMLResponse = state.templates.TemplateResponse(request, template, {
         "user": principal.user, "csrf": principal.csrf, "zone": state.zone,
         "local": views.local, "site_name": state.settings.site_name, **context})
+    return response
 
 
 def date_range(request: Request, start: str | None, end: str | None) -> tuple[date, date]:
@@ -231,7 +232,8 @@ def api_docs(request: Request, principal: Viewer) -> HTMLResponse:
 
 @router.get("/api/openapi.json")
 def openapi_json(request: Request, _principal: Viewer) -> dict[str, Any]:
-    return request.app.openapi()
+    spec: dict[str, Any] = request.app.openapi()
+    return spec
 
 
 @router.get("/api/measures", include_in_schema=True, tags=["audit"])
