@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from strokealert.config import load_settings
+from strokealert.config import Settings, load_settings
 from strokealert.errors import InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 user_app = typer.Typer(help="Web users.", no_args_is_help=True)
 
 
-def _factory(config: Path | None):  # type: ignore[no-untyped-def]
+def _factory(config: Path | None) -> tuple[Settings, sessionmaker[Session]]:
     from strokealert import db
 
     settings = load_settings(config)
