@@ -92,11 +92,21 @@ def as_version(payload: dict[str, Any], version: int) -> dict[str, Any]:
     return {**{k: v for k, v in payload.items() if k != "image_url"}, "schema": ALERT_SCHEMA_V1}
 
 
+NOT_CANDIDATE = "not_candidate"
+"""The ``via`` of a response that the patient is not a candidate: it stops the escalation like
+an acknowledgement and is told to the team as what it is."""
+
+
 def ack_payload(*, alert_id: str, case_id: str, by: str, via: str, at: datetime, site: str,
                 url: str) -> dict[str, Any]:
-    """The ``strokealert.ack/1`` broadcast: "<by> is on the way"."""
+    """The ``strokealert.ack/1`` broadcast: "<by> is on the way" (or, ``via``
+    :data:`NOT_CANDIDATE`, "<by>: not a candidate")."""
+    if via == NOT_CANDIDATE:
+        title, body = f"{by}: not a candidate", "No further paging for this case"
+    else:
+        title, body = f"{by} is on the way", f"Acknowledged via {via}"
     payload = {"schema": ACK_SCHEMA, "alert_id": alert_id, "case_id": case_id,
-               "title": f"{by} is on the way", "body": f"Acknowledged via {via}", "by": by,
+               "title": title, "body": body, "by": by,
                "via": via, "site": site, "acknowledged_at": iso_utc(at), "url": url}
     return _fit(payload, MAX_PAYLOAD_BYTES)
 

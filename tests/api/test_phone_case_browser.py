@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
+from notifications.models import Acknowledgement, Escalation, OutboxMessage
+from strokealert import alerting
 from strokealert.api.server import WebComponent
 from strokealert.cases import upsert_case_from_analysis
 from tests.api.helpers import PASSWORD, get_case, make_env
@@ -32,6 +35,13 @@ def test_phone_case_view_at_360_px(tmp_path: Path, output_dir: Path, free_port: 
                                          output_dirs=[tmp_path / "outputs" / "case1"])
         case.patient_name = "QUIXOTE^ZELDA"
         case_id = case.id
+        other = upsert_case_from_analysis(session, study=None,
+                                          result={**result, "study_instance_uid": "1.2.826.9"},
+                                          output_dirs=[tmp_path / "outputs" / "case1"])
+        other_id = other.id
+        alerting.raise_alert(session, env.settings, case_id=other_id, level="critical",
+                             kind="new", title=other.title or "", body=other.summary or "",
+                             site=other.site, url=f"http://127.0.0.1/cases/{other_id}")
     web = WebComponent(env.settings, env.factory, port=free_port)
     web.start()
     base = f"http://127.0.0.1:{free_port}"
@@ -79,10 +89,31 @@ def test_phone_case_view_at_360_px(tmp_path: Path, output_dir: Path, free_port: 
             page.screenshot(path=str(output_dir / "phone_case.png"), full_page=True)
 
             page.click("#phone-ack-button")
-            expect(page.locator("#phone-ack")).to_contain_text("Acknowledged by Dr Stroke_Team")
+            expect(page.locator("#phone-ack")).to_contain_text(
+                "Acknowledged — first response by Dr Stroke_Team")
             page.screenshot(path=str(output_dir / "phone_case_acknowledged.png"))
+
+            # Another case: "not a candidate" takes a second tap, then stops the paging.
+            page.goto(base + f"/cases/{other_id}/phone")
+            button = page.locator("#not-candidate-button")
+            button.click()
+            expect(button).to_contain_text("Tap again")
+            with env.factory() as session:
+                assert session.scalar(select(Acknowledgement)) is None
+            button.click()
+            expect(page.locator("#phone-ack")).to_contain_text(
+                "Not a candidate — first response by Dr Stroke_Team")
+            page.screenshot(path=str(output_dir / "phone_case_not_candidate.png"))
             browser.close()
     finally:
         web.stop()
     assert get_case(env.factory, case_id).first_ack_by == "Dr Stroke_Team"
     assert (output_dir / "phone_case.png").stat().st_size > 20_000
+    with env.factory() as session:
+        [ack] = session.scalars(select(Acknowledgement)).all()
+        assert (ack.case_id, ack.via) == (other_id, "not_candidate")
+        escalation = session.scalar(select(Escalation).where(Escalation.case_id == other_id))
+        assert escalation.status == "acknowledged"
+        told = [r.payload["title"] for r in session.scalars(select(OutboxMessage).where(
+            OutboxMessage.purpose == "broadcast", OutboxMessage.step == "ack"))]
+        assert told == ["Dr Stroke_Team: not a candidate"]

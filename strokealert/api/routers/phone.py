@@ -1,7 +1,7 @@
 """The phone case view: what tapping an alert opens in the PWA. Key images first, then the
 series as a scrollable stack (key images and perfusion maps, window/level on the phone), the
-findings and the acknowledge button; no patient identifiers on it (the full case page has them,
-behind its audited view)."""
+findings and the acknowledge / not-a-candidate buttons; no patient identifiers on it (the full
+case page has them, behind its audited view)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from strokealert.api.dependencies import ACK_ROLES, DB, Viewer
-from strokealert.api.routers.cases import get_case
+from notifications.payload import NOT_CANDIDATE
+from strokealert.api.dependencies import ACK_ROLES, DB, Acker, Viewer
+from strokealert.api.routers.cases import acknowledge, get_case
 from strokealert.api.routers.pages import page
 from strokealert.api.services import images, views
 from strokealert.db.models.cases import Case
@@ -31,6 +32,16 @@ def stack_series(case: Case) -> list[dict[str, Any]]:
             series.append({"name": name.upper(), "url": f"/cases/{case.id}/maps/{name}/{{z}}",
                            "slices": images.slice_count(path)})
     return series
+
+
+@router.post("/api/cases/{case_id}/not-candidate")
+def not_candidate(request: Request, session: DB, principal: Acker,
+                  case_id: str) -> dict[str, Any]:
+    """The responder judges the patient not a candidate: paging stops, the team is told
+    "<name>: not a candidate", the response is stamped and audited like an acknowledgement."""
+    case = get_case(session, case_id)
+    first = acknowledge(request, session, principal, case, NOT_CANDIDATE)
+    return {"acknowledged": True, "first": first, "first_ack_by": case.first_ack_by}
 
 
 @router.get("/cases/{case_id}/phone", response_class=HTMLResponse)

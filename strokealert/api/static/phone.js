@@ -72,24 +72,41 @@
     choose(0);
   }
 
+  // Acknowledge, or "not a candidate" (a second tap confirms it: it stops the paging too).
+  const respond = async (button, path, body, told) => {
+    button.disabled = true;
+    const csrf = document.querySelector("meta[name=csrf-token]");
+    const caseId = document.getElementById("phone-case").dataset.case;
+    const response = await fetch("/api/cases/" + encodeURIComponent(caseId) + path, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.content : "" },
+      body: JSON.stringify(body),
+    });
+    const panel = document.getElementById("phone-ack");
+    if (!response.ok) {
+      button.disabled = false;
+      panel.append(" Could not send (" + response.status + ").");
+      return;
+    }
+    const answer = await response.json();
+    const done = document.createElement("div");
+    done.className = "acked";
+    done.textContent = "✓ " + told + " — first response by " + answer.first_ack_by;
+    panel.replaceChildren(done);
+  };
   const ack = document.getElementById("phone-ack-button");
   if (ack) {
-    ack.addEventListener("click", async () => {
-      ack.disabled = true;
-      const csrf = document.querySelector("meta[name=csrf-token]");
-      const caseId = document.getElementById("phone-case").dataset.case;
-      const response = await fetch("/api/cases/" + encodeURIComponent(caseId) + "/ack", {
-        method: "POST", credentials: "same-origin",
-        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.content : "" },
-        body: JSON.stringify({ via: "app" }),
-      });
-      const panel = document.getElementById("phone-ack");
-      if (!response.ok) { ack.disabled = false; panel.append(" Could not acknowledge (" + response.status + ")."); return; }
-      const body = await response.json();
-      const done = document.createElement("div");
-      done.className = "acked";
-      done.textContent = "✓ Acknowledged by " + body.first_ack_by;
-      panel.replaceChildren(done);
+    ack.addEventListener("click", () => respond(ack, "/ack", { via: "app" }, "Acknowledged"));
+  }
+  const notCandidate = document.getElementById("not-candidate-button");
+  if (notCandidate) {
+    notCandidate.addEventListener("click", () => {
+      if (notCandidate.dataset.armed !== "yes") {
+        notCandidate.dataset.armed = "yes";
+        notCandidate.textContent = "Tap again: not a candidate, stop paging";
+        return;
+      }
+      respond(notCandidate, "/not-candidate", {}, "Not a candidate");
     });
   }
 })();
