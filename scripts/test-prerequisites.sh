@@ -2,7 +2,7 @@
 # What the test suite needs besides .venv, made ready (run by `make test`, hence by `.ci/run`):
 #   PostgreSQL on 127.0.0.1:5432 (user postgres, database "test"; or STROKEALERT_TEST_POSTGRES_URL),
 #   Redis on 127.0.0.1:6379, DCMTK (storescu), Orthanc (/usr/sbin/Orthanc), Chromium
-#   (/usr/bin/chromium). Starts what is installed but down; installs what is missing with
+#   (/usr/bin/chromium), tesseract (OCR check that key images carry no PHI). Starts what is installed but down; installs what is missing with
 #   apt-get when run as root on Debian/Ubuntu; otherwise prints exactly what is missing and how
 #   to get it, and exits 1. Never skips anything silently. Non-interactive (CI=true, no stdin).
 set -euo pipefail
@@ -24,6 +24,7 @@ psql_postgres() { psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc 
 command -v storescu >/dev/null || missing+=(dcmtk)
 [ -x /usr/sbin/Orthanc ] || missing+=(orthanc)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v tesseract >/dev/null || missing+=(tesseract-ocr)   # OCR of key images (no PHI)
 installed_postgresql=false
 if [ -z "${STROKEALERT_TEST_POSTGRES_URL:-}" ]; then
   command -v psql >/dev/null || missing+=(postgresql-client)
