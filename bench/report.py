@@ -17,6 +17,7 @@ data-quality line; and the time to summarise and to write the registry file.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import secrets
 import subprocess
@@ -34,6 +35,7 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__)
 from sqlalchemy import create_engine, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from strokealert.config import Settings  # noqa: E402
 from strokealert.db.models.cases import Case  # noqa: E402
 from strokealert.demo import (  # noqa: E402
     CLI,
@@ -62,12 +64,15 @@ def demo_cases(root: Path) -> list[Case]:
     env = {"STROKEALERT_DATA_DIR": str(data_dir), "STROKEALERT_HTTP_PORT": str(free_port()),
            "STROKEALERT_DICOM_PORT": str(free_port()), "STROKEALERT_WEBHOOK_URL": inbox.url,
            "STROKEALERT_WEBHOOK_SECRET": secret, "STROKEALERT_SERIES_QUIET_S": "2"}
+    database_url = Settings(data_dir=data_dir).resolved_database_url
+    subprocess.run([*CLI, "db", "upgrade"], env={**os.environ, **env}, check=True,
+                   capture_output=True)
     try:
         with running_service(env, root / "serve.log"):
             for name in ("now", "fixed"):
                 send_study(studies / name, int(env["STROKEALERT_DICOM_PORT"]))
             deadline = time.monotonic() + DEMO_TIMEOUT_S
-            engine = create_engine(f"sqlite:///{data_dir / 'strokealert.db'}")
+            engine = create_engine(database_url)
             while time.monotonic() < deadline:
                 with Session(engine) as session:
                     cases = list(session.scalars(select(Case).where(

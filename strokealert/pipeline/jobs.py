@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -319,7 +320,7 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
         case = upsert_case_from_analysis(
             session, study=study, result=result, output_dirs=output_dirs,
             rule_fired=decision.rule_names, title=decision.title, summary=decision.body,
-            site=settings.site_name)
+            site=settings.site_name, zone=ZoneInfo(settings.timezone))
         wakeup_for(factory.kw["bind"]).notify(session, CASES)  # live worklists look
         now = utcnow()
         signature = hashlib.sha256(

@@ -5,6 +5,7 @@ from the zones' offsets, not by the code under test."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,17 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from strokealert import alerting, db
 from strokealert.cases import upsert_case_from_analysis, wall_clock_to_utc
+from strokealert.config import Settings
+from strokealert.db.models.cases import Case
 from strokealert.db.models.ingest import Instance, Series, Study
+from strokealert.dicom.ingest import IngestComponent
+from strokealert.dicom.sender import send_files
 from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume
+from strokealert.pipeline.jobs import consume_completion_events
 from tests.api.helpers import analysis, login, make_env
 
 
@@ -131,3 +139,38 @@ def test_wall_clock_outside_dst_changes_has_no_note() -> None:
     moment, note = wall_clock_to_utc(datetime(2026, 11, 1, 1, 30), ZoneInfo("America/New_York"))
     assert moment == datetime(2026, 11, 1, 5, 30, tzinfo=UTC) and "DST fold" in str(note)
 
+
+
+def test_the_pipeline_reads_a_received_study_in_the_configured_zone(
+        migrated_url: str, tmp_path: Path, free_port: int) -> None:
+    # Received over DICOM and decided by the pipeline (an NCCT alone: manual review), on a
+    # site in New York; the header has no offset: 09:37 EST is 14:37Z.
+    settings = Settings(database_url=migrated_url, data_dir=tmp_path / "data",
+                        dicom_port=free_port, dicom_host="127.0.0.1", series_quiet_s=0.5,
+                        study_quiet_s=1.0, secret_key="k", timezone="America/New_York")
+    engine = db.make_engine(migrated_url)
+    factory = db.make_session_factory(engine)
+    component = alerting.AlertingComponent(settings, factory)
+    component.build()
+    ingest = IngestComponent(settings, factory)
+    ingest.start()
+    try:
+        study = StudyInfo(study_datetime=datetime(2026, 1, 20, 9, 35), timezone_offset=None)
+        write_volume(np.full((12, 32, 32), 35, np.int16), tmp_path / "ncct", study=study,
+                     series=SeriesInfo(description="Head w/o contrast"),
+                     spacing_mm=(5.0, 0.5, 0.5), acquisition_datetime=datetime(2026, 1, 20, 9, 37))
+        assert send_files([tmp_path / "ncct"], "127.0.0.1", free_port).failed == []
+        ingest.indexer.join()
+        deadline = time.monotonic() + 20
+        ncct_at = None
+        while ncct_at is None and time.monotonic() < deadline:
+            consume_completion_events(factory, settings)
+            with factory() as session:
+                ncct_at = session.scalar(select(Case.ncct_at).where(
+                    Case.study_instance_uid == study.study_instance_uid))
+            time.sleep(0.2)
+        assert ncct_at == datetime(2026, 1, 20, 14, 37, tzinfo=UTC)
+    finally:
+        ingest.stop()
+        component.stop()
+        engine.dispose()
