@@ -134,3 +134,11 @@ def test_a_range_without_cases_has_nothing_flagged(tmp_path: Path) -> None:
     login(client, "coordinator")
     data = client.get("/api/measures?start=2026-01-01&end=2026-01-31").json()
     assert data["data_quality"]["cases_flagged"] == 0 and data["measures"]["dtn"]["n"] == 0
+
+
+def test_a_viewer_sees_the_registry_fields_read_only(client: TestClient, env: Env) -> None:
+    viewer = TestClient(env.app)
+    login(viewer, "radiologist")
+    page = viewer.get(f"/cases/{case_id(client, 'p.needle_first')}").text
+    assert "Final diagnosis" in page and "TIA" in page and "tenecteplase" in page
+    assert "documented eligibility reason for delay" in page and "<select" not in page
