@@ -19,7 +19,6 @@ import pytest
 from notifications.channels import Delivery
 from notifications.channels.webhook import UnsignedWebhookError, WebhookChannel
 from notifications.signing import REPLAY_WINDOW_S, SIGNATURE_HEADER, body_signature, verify_body
-from strokealert.config import Settings
 from tests.notifications.fakes import FakeWebhook, Recorded
 
 SECRET = "whsec-test"
@@ -106,15 +105,6 @@ def test_no_secret_refuses_unless_allowed_and_then_warns(
     finally:
         channel.close()
     assert SIGNATURE_HEADER not in webhook.requests[-1].headers
-
-
-def test_settings_refuse_a_webhook_without_secret_unless_allowed(tmp_path: Path) -> None:
-    url = "http://127.0.0.1:9/hooks"
-    base = {"data_dir": tmp_path, "http_host": "127.0.0.1", "webhook_url": url}
-    problems = Settings(**base).missing_secrets()
-    assert len(problems) == 1 and "STROKEALERT_WEBHOOK_SECRET" in problems[0]
-    assert Settings(**base, webhook_secret="s").missing_secrets() == []
-    assert Settings(**base, webhook_allow_unsigned=True).missing_secrets() == []
 
 
 def test_readme_receiver_example_verifies_a_real_post(webhook: FakeWebhook) -> None:
