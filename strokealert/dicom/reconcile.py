@@ -2,14 +2,16 @@
 
 A file in ``store/<study>/<series>/`` without an index row (a crash between the answer to the
 scanner and the index write) is indexed from its own header; an index row whose file is gone
-is reported. The indexer runs it at start over the series folders changed since the last
-pass, and over the whole store every ``reconcile_interval_s``.
+is reported. A temporary ``.part`` file older than :data:`STALE_PART_S` (a write cut off by a
+crash, never answered with success) is deleted. The indexer runs it at start over the series
+folders changed since the last pass, and over the whole store every ``reconcile_interval_s``.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +27,9 @@ from strokealert.dicom.store import ImageStore, valid_uid
 
 log = logging.getLogger(__name__)
 
+STALE_PART_S = 3600.0
+"""Age (s) past which a temporary ``.part`` file is taken for a crashed write and deleted."""
+
 
 @dataclass
 class ReconcileReport:
@@ -35,6 +40,7 @@ class ReconcileReport:
     indexed: int = 0
     unreadable: int = 0
     missing_files: int = 0
+    stale_parts_removed: int = 0
 
 
 def record_from_file(path: Path) -> InstanceRecord:
@@ -70,6 +76,7 @@ def reconcile(factory: sessionmaker[Session], store: ImageStore,
     report = ReconcileReport()
     for folder in _series_folders(store, since):
         report.series_checked += 1
+        report.stale_parts_removed += _remove_stale_parts(folder)
         files = {p.stem: p for p in folder.glob("*.dcm") if not p.name.startswith(".")}
         with factory() as session:
             rows = set(session.scalars(select(Instance.sop_instance_uid).join(Series).where(
@@ -102,6 +109,23 @@ def reconcile(factory: sessionmaker[Session], store: ImageStore,
                     "%d unreadable, %d index rows without a file", report.series_checked,
                     report.indexed, report.unreadable, report.missing_files)
     return report
+
+
+def _remove_stale_parts(folder: Path, now: float | None = None) -> int:
+    """Delete the ``.part`` files in ``folder`` older than :data:`STALE_PART_S`; their count."""
+    cutoff = (time.time() if now is None else now) - STALE_PART_S
+    removed = 0
+    for part in folder.glob(".*.part"):
+        try:
+            if part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed += 1
+        except FileNotFoundError:  # renamed or removed meanwhile
+            continue
+    if removed:
+        log.warning("series %s: %d stale temporary files of interrupted writes deleted",
+                    folder.name, removed)
+    return removed
 
 
 def _series_without_folder(factory: sessionmaker[Session], store: ImageStore) -> int:

@@ -3,7 +3,9 @@ not indexed, and reconciliation of the index with the store."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pydicom
 import pytest
 
 from strokealert.dicom.journal import Journal
-from strokealert.dicom.reconcile import reconcile
+from strokealert.dicom.reconcile import STALE_PART_S, reconcile
 from strokealert.dicom.records import InstanceRecord, QuarantineRecord
 
 from .conftest import storescu, wait_for, write_series
@@ -93,12 +95,19 @@ def test_reconcile_indexes_unindexed_files_and_reports_missing_ones(
                                      ds.SOPInstanceUID)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-    (stored[1].parent / f".{stored[1].name}.1234abcd.part").write_bytes(b"half a file")
+    fresh_part = stored[1].parent / f".{stored[1].name}.1234abcd.part"
+    fresh_part.write_bytes(b"half a file, being written")
+    stale_part = stored[2].parent / f".{stored[2].name}.5678ef01.part"
+    stale_part.write_bytes(b"half a file, cut off by a crash")
+    old = time.time() - STALE_PART_S - 60
+    os.utime(stale_part, (old, old))
 
     indexed: list[InstanceRecord] = []
     report = reconcile(running.service.factory, store, indexed.extend)
     assert (report.indexed, report.missing_files, report.unreadable) == (2, 1, 0)
     assert report.series_checked == 2
+    assert report.stale_parts_removed == 1
+    assert fresh_part.exists() and not stale_part.exists()
     extra_ds = pydicom.dcmread(extra[0], stop_before_pixels=True)
     assert {r.sop_uid for r in indexed} == {
         pydicom.dcmread(p, stop_before_pixels=True).SOPInstanceUID for p in extra}
