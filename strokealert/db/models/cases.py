@@ -16,7 +16,6 @@ from notifications.schema import UTCDateTime
 from strokealert.db import Base
 
 CASE_STATUSES = ("received", "analyzing", "analyzed", "failed")
-ALERT_LEVELS = ("critical", "warning", "manual_review", "none")
 TICI_GRADES = ("0", "1", "2a", "2b", "2c", "3")
 # Registry abstraction (GWTG-Stroke final clinical diagnosis; a mimic is "no stroke-related
 # diagnosis"), the thrombolytic given, and the documented reasons for a delay in it.
