@@ -19,6 +19,7 @@ import numpy as np
 from strokealert.errors import InputError
 from strokealert.lvo import asymmetry, explain, preprocess, quality
 from strokealert.lvo.model import LvoModel, Prediction, shipped
+from strokealert.lvo.slab import Slab, level_mm, thin_slab_mips
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class LvoResult:
     heatmap: np.ndarray | None  # (axial rows + coronal rows, x) 0..1, same layout as the MIPs
     marks: tuple[tuple[int, int], ...] | None  # (row, col) of the suspected segment
     timings_s: dict[str, float] = field(default_factory=dict)
+    slab: Slab | None = None  # native axial thin-slab MIPs around the suspected segment
 
     @property
     def manual_review(self) -> bool:
@@ -120,11 +122,13 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
         marks = explain.marker(where, side, site)
         timings["explain"] = time.perf_counter() - t
     axial, coronal = preprocess.mips(canon.vessel)
+    slab = thin_slab_mips(volume_hu, spacing_mm, canon.rotation, canon.centre_mm,
+                          level_mm(marks))
     timings["total"] = time.perf_counter() - started
     return LvoResult(prediction.probability, bool(suspected), model.threshold, side, site,
                      model.name, gate, asym, prediction.cnn_probability,
                      prediction.class_probabilities, axial, coronal, heat, marks,
-                     {k: round(v, 3) for k, v in timings.items()})
+                     {k: round(v, 3) for k, v in timings.items()}, slab)
 
 
 def cta_files(paths: Sequence[Path]) -> list[Path]:
@@ -151,7 +155,9 @@ def analyze_files(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     """The ``lvo`` block of ``strokealert.analysis/1`` for the CTA DICOM files ``paths``.
 
     Writes the key images (``lvo_mip.png``, and ``lvo_heatmap.png`` when an LVO is suspected)
-    to ``out_dir``. Input problems give ``status: failed`` with a readable ``error``.
+    and the de-identified CTA slab (:data:`~strokealert.contracts.outputs.CTA_SLAB_FILE`, found
+    by name beside them: the block does not list it) to ``out_dir``. Input problems give
+    ``status: failed`` with a readable ``error``.
     """
     try:
         volume, spacing = preprocess.read_dicom_volume(cta_files([Path(p) for p in paths]))
@@ -162,6 +168,8 @@ def analyze_files(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
         return {"status": "failed", "error": str(exc)}
     names = explain.key_images(result.axial_mip, result.coronal_mip, result.heatmap,
                                result.marks, result.caption(), out_dir)
+    if result.slab is not None:
+        result.slab.save(out_dir)
     return result.to_block(names)
 
 
