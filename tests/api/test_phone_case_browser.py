@@ -1,6 +1,7 @@
 """Headless Chromium at phone size (360 × 740): the case view a tapped alert opens shows the key
-image first, scrolls the series (key images and perfusion maps) with window/level, lists the
-findings without patient identifiers, and acknowledges; screenshots under test-output/."""
+image first, scrolls the series (key images, the CTA slab in HU windows, perfusion maps) with
+window/level, lists the findings without patient identifiers, and acknowledges; screenshots
+under test-output/."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from notifications.models import Acknowledgement, Escalation, OutboxMessage
 from strokealert import alerting
 from strokealert.api.server import WebComponent
 from strokealert.cases import upsert_case_from_analysis
+from strokealert.db.models.audit import AuditEvent
 from tests.api.helpers import PASSWORD, get_case, make_env
 from tests.api.test_api_browser import ARGS, CHROMIUM, write_outputs
+from tests.api.test_cta_slab_route import write_cta_slab
 
 CANVAS_CENTRE = """() => {
   const c = document.getElementById('stack-canvas');
@@ -30,6 +33,7 @@ def test_phone_case_view_at_360_px(tmp_path: Path, output_dir: Path, free_port: 
 
     env = make_env(tmp_path, timezone="UTC")
     result = write_outputs(tmp_path / "outputs" / "case1")
+    write_cta_slab(tmp_path / "outputs" / "case1")
     with env.factory.begin() as session:
         case = upsert_case_from_analysis(session, study=None, result=result,
                                          output_dirs=[tmp_path / "outputs" / "case1"])
@@ -78,15 +82,37 @@ def test_phone_case_view_at_360_px(tmp_path: Path, output_dir: Path, free_port: 
             page.click(".stack .tab:has-text('TMAX')")
             expect(canvas).to_have_attribute("data-src", f"{base}/cases/{case_id}/maps/tmax/4")
             expect(page.locator("#slice-out")).to_have_text("5 / 8")
-            box = canvas.bounding_box()
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 20)
-            page.mouse.down()
-            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 50, steps=5)
-            page.mouse.up()
+            drag_down(page, canvas)
             expect(page.locator("#slice-out")).to_have_text("7 / 8")
             expect(canvas).to_have_attribute("data-src", f"{base}/cases/{case_id}/maps/tmax/6")
+            expect(page.locator("#wl-presets")).to_be_hidden()
             page.locator("#stack").scroll_into_view_if_needed()
             page.screenshot(path=str(output_dir / "phone_case.png"), full_page=True)
+
+            # The CTA slab: 12 slices rendered by the server in the angio window (HU), the
+            # middle first; dragging scrolls; a preset and the window slider fetch new pixels.
+            cta = f"{base}/cases/{case_id}/cta"
+            page.click(".stack .tab:has-text('CTA slab')")
+            expect(canvas).to_have_attribute("data-src", f"{cta}/6?c=300&w=700")
+            expect(page.locator("#slice-out")).to_have_text("7 / 12")
+            expect(page.locator("#wl-out")).to_have_text("C 300 W 700 HU")
+            drag_down(page, canvas)
+            expect(page.locator("#slice-out")).to_have_text("9 / 12")
+            expect(canvas).to_have_attribute("data-src", f"{cta}/8?c=300&w=700")
+            angio = page.evaluate(CANVAS_CENTRE)
+            page.click("#wl-presets button:has-text('Brain')")
+            expect(canvas).to_have_attribute("data-src", f"{cta}/8?c=40&w=80")
+            brain = page.evaluate(CANVAS_CENTRE)
+            assert brain != angio
+            page.locator("input[name=window]").fill("1000")
+            expect(page.locator("#wl-out")).to_have_text("C 40 W 1000 HU")
+            expect(canvas).to_have_attribute("data-src", f"{cta}/8?c=40&w=1000")
+            assert page.evaluate(CANVAS_CENTRE) not in (angio, brain)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 360
+            page.locator("#stack").scroll_into_view_if_needed()
+            page.screenshot(path=str(output_dir / "phone_case_cta_slab.png"))
+            page.click("#wl-reset")
+            expect(canvas).to_have_attribute("data-src", f"{cta}/8?c=300&w=700")
 
             page.click("#phone-ack-button")
             expect(page.locator("#phone-ack")).to_contain_text(
@@ -109,6 +135,7 @@ def test_phone_case_view_at_360_px(tmp_path: Path, output_dir: Path, free_port: 
         web.stop()
     assert get_case(env.factory, case_id).first_ack_by == "Dr Stroke_Team"
     assert (output_dir / "phone_case.png").stat().st_size > 20_000
+    assert (output_dir / "phone_case_cta_slab.png").stat().st_size > 20_000
     with env.factory() as session:
         [ack] = session.scalars(select(Acknowledgement)).all()
         assert (ack.case_id, ack.via) == (other_id, "not_candidate")
@@ -117,3 +144,18 @@ def test_phone_case_view_at_360_px(tmp_path: Path, output_dir: Path, free_port: 
         told = [r.payload["title"] for r in session.scalars(select(OutboxMessage).where(
             OutboxMessage.purpose == "broadcast", OutboxMessage.step == "ack"))]
         assert told == ["Dr Stroke_Team: not a candidate"]
+        shown = [(e.detail["slice"], e.detail["c"], e.detail["w"]) for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "phi_view").order_by(AuditEvent.id))
+            if e.detail.get("via") == "cta_slab"]
+        # Each slice shown was audited once (the reset's slice came from the browser's cache).
+        assert shown[0] == (6, 300.0, 700.0) and len(shown) == len(set(shown))
+        assert {(8, 300.0, 700.0), (8, 40.0, 80.0), (8, 40.0, 1000.0)} <= set(shown)
+
+
+def drag_down(page, canvas) -> None:  # type: ignore[no-untyped-def]
+    """Drag 30 px down the stack's image: two slices on (one per 12 px)."""
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 20)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + 50, steps=5)
+    page.mouse.up()

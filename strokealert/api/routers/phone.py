@@ -78,4 +78,5 @@ def phone_case(request: Request, session: DB, principal: Viewer, case_id: str) -
     case = get_case(session, case_id)
     can_ack = principal.user.role == "admin" or principal.user.role in ACK_ROLES
     return page(request, "case_phone.html", principal, c=case, series=stack_series(case),
-                vol=views.volumes(case.result_json), can_ack=can_ack)
+                vol=views.volumes(case.result_json), can_ack=can_ack,
+                cta_presets=images.CTA_PRESETS_HU)

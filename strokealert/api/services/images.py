@@ -23,7 +23,9 @@ MAP_WINDOWS = {"cbf": (0.0, 60.0, "turbo"), "cbv": (0.0, 6.0, "turbo"),
                "ttp": (0.0, 40.0, "turbo"), "rcbf": (0.0, 1.5, "turbo"),
                "core": (0.0, 1.0, "magma"), "hypoperfusion": (0.0, 1.0, "viridis")}
 SCROLL_MAPS = ("cbf", "cbv", "mtt", "tmax")
-CTA_WINDOW_HU = (300.0, 700.0)  # default CTA display window: centre, width (HU)
+# CTA display windows on the phone (centre, width in HU); the first is the default.
+CTA_PRESETS_HU = {"Angio": (300.0, 700.0), "Brain": (40.0, 80.0), "Bone": (500.0, 2000.0)}
+CTA_WINDOW_HU = CTA_PRESETS_HU["Angio"]
 
 
 def _inside(case: Case, relative: str) -> Path | None:

@@ -1,5 +1,6 @@
-// The phone case view: a stack viewer (tap a series, drag or slide through its slices,
-// window/level applied to the displayed 8-bit image) and the acknowledge button.
+// The phone case view: a stack viewer (tap a series, drag or slide through its slices;
+// window/level applied here to 8-bit images, or in HU by the server for the CTA slab, with
+// presets) and the acknowledge button.
 (function () {
   "use strict";
   const stack = document.getElementById("stack");
@@ -11,12 +12,20 @@
     const win = stack.querySelector("input[name=window]");
     const level = stack.querySelector("input[name=level]");
     const out = document.getElementById("slice-out");
+    const wlOut = document.getElementById("wl-out");
+    const presets = document.getElementById("wl-presets");
     const image = new Image();
     let current = 0;
     let pixels = null;
+    let pending = null;
 
+    const inHU = () => Boolean(series[current].hu);
+    const setWindow = (centre, width) => {
+      level.value = String(centre); win.value = String(width);
+      wlOut.textContent = inHU() ? "C " + level.value + " W " + win.value + " HU" : "";
+    };
     const render = () => {
-      if (!pixels) return;
+      if (!pixels || inHU()) return;
       const width = Number(win.value), low = Number(level.value) - width / 2;
       const lut = new Uint8ClampedArray(256);
       for (let v = 0; v < 256; v += 1) lut[v] = ((v - low) / width) * 255;
@@ -30,7 +39,15 @@
     const load = () => {
       const s = series[current];
       out.textContent = (Number(slice.value) + 1) + " / " + s.slices;
-      image.src = s.url.replace("{z}", slice.value);
+      const windowed = s.hu ? "?c=" + level.value + "&w=" + win.value : "";
+      image.src = s.url.replace("{z}", slice.value) + windowed;
+    };
+    // In HU the server renders the slice: fetch it again once the slider rests (150 ms).
+    const changeWindow = () => {
+      if (!inHU()) { render(); return; }
+      setWindow(level.value, win.value);
+      clearTimeout(pending);
+      pending = setTimeout(load, 150);
     };
     image.addEventListener("load", () => {
       canvas.width = image.naturalWidth;
@@ -45,6 +62,11 @@
       const s = series[index];
       slice.max = String(s.slices - 1);
       slice.value = String(Math.floor(s.slices / 2));
+      const range = s.hu ? ["-200", "800", "10", "2000"] : ["0", "255", "1", "255"];
+      [level.min, level.max, win.min, win.max] = range;
+      level.step = win.step = s.hu ? "10" : "1";
+      presets.hidden = !s.hu;
+      if (s.hu) setWindow(s.hu.c, s.hu.w); else setWindow(128, 255);
       stack.querySelectorAll(".tab").forEach((tab) =>
         tab.classList.toggle("active", Number(tab.dataset.index) === index));
       load();
@@ -52,10 +74,15 @@
     stack.querySelectorAll(".tab").forEach((tab) =>
       tab.addEventListener("click", () => choose(Number(tab.dataset.index))));
     slice.addEventListener("input", load);
-    win.addEventListener("input", render);
-    level.addEventListener("input", render);
+    win.addEventListener("input", changeWindow);
+    level.addEventListener("input", changeWindow);
+    presets.querySelectorAll("button").forEach((preset) =>
+      preset.addEventListener("click", () => {
+        setWindow(preset.dataset.c, preset.dataset.w); load();
+      }));
     document.getElementById("wl-reset").addEventListener("click", () => {
-      win.value = "255"; level.value = "128"; render();
+      const hu = series[current].hu;
+      if (hu) { setWindow(hu.c, hu.w); load(); } else { setWindow(128, 255); render(); }
     });
     // Drag up or down on the image to scroll through the slices (one per 12 px).
     let dragY = null;
