@@ -550,9 +550,9 @@ class Grid:
         """World coordinate (mm) of fractional ``index`` along ``axis`` (0 z, 1 y, 2 x)."""
         return (np.asarray(index, float) - (self.shape[axis] - 1) / 2) * self.spacing[axis]
 
-    def index(self, axis: int, coord: Array) -> Array:
+    def index(self, axis: int, coord: npt.ArrayLike) -> Array:
         """Fractional index of world coordinate ``coord`` (mm) along ``axis``."""
-        return np.asarray(coord / self.spacing[axis] + (self.shape[axis] - 1) / 2)
+        return np.asarray(coord, float) / self.spacing[axis] + (self.shape[axis] - 1) / 2
 
 
 SUBSLICES = (-1 / 3, 0.0, 1 / 3)
@@ -650,7 +650,7 @@ def _tissue(ux: Volume, uy: Volume, uz: Volume, anat: Anatomy) -> Volume:
     face = _ellipsoid(ux, uy, uz, (0, -52 * k, -58 * k), (56 * k, 46 * k, 44 * k))
     hu[(rho < r_out + head.scalp_mm) | neck | face] = 45.0
     ant = 1 / (1 + np.exp((uy + 35 * k) / 4))
-    post = 1 / (1 + np.exp(-(uy - 20 * k) / 5))
+    post = 1 / (1 + np.exp(-(uy - 4 * k - 0.35 * ax) / 4))  # behind clivus and petrous ridges
     floor = (-42 + 24 * ant - 14 * post + 11 * np.exp(-((ux / (14 * k)) ** 2)) * (1 - ant)
              * (1 - post)) * k
     magnum = (ux**2 + (uy - 28 * k) ** 2 < (15 * k) ** 2) & (post > 0.5)
@@ -826,11 +826,18 @@ def render(seed: int, label: CaseLabel, *, matrix: int = 512) -> CtaCase:
                                                           else 1.0),
                    blush_white=float(rng.uniform(1, 3)), deficit=float(rng.uniform(0.5, 0.9)),
                    territory=_territory_map(outcome["territory"]))
-    volume = np.empty(grid.shape, np.float32)
-    ys = grid.coord(1, np.arange(matrix))[None, :, None] - offset[1]
-    xs = grid.coord(2, np.arange(matrix))[None, None, :] - offset[0]
+    # Tissue on three sub-slices per slice, only inside the head's rotated bounding box.
+    volume = np.full(grid.shape, -1000.0, np.float32)
+    ext = np.array([head.ax, head.ay, head.az_up]) * 1.15 + head.scalp_mm + 6
+    corners = np.array([[sx * ext[0], sy * ext[1], ext[2] if sz > 0 else -125.0]
+                        for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)]) @ rot.T + offset
+    (x0, x1), (y0, y1) = ((max(0, int(grid.index(axis, corners[:, c].min()))),
+                           min(matrix, int(grid.index(axis, corners[:, c].max())) + 2))
+                          for axis, c in ((2, 0), (1, 1)))
+    ys = grid.coord(1, np.arange(y0, y1))[None, :, None] - offset[1]
+    xs = grid.coord(2, np.arange(x0, x1))[None, None, :] - offset[0]
     sub = np.array(SUBSLICES)
-    chunk = max(1, 2_000_000 // (matrix * matrix * len(sub)))
+    chunk = max(1, 2_000_000 // ((y1 - y0) * (x1 - x0) * len(sub)))
     for z0 in range(0, nz, chunk):
         z1 = min(nz, z0 + chunk)
         zs = (grid.coord(0, np.arange(z0, z1))[:, None] + sub[None, :] * dz).reshape(-1)
@@ -838,9 +845,10 @@ def render(seed: int, label: CaseLabel, *, matrix: int = 512) -> CtaCase:
         ux, uy, uz = ((rot[0, i] * xs + rot[1, i] * ys + rot[2, i] * zs).astype(np.float32)
                       for i in range(3))
         fine = _tissue(ux, uy, uz, anat)
-        volume[z0:z1] = fine.reshape(z1 - z0, len(sub), matrix, matrix).mean(axis=1)
-    volume *= 1 - occ
-    volume += occ * blood
+        volume[z0:z1, y0:y1, x0:x1] = fine.reshape(z1 - z0, len(sub), y1 - y0,
+                                                   x1 - x0).mean(axis=1)
+        volume[z0:z1] *= 1 - occ[z0:z1]
+        volume[z0:z1] += occ[z0:z1] * blood[z0:z1]
     del occ, blood
     sharp = bool(rng.random() < 0.45)
     kernel = {"mtf50_lp_mm": float(rng.uniform(0.5, 0.7) if sharp else rng.uniform(0.3, 0.42)),
