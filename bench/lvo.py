@@ -4,8 +4,9 @@
 
 Renders one synthetic head CTA with a left M1 occlusion, then times, ``--repeats`` times:
 the peer (reducing the volume to 2 mm blocks, the memory-bound floor every approach pays) and
-the whole ``analyze_volume`` (preprocessing, quality gate, asymmetry, CNN, Grad-CAM). With
-``--dicom`` it also writes the series and times reading it back plus the full analysis.
+the whole ``analyze_volume`` (preprocessing, quality gate, asymmetry, CNN, Grad-CAM, CTA slab)
+and the writing of the CTA slab. With ``--dicom`` it also writes the series and times reading
+it back plus the full analysis.
 Prints each run, the medians and the ratio full/peer. Target: median ≤ 5 s on 2 cores.
 """
 
@@ -55,6 +56,11 @@ def main() -> int:
         t = time.perf_counter()
         result = analyze_volume(volume, rendered.spacing_mm, model=model)
         rows["analyze_volume (preprocess+CNN+Grad-CAM)"].append(time.perf_counter() - t)
+        assert result.slab is not None
+        with tempfile.TemporaryDirectory() as tmp:
+            t = time.perf_counter()
+            result.slab.save(Path(tmp))
+            rows.setdefault("save cta_slab.npz", []).append(time.perf_counter() - t)
         print(f"run {run + 1}: {result.timings_s}")
     if args.dicom:
         rows["DICOM read (320 files)"] = []

