@@ -413,9 +413,8 @@ def _tissue(px: Vec, py: Vec, pz: Vec, h: Head) -> Vec:
     # skull base: plate, central sphenoid/clival block, petrous ridges, mastoids
     base = (pz <= zb) & ~low & (depth > 0)
     hu = np.where(base, h.cortical * 0.85, hu)
-    block = ((np.abs(px) < 18) & (py > -35) & (py < 30) & (pz <= zb) & (pz > zb - 30)
-             & (depth > 0))
-    hu = np.where(block, h.diploe * 0.8, hu)
+    block = _ellipsoid(px, py, pz, (0, -6, -30), (17, 30, 16)) & (pz <= zb)  # sphenoid, clivus
+    hu = np.where(block, h.cortical * 0.7, hu)
     hu = np.where(_ellipsoid(px, py, pz, (0, -20, -26), (13, 11, 8)), -950.0, hu)
     nasal = (np.abs(px) < 14) & (py < -40) & (pz < -8) & (pz > -60) & (depth > 4)
     hu = np.where(nasal, np.where(np.abs(px) < 1.0, h.diploe, -950.0), hu)
@@ -532,7 +531,8 @@ def render(seed: int, label: CaseLabel, *, matrix: int = 512) -> CtaCase:
     """Render one head CTA (HU, (z, y, x), LPS) of the willis family for ``seed`` and ``label``.
 
     ``matrix`` is the in-plane size; pixels are 0.4-0.5 mm at 512 and proportionally larger
-    below, slices 0.6-1.25 mm at 512 (scaled by sqrt(512 / matrix) below).
+    below, slices 0.6-1.25 mm at 512 (scaled by sqrt(512 / matrix) below), covering
+    45-62 mm below the circle of Willis (below the foramen magnum) to the vertex.
     """
     rng = np.random.default_rng(seed)
     scale = rng.uniform(0.93, 1.07, 3)
@@ -558,9 +558,9 @@ def render(seed: int, label: CaseLabel, *, matrix: int = 512) -> CtaCase:
 
     m_axes = rot @ np.diag(axes * scale)
     top = float(offset[2] + np.linalg.norm(m_axes[2]) + 6.0)
-    coverage = float(rng.uniform(125, 160))
-    nz = int(round(coverage / dz))
-    z_top = top + float(rng.uniform(-2, 12))
+    z_top = top + float(rng.uniform(-2, 10))  # the vertex, sometimes just clipped
+    bottom = float(shift[2] - rng.uniform(45, 62))  # below the foramen magnum
+    nz = int(round((z_top - bottom) / dz)) + 1
     origin = (-(matrix - 1) * pixel / 2, -(matrix - 1) * pixel / 2, z_top - (nz - 1) * dz)
     grid = {"shape": (nz, matrix, matrix), "spacing": (dz, pixel, pixel), "origin": origin}
 
