@@ -93,6 +93,13 @@ def test_stenosis_narrows_only_around_its_site() -> None:
     assert far.max() < 12.0, "nothing else changed (mm from the narrowed segment)"
 
 
+def test_hypoplastic_segment_is_thin_but_filled() -> None:
+    c = case("hypoplastic")
+    assert c.details["label_effect"]["hypoplastic_radius_mm"] < 0.85
+    assert any(v.startswith("hypoplastic=") for v in c.details["variants"])
+    assert np.median(values(c, "truth_voxels", neighbours=True)) > 80, "still holds contrast"
+
+
 def test_write_case_reads_back_with_pydicom(tmp_path: Path) -> None:
     c = case("lvo", "M1", "right")
     truth = write_case(c, tmp_path)

@@ -335,6 +335,8 @@ class Anatomy:
     segments: dict[str, list[int]]
     divisions: dict[str, list[list[int]]]
     variants: list[str]
+    terminal_radius_mm: dict[str, float]
+    thinned: list[int]
 
 
 def _build_tree(head: Head, rng: np.random.Generator, variants: dict[str, str]) -> Anatomy:
@@ -421,6 +423,7 @@ def _build_tree(head: Head, rng: np.random.Generator, variants: dict[str, str]) 
     codes = {"MCA": 0, "ACA": 1, "PCA": 2, "SCA": 3}
     divisions: dict[str, list[list[int]]] = {}
     grown_by: dict[str, list[int]] = {}
+    terminal: dict[str, float] = {}
     for key, roots in grown_roots.items():
         terr, side = key.split("_")
         sx = 1.0 if side == "left" else -1.0
@@ -431,7 +434,7 @@ def _build_tree(head: Head, rng: np.random.Generator, variants: dict[str, str]) 
             root_ids = [t.add(start, sca_root, r_root, "SCA", side, key)]
         grown = _colonise(t, root_ids, att, key, rng)
         grown_by[key] = grown
-        _murray(t, grown, r_root)
+        terminal[key] = round(_murray(t, grown, r_root), 3)
         name = {"MCA": "M3+", "ACA": "ACA", "PCA": "PCA", "SCA": "SCA"}[terr]
         for i in grown:
             t.name[i] = name
@@ -443,16 +446,22 @@ def _build_tree(head: Head, rng: np.random.Generator, variants: dict[str, str]) 
             _name_mca(t, kids_all, root, m2_len, divisions[side])
     for key, grown in grown_by.items():
         seg[key] = grown
-    if variants.get("hypoplastic") == "M2":
-        side = variants["hypoplastic_side"]
-        thin = min(divisions[side], key=len)
+    thinned: list[int] = []
+    hypo = variants.get("hypoplastic")
+    if hypo == "M2":
+        thin = min(divisions[variants["hypoplastic_side"]], key=len)
         for i in thin:
             t.radius[i] *= 0.5
-    names = ["left", "right"]
-    for s in names:
+        thinned = [i for i in thin if t.name[i] == "M2"]
+    elif hypo == "vertebral":
+        thinned = seg[f"vertebral_{variants['hypoplastic_side']}"]
+    elif hypo:
+        thinned = seg[hypo]
+    for s in ("left", "right"):
         seg[f"M2_{s}"] = [i for d in divisions[s] for i in d if t.name[i] == "M2"]
     return Anatomy(tree=t, segments=seg, divisions=divisions,
-                   variants=[f"{k}={v}" for k, v in variants.items()])
+                   variants=[f"{k}={v}" for k, v in variants.items()],
+                   terminal_radius_mm=terminal, thinned=thinned)
 
 
 def _draw_variants(rng: np.random.Generator, label: CaseLabel) -> dict[str, str]:
@@ -562,6 +571,9 @@ def _apply_label(anat: Anatomy, label: CaseLabel, rng: np.random.Generator,
             partner = bas[:clot_i]  # the filled basilar below the clot (may lie off the volume)
             info["clot_mm"] = t.pos[bas[clot_i]].round(1).tolist()
             info["pcomm_refill"] = round(pcomm_refill, 3)
+    elif label.kind == "hypoplastic":
+        marked = anat.thinned
+        info["hypoplastic_radius_mm"] = round(float(np.mean([t.radius[i] for i in marked])), 2)
     elif label.kind == "stenosis":
         site = str(rng.choice(["ICA", "M1", "basilar"]))
         s = str(rng.choice(["left", "right"])) if site != "basilar" else "none"
@@ -885,6 +897,8 @@ def render(seed: int, label: CaseLabel, *, matrix: int = 512) -> CtaCase:
                  "exponents": [round(head.p, 2), round(head.q, 2)],
                  "skull_mm": round(2 * head.table_mm + head.diploe_mm, 2)},
         "tree_nodes": len(tree.pos),
+        "segment_nodes": {name: tree.name.count(name) for name in sorted(set(tree.name))},
+        "murray_terminal_radius_mm": anat.terminal_radius_mm,
         "grown_nodes": {k: len(v) for k, v in anat.segments.items()
                         if k.split("_")[0] in ("MCA", "ACA", "PCA", "SCA")},
         "contrast_hu": round(float(contrast), 1), "venous_phase": round(float(venous), 3),
