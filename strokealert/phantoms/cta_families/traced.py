@@ -716,8 +716,8 @@ def _tissue(ux: Volume, uy: Volume, uz: Volume, anat: Anatomy) -> Volume:
         csf |= _ellipsoid(bx, by, bz - bend, (sx * 9 * k, 4 * k, 10 * k),
                           (5 * k * (1 + 0.3 * anat.atrophy), 27 * k, 6 * k))
         sylvian = np.abs(bz - (-13 * k + 0.3 * (np.abs(bx) - 15 * k)))
-        csf |= (sylvian < 1.3 + 1.5 * sulc) & (np.abs(bx) > 15 * k) & (by > -28 * k) & (
-            by < 14 * k) & (sx * bx > 0) & (depth > 3)
+        csf |= (sylvian < 1.0 + 1.5 * sulc) & (np.abs(bx) > 15 * k) & (np.abs(bx) < 44 * k) & (
+            by > -26 * k) & (by < 12 * k) & (sx * bx > 0) & (depth > 6)
     csf |= _ellipsoid(bx, by, bz, (0, -6 * k, -22 * k), (14 * k, 12 * k, 8 * k))
     csf |= (np.abs(bx) < 2.2 * k) & (by > -6 * k) & (by < 14 * k) & (bz > -16 * k) & (bz < 2 * k)
     stem_r2 = bx**2 + (by - 18 * k - 0.2 * (-bz - 15 * k)) ** 2
