@@ -191,9 +191,10 @@ def _tissue(head: Head, x: np.ndarray, y: np.ndarray, z: np.ndarray,
     inside = d < 0
     cavity = inside & (z > zf)
     hu[inside & (z <= zf)] = 40.0  # neck, face soft tissue below the floor
-    plate = inside & (z <= zf) & (z > zf - 7.0)
+    plate = inside & (z <= zf) & (z > zf - 5.0)
     hu[plate] = head.hu_cortical * 0.85
-    sinus = inside & (z < zf - 2) & (y < -8) & (y > -60) & (np.abs(x) < 18) & (z > zf - 30)
+    sinus = inside & ((x / 15.0) ** 2 + ((y + 30.0) / 20.0) ** 2 + ((z - zf + 15.0) / 10.0) ** 2
+                      < 1.0)  # sphenoid and ethmoid air cells below the anterior floor
     hu[sinus] = -950.0
     canal = (x * x + (y - 30) ** 2 < 15.0 ** 2) & inside & (z <= zf + 1)
     hu[canal] = head.hu_csf
