@@ -832,8 +832,9 @@ def render(seed: int, label: CaseLabel, *, matrix: int = 512) -> CtaCase:
     for path in sinus_paths:
         for p, q in zip(path[:-1], path[1:], strict=True):
             _paint(frac, val, to_scanner(p), to_scanner(q), r_sinus, venous_hu, spacing, centre)
-    np.multiply(vol, 1.0 - frac, out=vol)
-    vol += frac * val
+    val -= vol  # in place: vol + frac * (val - vol), no full-size temporaries
+    val *= frac
+    vol += val
     del frac, val
 
     plaque: list[list[float]] = []
