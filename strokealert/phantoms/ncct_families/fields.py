@@ -347,11 +347,19 @@ def _slab(head: _Head, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray
     inside = depth_b >= 0
     # skull base: bone plate under the cranial floor, air cells, soft tissue below
     base = inside & (above_floor < 0)
-    base_bone = base & (above_floor > -14.0)
+    base_bone = base & (above_floor > -7.0)
     out[base] = 40.0
     tissue[base] = _T_SCALP
     out[base_bone] = hu["base"]
     tissue[base_bone] = _T_BONE
+    # orbits under the anterior fossa: fat cones holding the globes
+    ax_ = np.abs(xs)
+    orbit = base & ~base_bone & (_ellipsoid_radius(ax_, ys, zs, (30.0, -58.0, -40.0),
+                                                   (16.0, 26.0, 14.0)) < 1.0)
+    out[orbit] = -80.0
+    globe = orbit & (_ellipsoid_radius(ax_, ys, zs, (32.0, -68.0, -40.0),
+                                       (11.5, 11.5, 11.5)) < 1.0)
+    out[globe] = 12.0
     air = base & (((_ellipsoid_radius(xs, ys, zs, (0.0, -22.0, -44.0), (13.0, 11.0, 9.0)) < 1.0))
                   | ((np.abs(xs) > 42) & (ys > 5) & (ys < 35)
                      & (head.air_noise(xs, ys, zs) > 0.4)))
