@@ -103,8 +103,7 @@ def test_hypoplastic_segment_is_thin_but_filled() -> None:
 def test_write_case_reads_back_with_pydicom(tmp_path: Path) -> None:
     c = case("lvo", "M1", "right")
     truth = write_case(c, tmp_path)
-    files = sorted((tmp_path / "dicom").rglob("*.dcm")) or sorted(
-        p for p in (tmp_path / "dicom").rglob("*") if p.is_file())
+    files = sorted((tmp_path / "dicom").glob("*.dcm"))
     assert len(files) == c.volume_hu.shape[0] == truth["images"]
     slices = [pydicom.dcmread(p) for p in files]
     slices.sort(key=lambda d: float(d.ImagePositionPatient[2]))
