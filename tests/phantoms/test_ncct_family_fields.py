@@ -46,7 +46,9 @@ def test_tissue_hu_ranges() -> None:
     deep_csf = (ndimage.binary_erosion(tissue == TISSUES.index("csf"), np.ones((1, 3, 3), bool))
                 & ndimage.binary_erosion(brainish, np.ones((1, 7, 7), bool)))
     assert deep_csf.any() and -5 <= float(np.median(vol[deep_csf])) <= median["white"] - 6
-    # the deep regions are where the ASPECTS map says
+    # all ten ASPECTS regions on both sides; the deep ones are where the map says
+    counts = np.bincount(regions.ravel(), minlength=21)[1:]
+    assert (counts > 5).all(), counts
     lent = vol[regions == 2]
     ic = vol[regions == 3]
     assert lent.size and ic.size and np.median(lent) > np.median(ic)

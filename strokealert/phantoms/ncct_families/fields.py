@@ -291,7 +291,7 @@ class _Head:
     def nuclei(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> dict[str, np.ndarray]:
         """Deep nuclei and the internal capsule (boolean maps, either side)."""
         ax = np.abs(x)
-        caudate = ((_ellipsoid_radius(ax, y, z, (self.caudate_x, -16.0, 8.0), (4.0, 10.0, 8.0))
+        caudate = ((_ellipsoid_radius(ax, y, z, (self.caudate_x, -16.0, 5.0), (4.3, 10.0, 8.5))
                     < 1.0)
                    | (_ellipsoid_radius(ax, y, z, (self.caudate_x + 1.5, 6.0, 18.0),
                                         (2.8, 13.0, 3.0)) < 1.0))
@@ -299,7 +299,7 @@ class _Head:
         lentiform = _ellipsoid_radius(ax - ic_line, y, z, (self.lent_x, -2.0, -1.0),
                                       (5.5, 14.0, 9.0)) < 1.0
         thalamus = _ellipsoid_radius(ax, y, z, (self.thal_x, 12.0, 0.0), (7.5, 12.0, 8.0)) < 1.0
-        ic = ((_ellipsoid_radius(ax - ic_line, y, z, (self.ic_x, 1.0, 1.0), (3.8, 21.0, 11.0))
+        ic = ((_ellipsoid_radius(ax - ic_line, y, z, (self.ic_x, 1.0, 1.0), (3.0, 19.0, 9.5))
                < 1.0) & ~caudate & ~lentiform & ~thalamus)
         return {"caudate": caudate, "lentiform": lentiform, "thalamus": thalamus, "ic": ic}
 
@@ -446,7 +446,7 @@ def _slab(head: _Head, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray
     regions = np.zeros(xs.shape, dtype=np.uint8)
     theta = np.degrees(np.arctan2(ys, axw - 15.0))  # 0 lateral, negative anterior
     mca = brain & (depth_b < 22.0) & (axw > 20.0) & ~insula & ~csf & (tissue != _T_NUC)
-    gang = (zs > -10) & (zs < 8)
+    gang = (zs > -10) & (zs < 11)
     supg = (zs > 14) & (zs < 32)
     sectors = ((-80.0, -30.0), (-30.0, 30.0), (30.0, 80.0))
     region_masks = {"C": brain & nuc["caudate"] & gang, "L": brain & nuc["lentiform"] & gang,
