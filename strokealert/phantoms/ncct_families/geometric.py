@@ -141,7 +141,7 @@ class _Head:
         self.skull_mm = u(5.0, 8.0)
         self.scalp_mm = u(4.0, 7.0)
         self.sas_mm = u(1.0, 2.5)  # subarachnoid gap (atrophy)
-        self.cortex_mm = u(2.0, 4.0)
+        self.cortex_mm = u(2.5, 4.0)
         self.vent_scale = u(0.85, 1.4)
         self.third_mm = u(1.2, 3.0)
         self.fissure_mm = u(1.2, 2.5)
@@ -334,9 +334,22 @@ class _Head:
     def sample(self, ps: Pts) -> Pts:
         """HU (before blur and noise), blood code (0 or 1 + kind index) and ASPECTS region code
         (0, 1 + index for the left side, 11 + index for the right) at scanner points ``ps``."""
-        hx, hy, hz = self.to_head(ps)
+        shape = ps[0].shape
+        hx, hy, hz = (a.reshape(-1) for a in self.to_head(ps))
+        lev_scalp, _ = self._level(hx, hy, hz, self.skull_mm + self.scalp_mm)
+        inside = np.flatnonzero(lev_scalp < 1)  # air elsewhere
+        hu = np.full(hx.size, -1000.0, dtype=np.float32)
+        blood = np.zeros(hx.size, dtype=np.uint8)
+        region = np.zeros(hx.size, dtype=np.uint8)
+        hu[inside], blood[inside], region[inside] = self._sample_head(
+            tuple(a.reshape(-1)[inside] for a in ps), hx[inside], hy[inside], hz[inside])
+        return hu.reshape(shape), blood.reshape(shape), region.reshape(shape)
+
+    def _sample_head(self, ps: Pts, hx: Arr, hy: Arr, hz: Arr) -> tuple[Arr, Arr, Arr]:
+        """:meth:`sample` at points inside the scalp (scanner ``ps`` and head-frame coordinates,
+        flat arrays)."""
         n = hx.shape
-        hu = np.full(n, -1000.0, dtype=np.float32)
+        hu = np.full(n, 42.0, dtype=np.float32)
         lev_in, rad = self._level(hx, hy, hz, 0.0)
         floor = self._floor(hx, hy)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -347,12 +360,11 @@ class _Head:
         lev_scalp, _ = self._level(hx, hy, hz, self.skull_mm + self.scalp_mm)
         head = lev_scalp < 1
         # scalp: skin, fat, galea
-        hu[head] = 42.0
         fat = head & (lev_scalp > 1 - 0.6 * self.scalp_mm / (self.cavity_axes[0] + 12))
         fat &= lev_out > 1 + 0.25 * self.scalp_mm / self.cavity_axes[0]
         hu[fat] = -85.0
         # skull shell with diploe and sutures; base plate below the floor
-        bone = (lev_out < 1) & ~cavity & (hz > floor - 9.0)
+        bone = (lev_out < 1) & ~cavity & ((hz > floor - 9.0) | (lev_in >= 1))
         out_depth = -radial  # mm beyond the inner table
         mid = (out_depth > 0.3 * self.skull_mm) & (out_depth < 0.7 * self.skull_mm)
         hu[bone] = self.table_hu
@@ -360,7 +372,7 @@ class _Head:
         suture = bone & ((np.abs(hy - self.coronal_y) < 0.5) | (np.abs(hy - self.lambdoid_y) < 0.5))
         suture &= hz > 0
         hu[suture] = 250.0
-        base = head & ~cavity & (hz <= floor - 9.0)
+        base = head & ~cavity & ~bone & (lev_out < 1)
         hu[base] = 40.0
         self._skull_base(hx, hy, hz, base, hu)
         # cavity: CSF, then brain
