@@ -555,8 +555,7 @@ def _bleeds(head: _Head, out: np.ndarray, brain: np.ndarray, sah_space: np.ndarr
     return blood
 
 
-def _kernel_and_noise(head: _Head, vol: np.ndarray, px: float, rng: np.random.Generator
-                      ) -> dict[str, Any]:
+def _kernel_and_noise(vol: np.ndarray, px: float, rng: np.random.Generator) -> dict[str, Any]:
     """In-plane kernel blur (Gaussian or unsharp mask with ringing) and ramp-NPS noise, in
     place. Returns what was applied."""
     sharp = bool(rng.random() < 0.4)
@@ -584,8 +583,8 @@ def _kernel_and_noise(head: _Head, vol: np.ndarray, px: float, rng: np.random.Ge
             "noise_nps": "ramp f*exp(-(f/fc)^2)", "noise_fc_cycles_per_mm": round(f_cut, 3)}
 
 
-def _streaks(head: _Head, vol: np.ndarray, zs_head: np.ndarray, px: float,
-             x: np.ndarray, y: np.ndarray) -> None:
+def _streaks(head: _Head, vol: np.ndarray, zs_head: np.ndarray, x: np.ndarray,
+             y: np.ndarray) -> None:
     """Dark streaks between the petrous bones, and the labelled streak artefact, in place."""
     n = vol.shape[1]
     for k, z in enumerate(zs_head):
@@ -650,8 +649,8 @@ def _render(seed: int, label: NcctLabel, matrix: int
         blood[ks] = np.where(counts.sum(axis=0) * 2 > SUBSLICES, best + 1, 0).astype(np.uint8)
         regions[ks] = reg.reshape(n, SUBSLICES, matrix, matrix)[:, SUBSLICES // 2]
         tissue[ks] = tis.reshape(n, SUBSLICES, matrix, matrix)[:, SUBSLICES // 2]
-    _streaks(head, vol, z_centres, px, xgrid, ygrid)
-    physics = _kernel_and_noise(head, vol, px, rng)
+    _streaks(head, vol, z_centres, xgrid, ygrid)
+    physics = _kernel_and_noise(vol, px, rng)
     np.clip(vol, -1024.0, 3071.0, out=vol)
     details = _details(head, label, physics, thickness, px, blood_fine_ml, rot, (tx, ty),
                        z_centres, matrix)
