@@ -35,7 +35,7 @@ SIDES = {"L": 1.0, "R": -1.0}
 OTHER = {"L": "R", "R": "L"}
 """Side suffix -> the contralateral suffix."""
 
-CHUNK_VOXELS = 1 << 20
+CHUNK_VOXELS = 1 << 19
 """Voxels per slab when evaluating the tissue model (bounds memory at 512)."""
 
 Vec = np.ndarray
