@@ -225,6 +225,25 @@ def write_volume(
     return paths
 
 
+def write_centred_volume(
+    volume_hu: np.ndarray,
+    out_dir: Path,
+    *,
+    series: SeriesInfo,
+    spacing_mm: Sequence[float],
+    origin_mm: Sequence[float] | None = None,
+) -> list[Path]:
+    """Write a (z, y, x) HU volume as signed 16-bit slices of a new synthetic study, centred
+    on the scanner's isocentre unless ``origin_mm`` (LPS of voxel (0, 0, 0)) places it."""
+    dz, dy, dx = (float(v) for v in spacing_mm)
+    nz, ny, nx = volume_hu.shape
+    origin = origin_mm if origin_mm is not None else (
+        -(nx - 1) * dx / 2, -(ny - 1) * dy / 2, -(nz - 1) * dz / 2)
+    return write_volume(np.asarray(np.round(volume_hu), dtype=np.int16), out_dir,
+                        study=StudyInfo(), series=series, spacing_mm=(dz, dy, dx),
+                        origin_mm=tuple(float(v) for v in origin), signed=True)
+
+
 def write_dynamic(
     frames_hu: np.ndarray,
     frame_times_s: Sequence[float] | np.ndarray,

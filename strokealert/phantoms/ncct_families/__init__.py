@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume
+from strokealert.phantoms.series import SeriesInfo, write_centred_volume
 
 BLEED_KINDS = ("intraparenchymal", "intraventricular", "subarachnoid", "subdural", "epidural")
 """Kinds of acute intracranial haemorrhage."""
@@ -101,13 +101,9 @@ def write_case(case: NcctCase, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     series = SeriesInfo(series_number=2, description=f"Head NCCT {case.family}",
                         kernel=str(case.details.get("kernel", "Hr38")), kvp=120.0)
-    dz, dy, dx = case.spacing_mm
-    nz, ny, nx = case.volume_hu.shape
-    origin = case.details.get("origin_mm",
-                              (-(nx - 1) * dx / 2, -(ny - 1) * dy / 2, -(nz - 1) * dz / 2))
-    paths = write_volume(np.asarray(np.round(case.volume_hu), dtype=np.int16), out_dir / "dicom",
-                         study=StudyInfo(), series=series, spacing_mm=(dz, dy, dx),
-                         origin_mm=tuple(float(v) for v in origin), signed=True)
+    paths = write_centred_volume(case.volume_hu, out_dir / "dicom", series=series,
+                                 spacing_mm=case.spacing_mm,
+                                 origin_mm=case.details.get("origin_mm"))
     np.savez_compressed(out_dir / "truth_blood.npz", mask=case.blood_mask.astype(np.uint8))
     truth = {"schema": "strokealert.phantom.ncct/1", "images": len(paths), **case.truth()}
     (out_dir / "truth.json").write_text(json.dumps(truth, indent=2, default=str))
