@@ -141,6 +141,12 @@ class Settings(BaseSettings):
         default_factory=dict, description="perfusion.PerfusionConfig fields: a [perfusion] "
         "table in the TOML file, or STROKEALERT_PERFUSION__<FIELD>; checked at start")
 
+    # --- post-deployment monitoring ---
+    monitoring: dict[str, Any] = Field(
+        default_factory=dict, description="strokealert.monitoring.settings.MonitoringConfig "
+        "fields: a [monitoring] table (and [monitoring.oru]) in the TOML file, or "
+        "STROKEALERT_MONITORING__<FIELD>; checked at start")
+
     # --- results to PACS ---
     pacs_enabled: bool = Field(False, description="C-STORE the SC, SEG and SR to the PACS")
     pacs_host: str = "127.0.0.1"
