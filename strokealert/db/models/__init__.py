@@ -16,6 +16,7 @@ MODEL_MODULES = (
     "users",
     "audit",
     "hl7",
+    "monitoring",
 )
 
 for _name in MODEL_MODULES:
