@@ -17,7 +17,7 @@ from strokealert.db.models.audit import AuditEvent
 ACTIONS = ("login", "login_failed", "logout", "phi_view", "ack", "timeline_edit", "export",
            "audit_view", "token_created", "token_revoked", "sessions_revoked", "sso_linked",
            "device_registered", "user_added", "hl7_message", "key_image_fetch",
-           "key_image_links_revoked")
+           "key_image_links_revoked", "confirmation", "monitoring_view")
 CSV_FIELDS = ("id", "at", "username", "role", "action", "object_type", "object_id", "outcome",
               "ip", "user_agent", "detail")
 
