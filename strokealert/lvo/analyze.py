@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from strokealert.dicom.volume import largest_series
 from strokealert.errors import InputError
 from strokealert.lvo import asymmetry, explain, preprocess, quality
 from strokealert.lvo.model import LvoModel, Prediction, shipped
@@ -135,22 +136,7 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
 
 def cta_files(paths: Sequence[Path]) -> list[Path]:
     """The files of the largest DICOM series found under ``paths`` (files or folders)."""
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    from strokealert.dicom.sender import dicom_files
-
-    series: dict[str, list[Path]] = {}
-    for file in dicom_files(paths):
-        try:
-            header = pydicom.dcmread(file, stop_before_pixels=True,
-                                     specific_tags=["SeriesInstanceUID"])
-            series.setdefault(str(header.SeriesInstanceUID), []).append(file)
-        except (InvalidDicomError, AttributeError, OSError, ValueError, EOFError):
-            continue
-    if not series:
-        raise InputError("no DICOM images found for the CTA")
-    return max(series.values(), key=len)
+    return largest_series(paths, what="CTA")
 
 
 def analyze_files(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:

@@ -9,7 +9,6 @@ the head search: only the intracranial space inside the skull counts.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,10 +16,8 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from strokealert.dicom.geometry import screen_series
+from strokealert.dicom.volume import read_volume
 from strokealert.errors import InputError
-
-log = logging.getLogger(__name__)
 
 VOXEL_MM = 2.0
 # Canonical crop relative to the intracranial centroid (mm): x, y, z ranges.
@@ -245,46 +242,5 @@ def canvas(vessel: np.ndarray) -> np.ndarray:
 
 
 def read_dicom_volume(paths: Sequence[Path]) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """A (z, y, x) HU volume and its (z, y, x) spacing from the files of one axial series."""
-    import hashlib
-
-    import pydicom
-
-    datasets = []
-    for path in paths:
-        try:
-            datasets.append(pydicom.dcmread(path))
-        except Exception as exc:  # unreadable or non-image file
-            raise InputError(f"unreadable CTA image {path.name}: {exc}") from exc
-    screening = screen_series(datasets, lambda i: hashlib.sha256(
-        datasets[i].PixelData).hexdigest() if "PixelData" in datasets[i] else None)
-    if screening.excluded:
-        log.warning("CTA: %d image(s) left out for their geometry: %s",
-                    sum(screening.excluded.values()), dict(screening.excluded))
-    slices = []
-    for index in screening.kept:
-        ds = datasets[index]
-        slices.append((ds, [float(v) for v in ds.ImagePositionPatient],
-                       [float(v) for v in ds.ImageOrientationPatient]))
-    if len(slices) < 8:
-        raise InputError(f"CTA series has only {len(slices)} images")
-    row, col = np.array(slices[0][2][:3]), np.array(slices[0][2][3:])
-    normal = np.cross(row, col)
-    slices.sort(key=lambda item: float(np.dot(item[1], normal)))
-    zpos = np.array([float(np.dot(item[1], normal)) for item in slices])
-    gaps = np.diff(zpos)
-    if np.any(gaps <= 1e-3):
-        raise InputError("CTA series has duplicate slice positions")
-    first = slices[0][0]
-    volume = np.empty((len(slices), int(first.Rows), int(first.Columns)), dtype=np.float32)
-    for i, (ds, _, _) in enumerate(slices):
-        slope = float(getattr(ds, "RescaleSlope", 1.0))
-        intercept = float(getattr(ds, "RescaleIntercept", 0.0))
-        volume[i] = ds.pixel_array.astype(np.float32) * slope + intercept
-    pixel = [float(v) for v in first.PixelSpacing]
-    # Orient to the LPS grid the model expects: columns along +x, rows along +y.
-    if row[0] < 0:
-        volume = volume[:, :, ::-1]
-    if col[1] < 0:
-        volume = volume[:, ::-1, :]
-    return np.ascontiguousarray(volume), (float(np.median(gaps)), pixel[0], pixel[1])
+    """A (z, y, x) HU volume and its (z, y, x) spacing from the files of one axial CTA series."""
+    return read_volume(paths, what="CTA")
