@@ -129,33 +129,36 @@ def build_channels(settings: Settings) -> dict[str, Channel]:
     return channels
 
 
-def build_notifier(settings: Settings, factory: sessionmaker[Session]) -> Notifier:
-    """The engine for ``settings`` on ``factory``'s database; it announces outbox rows there."""
+def build_notifier(settings: Settings, factory: sessionmaker[Session],
+                   policy: str | None = None) -> Notifier:
+    """The engine for ``settings`` on ``factory``'s database; it announces outbox rows there.
+    New alerts page along ``policy`` (default: ``settings.escalation_policy``)."""
     bind = factory.kw["bind"]
-    return Notifier(factory=factory, policy=settings.escalation_policy or None,
+    return Notifier(factory=factory, policy=policy or settings.escalation_policy or None,
                     channels=channel_names(settings), webhook_url=settings.webhook_url,
                     console=settings.notify_console, clock=_clock,
                     waker=wakeup_for(bind.engine), call_attempts=settings.voice_call_attempts,
                     call_retry_s=settings.voice_retry_s)
 
 
-def _notifier(session: Session, settings: Settings) -> Notifier:
-    return build_notifier(settings, sessionmaker(bind=session.get_bind()))
+def _notifier(session: Session, settings: Settings, policy: str | None = None) -> Notifier:
+    return build_notifier(settings, sessionmaker(bind=session.get_bind()), policy)
 
 
 # ------------------------------------------------------------------ the contract
 def raise_alert(session: Session, settings: Settings, *, case_id: str, level: str, kind: str,
                 title: str, body: str, site: str, url: str,
-                key_images: list[str] | None = None) -> str:
+                key_images: list[str] | None = None, policy: str | None = None) -> str:
     """Write an alert and its outbox rows in the caller's transaction (no commit); alert id.
 
-    ``kind``: ``new`` pages along the escalation policy; ``update`` re-notifies only the
-    people already paged for the case; ``escalation`` restarts the policy. No PHI: pass the
-    finding text only. ``key_images`` are references served by the web API behind signed links.
+    ``kind``: ``new`` pages along the escalation policy (``policy``, by default
+    ``settings.escalation_policy``); ``update`` re-notifies only the people already paged for
+    the case; ``escalation`` restarts the policy. No PHI: pass the finding text only.
+    ``key_images`` are references served by the web API behind signed links.
     """
     spec = AlertSpec(case_id=case_id, level=level, kind=kind, title=title, body=body, site=site,
                      url=url, key_images=tuple(key_images or ()))
-    alert_id = _notifier(session, settings).raise_alert(session, spec)
+    alert_id = _notifier(session, settings, policy).raise_alert(session, spec)
     alert = session.get(Alert, alert_id)
     assert alert is not None
     # The first alert raised for a case is its timeline's ``alert_sent_at``.

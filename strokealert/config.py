@@ -137,6 +137,9 @@ class Settings(BaseSettings):
     rule_lvo_critical: bool = True
     rule_defuse3_critical: bool = True
     rule_large_core_ml: float = Field(70.0, description="core at or above this → warning")
+    rule_aspects_min: int = Field(
+        6, ge=0, le=10, description="LVO without CT perfusion: NCCT ASPECTS at or above this "
+                                    "meets the late-window thrombectomy criterion, below → warning")
     perfusion: dict[str, Any] = Field(
         default_factory=dict, description="perfusion.PerfusionConfig fields: a [perfusion] "
         "table in the TOML file, or STROKEALERT_PERFUSION__<FIELD>; checked at start")
@@ -167,6 +170,9 @@ class Settings(BaseSettings):
         "(strokealert.alert/1) or 2 (adds image_url, a signed short-lived key-image link)")
     notify_console: bool = Field(True, description="log every alert (the embedded channel)")
     escalation_policy: str = Field("stroke", description="policy that pages for new alerts")
+    ich_policy: str | None = Field(
+        None, description="policy that pages for an alert whose finding is a haemorrhage on "
+                          "the NCCT (e.g. stroke team + neurosurgery); unset = escalation_policy")
     scheduler_mode: Literal["embedded", "dedicated"] = Field(
         "embedded", description="dedicated: `strokealert scheduler` runs escalations instead")
     scheduler_interval_s: float = Field(5.0, description="escalation engine wake-up period")
@@ -199,6 +205,11 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = False
+
+    @property
+    def resolved_ich_policy(self) -> str:
+        """The policy that pages for a haemorrhage: ``ich_policy``, else ``escalation_policy``."""
+        return self.ich_policy or self.escalation_policy
 
     def missing_secrets(self) -> list[str]:
         """Why a service with these settings must not start (empty when it may): a web app

@@ -79,11 +79,43 @@ class LvoBlock(Block):
     quality_reason: str | None = None
 
 
+class IchFinding(BaseModel):
+    """Intracranial haemorrhage on the NCCT: volumes in mL, shift in mm."""
+
+    model_config = ConfigDict(extra="allow")
+
+    suspected: bool | None = None
+    kinds: list[str] | None = Field(
+        default=None, description="intraparenchymal, intraventricular, subarachnoid, subdural, "
+                                  "epidural")
+    volume_ml: float | None = Field(default=None, description="all blood, from the segmentation")
+    abc2_ml: float | None = Field(
+        default=None, description="ABC/2 of the largest intraparenchymal haematoma")
+    side: Side | None = None
+    location: str | None = Field(default=None, description="e.g. 'left basal ganglia'")
+    midline_shift_mm: float | None = None
+    probability: float | None = None
+    manual_review: bool | None = None
+    reason: str | None = Field(default=None, description="why a manual review is asked for")
+
+
+class AspectsFinding(BaseModel):
+    """ASPECTS of the affected side on the NCCT (10 = no early ischaemic change)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    score: int | None = Field(default=None, ge=0, le=10)
+    side: Side | None = None
+    regions: list[str] | None = Field(default=None, description="regions with early change")
+    manual_review: bool | None = None
+    reason: str | None = None
+
+
 class NcctBlock(Block):
     """Haemorrhage and ASPECTS on the unenhanced CT."""
 
-    ich: dict[str, Any] | None = None
-    aspects: dict[str, Any] | None = None
+    ich: IchFinding | None = None
+    aspects: AspectsFinding | None = None
 
 
 class SeriesEntry(BaseModel):
@@ -150,6 +182,43 @@ def perfusion_summary(perfusion: dict[str, Any] | None) -> str:
     ratio_text = "inf" if ratio is None or ratio == float("inf") else f"{ratio:.1f}"
     return (f"Core {_fmt_ml(perfusion.get('core_ml'))}, Tmax>6 s {_fmt_ml(hypo)}, "
             f"mismatch {ratio_text}")
+
+
+def ich_description(ich: dict[str, Any]) -> str:
+    """Kinds, volume and location of a haemorrhage, e.g.
+    ``intraparenchymal, 23 mL, left basal ganglia`` (parts that are unknown are left out)."""
+    kinds = " + ".join(str(k) for k in ich.get("kinds") or [])
+    volume = ich.get("volume_ml")
+    where = ich.get("location") or (ich.get("side") if ich.get("side") in ("left", "right")
+                                    else None)
+    parts = [kinds or None, _fmt_ml(volume) if isinstance(volume, int | float) else None, where]
+    return ", ".join(str(p) for p in parts if p) or "kind and volume undetermined"
+
+
+def ncct_summary(ncct: dict[str, Any] | None) -> str:
+    """One line of NCCT findings, e.g. ``Haemorrhage found on the NCCT: intraparenchymal, 23 mL,
+    left basal ganglia, midline shift 3.1 mm; ASPECTS 8 (left: M2, I)``; empty when it did not
+    run."""
+    if not ncct or ncct.get("status") != "ok":
+        return ""
+    parts = []
+    ich = ncct.get("ich") or {}
+    if ich.get("suspected"):
+        shift = ich.get("midline_shift_mm")
+        shift_text = f", midline shift {shift:.1f} mm" if isinstance(shift, int | float) \
+            and shift > 0 else ""
+        parts.append(f"Haemorrhage found on the NCCT: {ich_description(ich)}{shift_text}")
+    elif ich:
+        parts.append("No haemorrhage on the NCCT")
+    aspects = ncct.get("aspects") or {}
+    score = aspects.get("score")
+    if isinstance(score, int):
+        regions = ", ".join(str(r) for r in aspects.get("regions") or [])
+        side = aspects.get("side")
+        detail = f" ({side}: {regions})" if regions and side in ("left", "right") else \
+            (f" ({regions})" if regions else "")
+        parts.append(f"ASPECTS {score}{detail}")
+    return "; ".join(parts)
 
 
 def json_schema() -> dict[str, Any]:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from strokealert.contracts.analysis import Level, perfusion_summary
+from strokealert.contracts.analysis import Level, ich_description, ncct_summary, perfusion_summary
+
+ICH_FOUND = "haemorrhage found on the NCCT"
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class RuleSettings:
     lvo_critical: bool = True
     defuse3_critical: bool = True
     large_core_ml: float = 70.0
+    aspects_min: int = 6  # LVO without CT perfusion: ASPECTS at or above it meets the criterion
 
 
 @dataclass(frozen=True)
@@ -65,18 +68,25 @@ def decide(
     perfusion: dict[str, Any] | None,
     lvo: dict[str, Any] | None,
     rules: RuleSettings | None = None,
+    ncct: dict[str, Any] | None = None,
 ) -> Decision:
-    """Apply the decision rules to the ``perfusion`` and ``lvo`` blocks (either may be absent)."""
+    """Apply the decision rules to the ``perfusion``, ``lvo`` and ``ncct`` blocks (any may be
+    absent). A haemorrhage heads the list; the LVO and perfusion reasons then say so too."""
     rules = rules or RuleSettings()
-    lvo_fired = _lvo_rules(lvo, rules)
-    perfusion_fired = _perfusion_rules(perfusion, rules)
-    fired = (on_complete_data("lvo", lvo, lvo_fired)
+    ich_fired = _ich_rules(ncct)
+    bleeding = any(rule.name == "ich_suspected" for rule in ich_fired)
+    lvo_fired = _with_ich_note(_lvo_rules(lvo, rules) + _aspects_rules(lvo, perfusion, ncct,
+                                                                       rules), bleeding)
+    perfusion_fired = _with_ich_note(_perfusion_rules(perfusion, rules), bleeding)
+    fired = (on_complete_data("ncct", ncct, ich_fired)
+             + on_complete_data("lvo", lvo, lvo_fired)
              + on_complete_data("perfusion", perfusion, perfusion_fired))
+    body = "; ".join(part for part in (ncct_summary(ncct), perfusion_summary(perfusion)) if part)
     if not fired:
-        return Decision(body=perfusion_summary(perfusion))
+        return Decision(body=body)
     fired.sort(key=lambda rule: rule.level.rank)
     return Decision(level=fired[0].level, fired=fired, title=fired[0].title or fired[0].reason,
-                    body=perfusion_summary(perfusion))
+                    body=body)
 
 
 def on_complete_data(name: str, block: dict[str, Any] | None,
@@ -123,3 +133,52 @@ def _perfusion_rules(perfusion: dict[str, Any] | None, rules: RuleSettings) -> l
             "perfusion_failed", Level.MANUAL_REVIEW,
             f"Perfusion could not be analysed: {perfusion.get('error') or 'unknown error'}"))
     return fired
+
+
+def _with_ich_note(fired: list[FiredRule], bleeding: bool) -> list[FiredRule]:
+    """The critical LVO/perfusion findings, saying that the NCCT shows haemorrhage."""
+    if not bleeding:
+        return fired
+    return [FiredRule(rule.name, rule.level, f"{rule.reason}; {ICH_FOUND}",
+                      f"{rule.title or rule.reason}; {ICH_FOUND}")
+            if rule.level is Level.CRITICAL else rule for rule in fired]
+
+
+def _ich_rules(ncct: dict[str, Any] | None) -> list[FiredRule]:
+    fired: list[FiredRule] = []
+    if ncct and ncct.get("status") == "ok":
+        ich = ncct.get("ich") or {}
+        if ich.get("suspected"):
+            headline = f"Haemorrhage suspected: {ich_description(ich)}"
+            probability = ich.get("probability")
+            p_text = f" (p={probability:.2f})" if isinstance(probability, int | float) else ""
+            fired.append(FiredRule("ich_suspected", Level.CRITICAL, headline + p_text, headline))
+        for name, finding, what in (("ich_review", ich, "haemorrhage"),
+                                    ("aspects_review", ncct.get("aspects") or {}, "ASPECTS")):
+            if finding.get("manual_review"):
+                why = finding.get("reason") or "image quality insufficient"
+                fired.append(FiredRule(name, Level.MANUAL_REVIEW,
+                                       f"NCCT {what} needs manual review: {why}"))
+    elif ncct and ncct.get("status") == "failed":
+        why = ncct.get("error") or "unknown error"
+        fired.append(FiredRule("ncct_failed", Level.MANUAL_REVIEW,
+                               f"NCCT could not be analysed: {why}"))
+    return fired
+
+
+def _aspects_rules(lvo: dict[str, Any] | None, perfusion: dict[str, Any] | None,
+                   ncct: dict[str, Any] | None, rules: RuleSettings) -> list[FiredRule]:
+    """LVO without a CT perfusion result: the NCCT's ASPECTS against the late-window imaging
+    criterion (ASPECTS >= ``aspects_min``, as in the trials that selected on NCCT + CTA)."""
+    score = ((ncct or {}).get("aspects") or {}).get("score")
+    if not (lvo and lvo.get("status") == "ok" and lvo.get("suspected")) \
+            or (perfusion and perfusion.get("status") == "ok") \
+            or (ncct or {}).get("status") != "ok" or not isinstance(score, int):
+        return []
+    if score >= rules.aspects_min:
+        return [FiredRule("aspects_late_window", Level.WARNING,
+                          f"ASPECTS {score} (>= {rules.aspects_min}) with LVO and no CT "
+                          "perfusion: meets the late-window thrombectomy imaging criterion")]
+    return [FiredRule("aspects_low", Level.WARNING,
+                      f"ASPECTS {score} (< {rules.aspects_min}) with LVO: extensive early "
+                      "ischaemic change, outside the late-window ASPECTS criterion")]

@@ -56,3 +56,62 @@ def test_quality_gate_turns_a_negative_into_manual_review() -> None:
 def test_nothing_found_is_level_none() -> None:
     decision = decide({**PERFUSION_MISMATCH, "defuse3_eligible": False}, LVO_NEGATIVE)
     assert decision.level == "none" and decision.reasons == []
+
+
+ICH = {"status": "ok", "ich": {"suspected": True, "kinds": ["intraparenchymal"],
+                               "volume_ml": 23.2, "side": "left",
+                               "location": "left basal ganglia", "midline_shift_mm": 3.1,
+                               "probability": 0.98},
+       "aspects": {"score": 8, "side": "left", "regions": ["M2", "I"]}}
+NO_ICH = {"status": "ok", "ich": {"suspected": False, "kinds": [], "volume_ml": 0.0},
+          "aspects": {"score": 9, "side": "left", "regions": ["M2"]}}
+
+
+def test_haemorrhage_is_critical_with_its_own_title() -> None:
+    decision = decide(None, None, ncct=ICH)
+    assert decision.level == "critical"
+    assert decision.title == "Haemorrhage suspected: intraparenchymal, 23 mL, left basal ganglia"
+    assert decision.rule_names == ["ich_suspected"]
+    assert decision.body == ("Haemorrhage found on the NCCT: intraparenchymal, 23 mL, left basal "
+                             "ganglia, midline shift 3.1 mm; ASPECTS 8 (left: M2, I)")
+
+
+def test_lvo_and_perfusion_alerts_say_the_ncct_shows_blood() -> None:
+    decision = decide(PERFUSION_MISMATCH, LVO_POSITIVE, ncct=ICH)
+    assert decision.rule_names == ["ich_suspected", "lvo_suspected", "defuse3_mismatch"]
+    assert decision.title.startswith("Haemorrhage suspected")
+    assert all(reason.endswith("; haemorrhage found on the NCCT")
+               for reason in decision.reasons[1:])
+    assert decision.body.startswith("Haemorrhage found on the NCCT: intraparenchymal")
+    assert decision.body.endswith("Core 21 mL, Tmax>6 s 102 mL, mismatch 4.8")
+
+
+def test_no_blood_and_normal_aspects_is_silent() -> None:
+    decision = decide(None, None, ncct={**NO_ICH, "aspects": {"score": 10, "regions": []}})
+    assert decision.level == "none" and decision.fired == []
+    assert decision.body == "No haemorrhage on the NCCT; ASPECTS 10"
+
+
+def test_aspects_without_ctp_gives_the_late_window_note_with_an_lvo() -> None:
+    decision = decide(None, LVO_POSITIVE, ncct=NO_ICH)
+    assert decision.level == "critical" and decision.title == "LVO suspected: left M1"
+    assert decision.rule_names == ["lvo_suspected", "aspects_late_window"]
+    assert "ASPECTS 9 (>= 6) with LVO and no CT perfusion" in decision.reasons[1]
+    low = decide(None, LVO_POSITIVE, RuleSettings(aspects_min=10), ncct=NO_ICH)
+    assert low.rule_names == ["lvo_suspected", "aspects_low"]
+    # With a CT perfusion result the perfusion rules decide, not ASPECTS.
+    assert "aspects_late_window" not in decide(PERFUSION_MISMATCH, LVO_POSITIVE,
+                                               ncct=NO_ICH).rule_names
+
+
+def test_ncct_failure_or_review_is_never_silent() -> None:
+    failed = decide(None, None, ncct={"status": "failed", "error": "no brain found"})
+    assert failed.level == "manual_review"
+    assert failed.title == "NCCT could not be analysed: no brain found"
+    review = decide(None, None, ncct={"status": "ok", "ich": {
+        "suspected": False, "manual_review": True, "reason": "streak artefacts"}})
+    assert review.level == "manual_review"
+    assert review.reasons == ["NCCT haemorrhage needs manual review: streak artefacts"]
+    incomplete = decide(None, None, ncct={**ICH, "incomplete": "NCCT: 3 of 40 images missing"})
+    assert incomplete.level == "manual_review"
+    assert incomplete.rule_names == ["ncct_incomplete", "ich_suspected"]
