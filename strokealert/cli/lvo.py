@@ -1,4 +1,4 @@
-"""``strokealert lvo train|evaluate`` and ``strokealert phantom cta``."""
+"""``strokealert lvo train|evaluate|corpus`` and ``strokealert phantom cta``."""
 
 from __future__ import annotations
 
@@ -127,6 +127,28 @@ def evaluate(
     rows = table(score(model, samples), model.threshold, prevalence)
     typer.echo(f"model {model.name}; {len(samples)} cases")
     typer.echo(format_table(rows, prevalence, model.threshold))
+
+
+@lvo_app.command("corpus")
+def corpus(
+    families: list[str] = typer.Option(["original", "willis", "grown", "traced"], "--families",
+                                       help="generator families (repeat the option)"),
+    per_family: int = typer.Option(220, min=1, help="cases per family"),
+    matrix: int = typer.Option(192, min=64, max=1024, help="in-plane size of the volumes"),
+    root: Path | None = typer.Option(None, help="corpus folder (default: "
+                                     "$STROKEALERT_DATA_DIR/lvo-corpus or var/lvo-corpus)"),
+    workers: int = typer.Option(1, min=1, help="rendering processes"),
+) -> None:
+    """Render the missing cases of the synthetic CTA corpus (resumable, one .npz per case)."""
+    from strokealert.lvo.corpus import FAMILIES, build, default_root
+
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise InputError(f"unknown families {unknown} (one of {', '.join(FAMILIES)})")
+    folder = root or default_root()
+    for family in families:
+        build(folder, family, per_family, matrix=matrix, workers=workers)
+    typer.echo(f"corpus at {folder}: {per_family} cases per family for {', '.join(families)}")
 
 
 def phantom_cta(
