@@ -37,7 +37,7 @@ from strokealert.db.models.ingest import CompletionEvent, Instance, Series, Stud
 from strokealert.db.models.pipeline import Job, StageEvent, StudyDecision
 from strokealert.db.wakeup import CASES, wakeup_for
 from strokealert.errors import InputError
-from strokealert.pipeline import analysis
+from strokealert.pipeline import analysis, monitor
 from strokealert.pipeline.perfusion_settings import perfusion_config
 from strokealert.pipeline.publish import publish
 from strokealert.pipeline.rules import Decision, RuleSettings, decide
@@ -222,6 +222,8 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
         with factory.begin() as session:
             record_stage(session, study_uid, "sent_to_pacs", series_uid=series_uid,
                          detail={"kind": kind, "ok": report.ok, "summary": report.summary()})
+    monitor.after_alert(factory, settings, analysis=kind, study_uid=study_uid,
+                        series_uid=series_uid, paths=paths, block=block)
     return status
 
 
