@@ -1,9 +1,13 @@
-"""Ischaemic core and Tmax>6 s hypoperfusion as one binary DICOM Segmentation.
+"""Binary DICOM Segmentations: ischaemic core and Tmax>6 s hypoperfusion on the CTP, and the
+haemorrhage (one segment per kind of blood) on the NCCT.
 
-The masks are (z, y, x) booleans on the CTP slice grid: z follows rising table position (as
-:func:`strokealert.results.common.first_time_frame` orders the source), y/x are image rows and
-columns. Masks computed on a block-averaged grid (perfusion's working resolution, an integer
-factor coarser in-plane) are expanded back to the source pixels by nearest neighbour.
+The perfusion masks are (z, y, x) booleans on the CTP slice grid: z follows rising table
+position (as :func:`strokealert.results.common.first_time_frame` orders the source), y/x are
+image rows and columns. Masks computed on a block-averaged grid (perfusion's working resolution,
+an integer factor coarser in-plane) are expanded back to the source pixels by nearest neighbour.
+The haemorrhage label map is on the NCCT volume's LPS grid (:mod:`strokealert.dicom.volume`:
+columns towards patient left, rows towards posterior) and is turned back to the source images'
+row/column order here.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ MORPHOLOGICALLY_ABNORMAL_STRUCTURE = hd.sr.CodedConcept(
     "49755003", "SCT", "Morphologically Abnormal Structure")
 INFARCT = hd.sr.CodedConcept("55641003", "SCT", "Infarct")
 ISCHEMIA = hd.sr.CodedConcept("52674009", "SCT", "Ischemia")
+HEMORRHAGE = hd.sr.CodedConcept("50960005", "SCT", "Hemorrhage")
 BRAIN = hd.sr.CodedConcept(codes.SCT.Brain.value, "SCT", codes.SCT.Brain.meaning)
 
 CORE_SEGMENT = 1
@@ -39,7 +44,7 @@ HYPOPERFUSION_LABEL = "Hypoperfusion (Tmax>6s)"
 
 
 def algorithm_identification() -> hd.AlgorithmIdentificationSequence:
-    """The algorithm behind the segments: deconvolution maps, then thresholds."""
+    """The algorithm behind the perfusion segments: deconvolution maps, then thresholds."""
     return hd.AlgorithmIdentificationSequence(
         name="strokealert perfusion",
         family=codes.DCM.ImageProcessing,
@@ -48,14 +53,11 @@ def algorithm_identification() -> hd.AlgorithmIdentificationSequence:
     )
 
 
-def segment_descriptions() -> list[hd.seg.SegmentDescription]:
-    """Segment 1: core (Infarct); segment 2: Tmax>6 s hypoperfusion (Ischemia)."""
-    algorithm = algorithm_identification()
-    segments = (
-        (CORE_SEGMENT, CORE_LABEL, INFARCT, "ischemic core", (50.0, 70.0, 50.0)),
-        (HYPOPERFUSION_SEGMENT, HYPOPERFUSION_LABEL, ISCHEMIA, "hypoperfusion tmax6",
-         (80.0, 0.0, 80.0)),
-    )
+def _descriptions(
+    algorithm: hd.AlgorithmIdentificationSequence,
+    segments: Sequence[tuple[str, hd.sr.CodedConcept, str, tuple[float, float, float]]],
+) -> list[hd.seg.SegmentDescription]:
+    """Segments numbered from 1: (label, property type, tracking id, CIELab colour) each."""
     return [
         hd.seg.SegmentDescription(
             segment_number=number,
@@ -69,8 +71,16 @@ def segment_descriptions() -> list[hd.seg.SegmentDescription]:
             anatomic_regions=[BRAIN],
             display_color=hd.color.CIELabColor(*lab),
         )
-        for number, label, property_type, tracking_id, lab in segments
+        for number, (label, property_type, tracking_id, lab) in enumerate(segments, start=1)
     ]
+
+
+def segment_descriptions() -> list[hd.seg.SegmentDescription]:
+    """Segment 1: core (Infarct); segment 2: Tmax>6 s hypoperfusion (Ischemia)."""
+    return _descriptions(algorithm_identification(), (
+        (CORE_LABEL, INFARCT, "ischemic core", (50.0, 70.0, 50.0)),
+        (HYPOPERFUSION_LABEL, ISCHEMIA, "hypoperfusion tmax6", (80.0, 0.0, 80.0)),
+    ))
 
 
 def to_source_grid(mask: np.ndarray, slices: int, rows: int, columns: int) -> np.ndarray:
@@ -132,4 +142,72 @@ def build_segmentation(
         series_description=f"Perfusion core/penumbra SEG ({NOT_FOR_DIAGNOSTIC_USE.lower()})",
         transfer_syntax_uid=ExplicitVRLittleEndian,
         omit_empty_frames=bool(labels.any()),  # no lesion at all: keep every (empty) frame
+    )
+
+
+def haemorrhage_label(kind: str) -> str:
+    """The segment label of one kind of blood, e.g. ``Intraparenchymal haemorrhage``."""
+    return f"{kind[:1].upper()}{kind[1:]} haemorrhage"
+
+
+def to_source_orientation(volume: np.ndarray, source: Dataset) -> np.ndarray:
+    """A (z, y, x) array on the LPS grid (columns towards patient left, rows towards posterior)
+    in ``source``'s row/column order: the flips :func:`strokealert.dicom.volume.read_volume`
+    made, undone."""
+    orientation = [float(v) for v in source.ImageOrientationPatient]
+    if orientation[0] < 0:
+        volume = volume[:, :, ::-1]
+    if orientation[4] < 0:
+        volume = volume[:, ::-1, :]
+    return np.ascontiguousarray(volume)
+
+
+def build_haemorrhage_segmentation(
+    source_images: Sequence[Dataset],
+    blood_labels: np.ndarray,
+    kinds: Sequence[str],
+    *,
+    series_instance_uid: str,
+    series_number: int,
+) -> hd.seg.Segmentation | None:
+    """A BINARY SEG over the NCCT with one segment per kind of blood present, or None when the
+    label map holds no blood.
+
+    ``blood_labels`` is (z, y, x) uint8 on the NCCT's LPS grid, 0 for no blood and ``1 + i`` for
+    ``kinds[i]``; ``source_images`` one dataset per slice ordered as its z axis (rising
+    position, :func:`strokealert.results.common.first_time_frame`).
+    """
+    if not source_images:
+        raise ValueError("a segmentation needs its source images")
+    first = source_images[0]
+    labels = to_source_orientation(np.asarray(blood_labels), first)
+    expected = (len(source_images), int(first.Rows), int(first.Columns))
+    if labels.shape != expected:
+        raise ValueError(f"blood label map {labels.shape} does not fit the NCCT {expected}")
+    present = [index for index in range(1, len(kinds) + 1) if np.any(labels == index)]
+    if not present:
+        return None
+    algorithm = hd.AlgorithmIdentificationSequence(
+        name="strokealert ncct", family=codes.DCM.ImageProcessing, version=SOFTWARE_VERSION)
+    descriptions = _descriptions(algorithm, [
+        (haemorrhage_label(kinds[index - 1]), HEMORRHAGE, f"haemorrhage {kinds[index - 1]}",
+         (55.0, 75.0, 45.0)) for index in present])
+    return hd.seg.Segmentation(
+        source_images=list(source_images),
+        pixel_array=np.stack([labels == index for index in present], axis=-1),
+        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
+        segment_descriptions=descriptions,
+        series_instance_uid=series_instance_uid,
+        series_number=series_number,
+        sop_instance_uid=new_uid(),
+        instance_number=1,
+        manufacturer=MANUFACTURER,
+        manufacturer_model_name=MODEL_NAME,
+        software_versions=SOFTWARE_VERSION,
+        device_serial_number=DEVICE_SERIAL,
+        content_label="HAEMORRHAGE",
+        content_description=f"Haemorrhage on NCCT, {NOT_FOR_DIAGNOSTIC_USE.lower()}",
+        series_description=f"NCCT haemorrhage SEG ({NOT_FOR_DIAGNOSTIC_USE.lower()})",
+        transfer_syntax_uid=ExplicitVRLittleEndian,
+        omit_empty_frames=True,
     )

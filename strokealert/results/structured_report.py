@@ -1,11 +1,15 @@
-"""Perfusion volumes and the LVO finding as a TID 1500 Measurement Report (Comprehensive 3D SR).
+"""Perfusion volumes, the LVO finding and the NCCT findings as a TID 1500 Measurement Report
+(Comprehensive 3D SR).
 
 Groups (each with a tracking identifier that names it):
 
 - ``ischemic core``: volume (mL), a volumetric ROI on SEG segment 1 when the SEG exists;
 - ``hypoperfusion tmax6``: Tmax>6 s volume (mL), on SEG segment 2;
 - ``mismatch``: mismatch volume (mL), mismatch ratio, HIR, DEFUSE 3 profile yes/no;
-- ``lvo``: LVO probability, suspected yes/no, finding site (ICA/M1/M2/basilar) with laterality.
+- ``lvo``: LVO probability, suspected yes/no, finding site (ICA/M1/M2/basilar) with laterality;
+- ``haemorrhage``: haemorrhage suspected yes/no, kinds, blood volume (mL), ABC/2 of the largest
+  intraparenchymal haematoma (mL), midline shift (mm), probability, side;
+- ``aspects``: ASPECTS score of the affected side and each region with early ischaemic change.
 
 The observer is the device "strokealert"; concepts with no standard code use the local
 coding scheme ``99STRKA`` (declared in the Coding Scheme Identification Sequence).
@@ -22,7 +26,7 @@ from pydicom.dataset import Dataset
 from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian
 
-from strokealert.contracts.analysis import LvoBlock, PerfusionBlock
+from strokealert.contracts.analysis import LvoBlock, NcctBlock, PerfusionBlock
 from strokealert.results.common import (
     MANUFACTURER,
     MODEL_NAME,
@@ -33,6 +37,7 @@ from strokealert.results.common import (
 from strokealert.results.segmentation import (
     BRAIN,
     CORE_SEGMENT,
+    HEMORRHAGE,
     HYPOPERFUSION_SEGMENT,
     INFARCT,
     ISCHEMIA,
@@ -59,10 +64,19 @@ DEFUSE3_PROFILE = _local("DEFUSE3", "DEFUSE 3 target mismatch profile")
 LVO_SUSPECTED = _local("LVO_SUSPECTED", "Large vessel occlusion suspected")
 LVO_PROBABILITY = _local("LVO_P", "Large vessel occlusion probability")
 CTA_LVO_PROCEDURE = _local("CTA_LVO", "CT angiography large vessel occlusion detection")
+ICH_SUSPECTED = _local("ICH_SUSPECTED", "Intracranial haemorrhage suspected")
+ICH_KIND = _local("ICH_KIND", "Kind of intracranial haemorrhage")
+ICH_PROBABILITY = _local("ICH_P", "Intracranial haemorrhage probability")
+ABC2_VOLUME = _local("ABC2_ML", "ABC/2 volume of the largest intraparenchymal haematoma")
+MIDLINE_SHIFT = _local("MIDLINE_SHIFT", "Midline shift")
+ASPECTS_SCORE = _local("ASPECTS", "Alberta Stroke Program Early CT Score")
+ASPECTS_REGION = _local("ASPECTS_REGION", "ASPECTS region with early ischaemic change")
+NCCT_PROCEDURE = _local("NCCT_TRIAGE", "Non-contrast head CT haemorrhage and ASPECTS triage")
 CTP_PROCEDURE = _code(codes.DCM.PerfusionAnalysisByIVIodinatedContrastCTTechnique)
 OCCLUSION_OF_ARTERY = _code(codes.SCT.OcclusionOfArtery)
 VOLUME = _code(codes.SCT.Volume)
 MILLILITER = hd.sr.CodedConcept("mL", "UCUM", "milliliter")
+MILLIMETER = hd.sr.CodedConcept("mm", "UCUM", "millimeter")
 NO_UNITS = _code(codes.UCUM.NoUnits)
 YES, NO = _code(codes.SCT.Yes), _code(codes.SCT.No)
 SIDES = {"left": _code(codes.SCT.Left), "right": _code(codes.SCT.Right)}
@@ -78,6 +92,8 @@ TRACK_CORE = "ischemic core"
 TRACK_HYPOPERFUSION = "hypoperfusion tmax6"
 TRACK_MISMATCH = "mismatch"
 TRACK_LVO = "lvo"
+TRACK_HAEMORRHAGE = "haemorrhage"
+TRACK_ASPECTS = "aspects"
 
 
 def _tracking(identifier: str) -> hd.sr.TrackingIdentifier:
@@ -188,6 +204,52 @@ def lvo_group(lvo: LvoBlock, source_image: Dataset | None
         source_images=sources)
 
 
+def _sources(source_image: Dataset | None) -> list[hd.sr.SourceImageForMeasurementGroup] | None:
+    return [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
+        if source_image is not None else None
+
+
+def ncct_groups(ncct: NcctBlock, source_image: Dataset | None) -> list[Any]:
+    """The haemorrhage and ASPECTS groups from a ``strokealert.analysis/1`` ncct block."""
+    algorithm = hd.sr.AlgorithmIdentification(name="strokealert ncct", version=SOFTWARE_VERSION)
+    groups: list[Any] = []
+    if ncct.ich is not None:
+        ich = ncct.ich
+        measurements = [
+            hd.sr.Measurement(name=name, value=value, unit=unit, algorithm_id=algorithm)
+            for name, number, unit in ((VOLUME, ich.volume_ml, MILLILITER),
+                                       (ABC2_VOLUME, ich.abc2_ml, MILLILITER),
+                                       (MIDLINE_SHIFT, ich.midline_shift_mm, MILLIMETER),
+                                       (ICH_PROBABILITY, ich.probability, NO_UNITS))
+            if (value := _number(number)) is not None]
+        suspected = bool(ich.suspected)
+        evaluations = [hd.sr.QualitativeEvaluation(ICH_SUSPECTED, _yes_no(suspected))]
+        evaluations += [hd.sr.QualitativeEvaluation(ICH_KIND, _local(kind.upper(), kind))
+                        for kind in (ich.kinds or [])] if suspected else []
+        laterality = SIDES.get(str(ich.side))
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=_tracking(TRACK_HAEMORRHAGE), finding_type=HEMORRHAGE,
+            algorithm_id=algorithm, measurements=measurements or None,
+            finding_sites=[hd.sr.FindingSite(BRAIN, laterality=laterality)]
+            if suspected and laterality is not None else None,
+            qualitative_evaluations=evaluations, source_images=_sources(source_image)))
+    aspects = ncct.aspects
+    if aspects is not None and aspects.score is not None:
+        regions = [hd.sr.QualitativeEvaluation(
+            ASPECTS_REGION, _local(f"ASPECTS_{region.upper()}", f"ASPECTS region {region}"))
+            for region in (aspects.regions or [])]
+        laterality = SIDES.get(str(aspects.side))
+        groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
+            tracking_identifier=_tracking(TRACK_ASPECTS), finding_type=ISCHEMIA,
+            algorithm_id=algorithm,
+            measurements=[hd.sr.Measurement(name=ASPECTS_SCORE, value=float(aspects.score),
+                                            unit=NO_UNITS, algorithm_id=algorithm)],
+            finding_sites=[hd.sr.FindingSite(BRAIN, laterality=laterality)]
+            if laterality is not None else None,
+            qualitative_evaluations=regions or None, source_images=_sources(source_image)))
+    return groups
+
+
 def _observation_context() -> hd.sr.ObservationContext:
     device = hd.sr.DeviceObserverIdentifyingAttributes(
         uid=new_uid(), name="strokealert", manufacturer_name=MANUFACTURER,
@@ -205,12 +267,16 @@ def build_structured_report(
     segmentation: Dataset | None,
     series_instance_uid: str,
     series_number: int,
+    ncct: Mapping[str, Any] | None = None,
+    ncct_images: Sequence[Dataset] = (),
+    haemorrhage_segmentation: Dataset | None = None,
 ) -> hd.sr.Comprehensive3DSR | None:
-    """The TID 1500 report, or None when neither block has status ``ok``.
+    """The TID 1500 report, or None when no block has status ``ok``.
 
-    ``ctp_images`` / ``cta_images`` are the source images (one time frame for the CTP); all of
-    them are recorded as evidence, the middle one is the group's source image.
-    ``segmentation`` (the SEG built from the same CTP images) is referenced segment by segment.
+    ``ctp_images`` / ``cta_images`` / ``ncct_images`` are the source images (one time frame for
+    the CTP); all of them are recorded as evidence, the middle one is the group's source image.
+    ``segmentation`` (the SEG built from the same CTP images) is referenced segment by segment;
+    ``haemorrhage_segmentation`` (the NCCT's SEG) is recorded as evidence.
     The blocks are read through the typed contract (:mod:`strokealert.contracts.analysis`).
     """
     groups: list[Any] = []
@@ -226,6 +292,14 @@ def build_structured_report(
         groups.append(lvo_group(LvoBlock.model_validate(lvo), cta_images[len(cta_images) // 2]))
         procedures.append(CTA_LVO_PROCEDURE)
         evidence += list(cta_images)
+    if ncct is not None and ncct.get("status") == "ok" and ncct_images:
+        ncct_found = ncct_groups(NcctBlock.model_validate(ncct),
+                                 ncct_images[len(ncct_images) // 2])
+        if ncct_found:
+            groups += ncct_found
+            procedures.append(NCCT_PROCEDURE)
+            evidence += ([haemorrhage_segmentation] if haemorrhage_segmentation is not None
+                         else []) + list(ncct_images)
     if not groups:
         return None
     report = hd.sr.MeasurementReport(
