@@ -17,7 +17,15 @@ from starlette.exceptions import HTTPException
 
 from strokealert import NOT_A_MEDICAL_DEVICE, __version__, db
 from strokealert.api.metrics import registry_for
-from strokealert.api.routers import auth, cases, health, notifications, pages, phone
+from strokealert.api.routers import (
+    auth,
+    cases,
+    health,
+    monitoring,
+    notifications,
+    pages,
+    phone,
+)
 from strokealert.api.security import (
     FIREBASE_CONNECT,
     LoginLimiter,
@@ -91,12 +99,13 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
     state.limiter = LoginLimiter(state.factory, settings.login_max_failures,
                                  settings.login_max_failures_per_address, settings.login_window_s)
     state.trusted_proxies = parse_proxies(settings.trusted_proxies)
-    state.metrics_registry = registry_for(state.factory)
+    state.metrics_registry = registry_for(state.factory, settings)
     state.stopping = threading.Event()
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     push_config = web_push_config(settings)
     templates.env.globals.update(disclaimer=NOT_A_MEDICAL_DEVICE, version=__version__,
-                                 push_config=push_config, case_flags=case_flags)
+                                 push_config=push_config, case_flags=case_flags,
+                                 **monitoring.template_globals(state.factory))
     state.templates = templates
     state.case_feed = cases.case_feed(state)
     state.oidc = _oidc_client(app, settings)
@@ -104,7 +113,7 @@ def create_app(settings: Settings, factory: sessionmaker[Session] | None = None)
                        connect_extra=FIREBASE_CONNECT if push_config else ())
 
     for router in (health.router, auth.router, cases.router, pages.router,
-                   notifications.router, phone.router):
+                   notifications.router, phone.router, monitoring.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
 

@@ -5,6 +5,7 @@ failures. Only counts and durations: no identifiers, no PHI."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -17,17 +18,33 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.models import OutboxMessage
+from strokealert.config import Settings
 from strokealert.db.models.cases import Case
 from strokealert.db.models.ingest import Instance, QuarantinedFile, Study
 from strokealert.db.models.pipeline import Job
+from strokealert.monitoring.overview import gauges
+from strokealert.monitoring.settings import MonitoringConfig
 from strokealert.quality import plausibility
 
 LATENCY_BUCKETS_S = (30, 60, 120, 180, 300, 600, 900, 1800)
 
 
+MONITORING_GAUGES = {
+    "ppv": ("strokealert_model_ppv", "PPV over the monitoring window (confirmed cases)"),
+    "sensitivity": ("strokealert_model_sensitivity", "Sensitivity over the monitoring window"),
+    "specificity": ("strokealert_model_specificity", "Specificity over the monitoring window"),
+    "confirmed": ("strokealert_model_confirmed_cases", "Confirmed cases in the window"),
+    "drift": ("strokealert_model_drift_score", "Input drift score (largest feature PSI)"),
+    "episode_open": ("strokealert_monitoring_episode_open",
+                     "1 while a monitoring episode (PPV floor, drift) is open"),
+}
+
+
 class DatabaseCollector(Collector):
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session],
+                 monitoring: MonitoringConfig | None = None) -> None:
         self.factory = factory
+        self.monitoring = monitoring or MonitoringConfig.model_validate({})
 
     def collect(self) -> Iterator[Metric]:
         with self.factory() as session:
@@ -62,6 +79,20 @@ class DatabaseCollector(Collector):
                              "Acquisition (CTA/CTP) to alert", "scan")
             yield _histogram(session, "strokealert_alert_to_ack_seconds",
                              "Alert to first acknowledgement", "ack")
+            yield from _monitoring(session, self.monitoring)
+
+
+def _monitoring(session: Session, config: MonitoringConfig) -> Iterator[Metric]:
+    """Model performance, drift and open episodes (strokealert.monitoring), per model."""
+    figures = gauges(session, config, datetime.now(UTC))
+    for key, (name, doc) in MONITORING_GAUGES.items():
+        rows = figures[key]
+        labels = sorted(rows[0][0]) if rows else (
+            ["kind", "model"] if key == "episode_open" else ["analysis", "model"])
+        metric = GaugeMetricFamily(name, doc, labels=labels)
+        for values, value in rows:
+            metric.add_metric([values[k] for k in labels], value)
+        yield metric
 
 
 def _histogram(session: Session, name: str, doc: str, kind: str) -> HistogramMetricFamily:
@@ -86,7 +117,9 @@ def _histogram(session: Session, name: str, doc: str, kind: str) -> HistogramMet
     return metric
 
 
-def registry_for(factory: sessionmaker[Session]) -> CollectorRegistry:
+def registry_for(factory: sessionmaker[Session],
+                 settings: Settings | None = None) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(factory))
+    monitoring = MonitoringConfig.from_settings(settings) if settings is not None else None
+    registry.register(DatabaseCollector(factory, monitoring))
     return registry

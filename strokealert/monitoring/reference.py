@@ -1,9 +1,10 @@
-"""The training-distribution summary shipped with a model (``reference/<analysis>.json``): the
-fingerprints of the synthetic CTA the LVO model is trained on (``phantoms.cta`` profile
-``train``), measured the way :func:`strokealert.monitoring.fingerprint.from_series` measures a
-stored series. Rebuild after retraining on other data:
+"""The training-distribution summary shipped with a model (``reference/<analysis>.json``, with
+the fingerprints behind it under ``rows``): the fingerprints of the synthetic CTA the LVO model
+is trained on (``phantoms.cta`` profile ``train``), measured the way
+:func:`strokealert.monitoring.fingerprint.from_series` measures a stored series.
+Rebuild after retraining on other data:
 
-    python -m strokealert.monitoring.reference --cases 60
+    python -m strokealert.monitoring.reference --cases 200
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = training_fingerprints(args.cases)
     summary = summarize(rows, source=f"phantoms.cta TRAIN profile, seeds 0-{args.cases - 1}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(summary.to_json(), indent=1) + "\n")
+    args.out.write_text(json.dumps({**summary.to_json(), "rows": rows}, indent=1) + "\n")
     print(f"{args.out}: {summary.n} fingerprints")
 
 
