@@ -62,10 +62,10 @@ class MonitoringConfig(BaseModel):
                                    "before the PPV floor is judged")
     performance_window_days: float = Field(90.0, gt=0, description="rolling window (days) of "
                                            "the PPV / sensitivity / specificity figures")
-    drift_threshold: float = Field(0.25, gt=0, description="drift score (largest population "
+    drift_threshold: float = Field(0.5, gt=0, description="drift score (largest population "
                                    "stability index of one feature) that opens a drift episode")
     drift_window: int = Field(50, ge=5, description="most recent analyses compared")
-    drift_min_cases: int = Field(20, ge=5, description="analyses needed in the window before "
+    drift_min_cases: int = Field(30, ge=5, description="analyses needed in the window before "
                                  "drift is judged")
     baseline_days: float = Field(90.0, gt=0, description="local baseline: the analyses of this "
                                  "many days before the window")
