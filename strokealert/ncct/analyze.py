@@ -1,0 +1,135 @@
+"""NCCT analysis of one series: head → blood window → bleeds → kinds, volumes, location,
+midline shift → the ``ncct`` block and its key image.
+
+``analyze_volume`` works on arrays (the results-to-PACS side builds the DICOM SEG from
+``NcctAnalysis.blood_mask``); ``analyze_files`` reads DICOM files and returns the ``ncct``
+block of the ``strokealert.analysis/1`` result.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from strokealert.dicom.volume import largest_series, read_volume
+from strokealert.errors import InputError
+from strokealert.ncct import brain, ich, keyimage
+
+PROBABILITY_SLOPE = 3.0  # logistic slope on ln(volume / SUSPECT_ML)
+
+
+@dataclass
+class NcctAnalysis:
+    """What the NCCT analysis found; ``to_block`` gives the JSON contract."""
+
+    suspected: bool
+    kinds: list[str]
+    volume_ml: float
+    volume_by_kind_ml: dict[str, float]
+    abc2_ml: float | None
+    side: str
+    location: str | None
+    midline_shift_mm: float
+    probability: float
+    blood_mask: np.ndarray  # (z, y, x) uint8 on the input grid: 0 none, 1 + index in BLEED_KINDS
+    window_hu: tuple[float, float]
+    manual_review: bool = False
+    reason: str | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+    aspects: Any = None  # strokealert.ncct.aspects result, when that analysis ran
+
+    def caption(self) -> str:
+        """One line for the alert and the key image (no PHI)."""
+        if self.suspected:
+            where = f", {self.location}" if self.location else ""
+            return (f"Haemorrhage suspected: {', '.join(self.kinds)}, "
+                    f"{self.volume_ml:.0f} mL{where}")
+        if self.manual_review:
+            return f"Manual review: {self.reason}"
+        return "No haemorrhage detected"
+
+    def ich_block(self) -> dict[str, Any]:
+        return {"suspected": self.suspected, "kinds": list(self.kinds),
+                "volume_ml": round(self.volume_ml, 1),
+                "volume_by_kind_ml": {k: round(v, 1) for k, v in self.volume_by_kind_ml.items()},
+                "abc2_ml": None if self.abc2_ml is None else round(self.abc2_ml, 1),
+                "side": self.side, "location": self.location,
+                "midline_shift_mm": round(self.midline_shift_mm, 1),
+                "probability": round(self.probability, 4),
+                "manual_review": self.manual_review, "reason": self.reason,
+                "window_hu": [round(v, 1) for v in self.window_hu]}
+
+    def to_block(self, key_images: Sequence[str] = ()) -> dict[str, Any]:
+        block: dict[str, Any] = {"status": "ok", "error": None, "ich": self.ich_block(),
+                                 "key_images": list(key_images),
+                                 "timings_s": dict(self.timings_s)}
+        if self.aspects is not None:
+            block["aspects"] = self.aspects.to_block()
+        return block
+
+
+def _probability(volume_ml: float) -> float:
+    if volume_ml <= 0.0:
+        return 0.01
+    return 1.0 / (1.0 + math.exp(-PROBABILITY_SLOPE * math.log(volume_ml / ich.SUSPECT_ML)))
+
+
+def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float]) -> NcctAnalysis:
+    """Analyse a (z, y, x) NCCT in HU on the LPS grid (z towards the vertex, x to patient
+    left); ``spacing_mm`` is (z, y, x). Raises :class:`InputError` when no head is found."""
+    started = time.perf_counter()
+    volume = np.asarray(volume_hu)
+    spacing = (float(spacing_mm[0]), float(spacing_mm[1]), float(spacing_mm[2]))
+    head = brain.find_head(volume, spacing)
+    timings = {"head": time.perf_counter() - started}
+    t = time.perf_counter()
+    bleeds, window = ich.find_bleeds(head)
+    total = sum(b.volume_ml for b in bleeds)
+    suspected = total >= ich.SUSPECT_ML
+    by_kind: dict[str, float] = {}
+    label = np.zeros(head.hu.shape, dtype=np.uint8)
+    for b in bleeds:
+        by_kind[b.kind] = by_kind.get(b.kind, 0.0) + b.volume_ml
+        label[b.mask] = ich.BLEED_KINDS.index(b.kind) + 1
+    kinds = sorted(by_kind, key=lambda k: -by_kind[k]) if suspected else []
+    iph = [b for b in bleeds if b.kind == "intraparenchymal"]
+    abc2 = ich.abc2_ml(iph[0].mask, head.spacing_mm) if suspected and iph else None
+    main = (iph or bleeds)[0] if bleeds else None
+    shift = brain.midline_shift_mm(head)
+    timings["ich"] = time.perf_counter() - t
+    sides = {b.side for b in bleeds if b.side != "none"} if suspected else set()
+    analysis = NcctAnalysis(
+        suspected=suspected, kinds=kinds, volume_ml=total if suspected else 0.0,
+        volume_by_kind_ml=by_kind if suspected else {}, abc2_ml=abc2,
+        side=sides.pop() if len(sides) == 1 else "none",
+        location=ich.location(head, main) if suspected and main is not None else None,
+        midline_shift_mm=abs(shift), probability=_probability(total),
+        blood_mask=brain.expand_in_plane(label, head.factor, volume.shape), window_hu=window)
+    if head.cavity.sum(axis=(1, 2)).max() == head.cavity.sum(axis=(1, 2))[-1]:
+        analysis.manual_review = True
+        analysis.reason = "the series stops below the vertex (head not covered)"
+    analysis.timings_s = {k: round(v, 3) for k, v in timings.items()}
+    analysis.timings_s["total"] = round(time.perf_counter() - started, 3)
+    return analysis
+
+
+def analyze_files(paths: list[Path], out_dir: Path) -> dict[str, Any]:
+    """The ``ncct`` block of ``strokealert.analysis/1`` for one NCCT series.
+
+    Reads the largest series under ``paths``, writes the key image ``ncct_ich.png`` to
+    ``out_dir``. Input problems give ``status: failed`` with a readable ``error``.
+    """
+    try:
+        volume, spacing = read_volume(largest_series([Path(p) for p in paths], "NCCT"), "NCCT")
+        result = analyze_volume(volume, spacing)
+    except (InputError, FileNotFoundError) as exc:
+        return {"status": "failed", "error": str(exc)}
+    name = keyimage.ich_image(volume, result.blood_mask > 0, result.caption(), out_dir,
+                              pixel_aspect=spacing[1] / spacing[2])
+    return result.to_block([name])

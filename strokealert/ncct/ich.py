@@ -1,0 +1,289 @@
+"""Acute intracranial haemorrhage on the working grid of :mod:`strokealert.ncct.brain`:
+candidate voxels in an adaptive blood window, mimics rejected by HU, place and shape, the kind
+of each bleed from where it lies, volumes (segmentation and ABC/2) and location words.
+
+Rules (HU on the in-plane smoothed volume):
+
+* window: from ``max(BLOOD_LOW_HU, tissue + 3.5 × noise)`` to :data:`BLOOD_HIGH_HU`, where
+  ``tissue`` is the 95th percentile of brain tissue: dense cortex after contrast raises it;
+* calcification and contrast inside the skull (> :data:`DENSE_HU`) and a blur rim of
+  :data:`DENSE_RIM_MM` around them are no seed; a thin shell against the inner table
+  (:data:`SKULL_RIM_MM`) is no seed either (bone blur) but accepted bleeds grow back into it,
+  up to the bone (blood-bone mixtures);
+* a candidate component is blood when it holds at least :data:`MIN_COMPONENT_ML`, spans more
+  than one slice or is thick, and is not a tube (hyperdense vessel), a thin streak or a thin
+  midline sheet (falx).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import ndimage
+
+from strokealert.ncct.brain import BONE_HU, Head
+
+BLEED_KINDS = ("intraparenchymal", "intraventricular", "subarachnoid", "subdural", "epidural")
+BLOOD_LOW_HU = 50.0
+BLOOD_HIGH_HU = 100.0
+DENSE_RIM_MM = 2.5
+SKULL_RIM_MM = 1.6
+MIN_COMPONENT_ML = 0.25
+SUSPECT_ML = 0.4  # total accepted blood from which a haemorrhage is reported
+DARK_RING_SHARE = 0.05  # share of a seed's 3 mm surround below -5 HU: streak artefact
+GROW_MM = 2.7  # accepted bleeds grow this far, to their half-way contour
+BOUNDARY_MIN_HU = 42.0  # never grow below this
+
+
+@dataclass
+class Bleed:
+    """One connected haemorrhage on the working grid."""
+
+    kind: str
+    volume_ml: float
+    mean_hu: float
+    centroid: tuple[float, float, float]  # (z, y, x) voxel indices, working grid
+    side: str
+    thickness_mm: float
+    mask: np.ndarray = field(repr=False)  # (z, y, x) bool
+
+
+@dataclass
+class Components:
+    """Labelled candidates and per-label measurements."""
+
+    labels: np.ndarray
+    count: int
+    volume_ml: np.ndarray
+    mean_hu: np.ndarray
+
+
+def blood_window(head: Head) -> tuple[float, float]:
+    """(low, high) HU of the blood window for this scan (smoothed HU)."""
+    tissue = head.cavity & (head.smooth > 15.0) & (head.smooth < 65.0) & (head.depth_mm > 8.0)
+    p95 = float(np.percentile(head.smooth[tissue], 95)) if tissue.any() else 40.0
+    low = max(BLOOD_LOW_HU, min(p95, 48.0) + 3.5 * head.noise_hu)
+    return min(low, 62.0), BLOOD_HIGH_HU
+
+
+def _ball(radius_mm: float, spacing: tuple[float, float, float]) -> np.ndarray:
+    r = [max(0, int(np.floor(radius_mm / s))) for s in spacing]
+    zz, yy, xx = np.mgrid[-r[0]:r[0] + 1, -r[1]:r[1] + 1, -r[2]:r[2] + 1]
+    dist2 = (zz * spacing[0]) ** 2 + (yy * spacing[1]) ** 2 + (xx * spacing[2]) ** 2
+    return np.asarray(dist2 <= radius_mm * radius_mm + 1e-6)
+
+
+def candidates(head: Head, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """(seed, space): voxels that may start a bleed, and the voxels a bleed may grow into."""
+    window = head.cavity & (head.smooth >= low) & (head.smooth <= high)
+    dense = ndimage.binary_dilation(head.internal_dense, _ball(DENSE_RIM_MM, head.spacing_mm))
+    inner = ndimage.binary_erosion(head.cavity, _ball(SKULL_RIM_MM, head.spacing_mm))
+    seed = window & ~dense & inner
+    # bleeds grow up to the bone (blood-bone mixtures), never into calcification
+    space = head.inside & (head.hu < BONE_HU) & ~head.internal_dense
+    return seed, space
+
+
+def _shape(coords_mm: np.ndarray) -> tuple[float, float]:
+    """(elongation, flatness): sqrt ratios of the principal variances λ1/λ2 and λ2/λ3."""
+    if coords_mm.shape[0] < 4:
+        return 1.0, 1.0
+    ev = np.sort(np.linalg.eigvalsh(np.cov(coords_mm.T)))[::-1] + 1e-3
+    return float(np.sqrt(ev[0] / ev[1])), float(np.sqrt(ev[1] / ev[2]))
+
+
+def _around(coords: tuple[np.ndarray, ...], shape: tuple[int, ...], margin: tuple[int, ...]
+            ) -> tuple[tuple[slice, ...], np.ndarray]:
+    """A box around voxel ``coords`` grown by ``margin`` (clipped to ``shape``) and the
+    voxels as a mask in that box."""
+    box = tuple(slice(max(0, int(c.min()) - m), min(n, int(c.max()) + m + 1))
+                for c, m, n in zip(coords, margin, shape, strict=True))
+    local = np.zeros(tuple(sl.stop - sl.start for sl in box), dtype=bool)
+    local[tuple(c - sl.start for c, sl in zip(coords, box, strict=True))] = True
+    return box, local
+
+
+def seed_features(head: Head, coords: tuple[np.ndarray, ...]) -> dict[str, float]:
+    """Measurements of one seed component at voxel ``coords``: volume (mL), in-plane
+    thickness (mm), elongation, slices, share near the skull midline, share of dark (streak)
+    voxels within 3 mm around it, median HU."""
+    zz, yy, xx = coords
+    sz, sy, sx = head.spacing_mm
+    elongation, _ = _shape(np.column_stack([zz * sz, yy * sy, xx * sx]))
+    mid = head.midline_x_mm(zz, yy * sy)
+    ball = _ball(3.0, head.spacing_mm)
+    box, local = _around(coords, head.hu.shape, tuple(n // 2 for n in ball.shape))
+    ring = ndimage.binary_dilation(local, ball) & ~local
+    ring_hu = head.smooth[box][ring]
+    return {"volume_ml": float(zz.size) * head.voxel_ml,
+            "thickness_mm": _thickness_mm(local, head.spacing_mm),
+            "elongation": elongation, "slices": float(np.unique(zz).size),
+            "near_midline": float((np.abs(xx * sx - mid) < 3.0).mean()),
+            "dark_ring": float((ring_hu < -5.0).mean()) if ring_hu.size else 0.0,
+            "median_hu": float(np.median(head.smooth[coords]))}
+
+
+def is_blood(f: dict[str, float]) -> bool:
+    """Shape rules for one seed component (see the module docstring)."""
+    if f["volume_ml"] < MIN_COMPONENT_ML:
+        return False
+    if f["elongation"] > 3.5 and f["thickness_mm"] < 4.5 and f["volume_ml"] < 1.5:
+        return False  # tube: hyperdense vessel
+    if f["slices"] == 1 and f["thickness_mm"] < 3.0 and f["volume_ml"] < 1.0:
+        return False  # in-plane streak
+    if f["dark_ring"] > DARK_RING_SHARE and f["volume_ml"] < 2.0:
+        return False  # between the dark bands of a streak artefact
+    return not (f["near_midline"] > 0.8 and f["thickness_mm"] < 3.5
+                and f["volume_ml"] < 2.0)  # falx
+
+
+def _thickness_mm(mask: np.ndarray, spacing: tuple[float, float, float]) -> float:
+    """Twice the largest in-plane distance from the component's edge, in mm."""
+    if not mask.any():
+        return 0.0
+    dist = ndimage.distance_transform_edt(mask, sampling=(1e3, spacing[1], spacing[2]))
+    return float(2.0 * dist.max())
+
+
+def _kind(head: Head, near_vent: np.ndarray, mask: np.ndarray, thickness_mm: float) -> str:
+    """Kind of one bleed from where it lies: ventricles (``near_vent``: them and a 2 mm rim),
+    against the inner table (lens or crescent), thin in sulci and cisterns, or in the
+    parenchyma."""
+    if near_vent[mask].mean() > 0.5:
+        return "intraventricular"
+    depth = head.depth_mm[mask]
+    outer = float(np.percentile(depth, 90))
+    surface = float((depth < 4.0).mean())
+    if surface > 0.15 and outer <= 0.8 * thickness_mm + 6.0:
+        zz, yy, xx = np.nonzero(mask & (head.depth_mm < 4.0))
+        sz, sy, sx = head.spacing_mm
+        coords = np.column_stack([zz * sz, yy * sy, xx * sx])
+        extent = float(np.sqrt(np.linalg.eigvalsh(np.cov(coords.T)).max()) * 4.0) \
+            if coords.shape[0] > 3 else 1.0
+        return "epidural" if thickness_mm / max(extent, 1.0) > 0.17 else "subdural"
+    if thickness_mm >= 7.0 and float(np.median(depth)) > 6.0:
+        return "intraparenchymal"
+    return "subarachnoid"
+
+
+def _side(head: Head, mask: np.ndarray) -> str:
+    zz, yy, xx = np.nonzero(mask)
+    offset = xx * head.spacing_mm[2] - head.midline_x_mm(zz, yy * head.spacing_mm[1])
+    left, right = float((offset > 2.0).sum()), float((offset < -2.0).sum())
+    if left + right == 0 or abs(left - right) < 0.2 * (left + right):
+        return "none"
+    return "left" if left > right else "right"
+
+
+def _grow(head: Head, coords: tuple[np.ndarray, ...], space: np.ndarray,
+          tissue_hu: float) -> tuple[tuple[slice, ...], np.ndarray]:
+    """An accepted seed grown up to :data:`GROW_MM` into voxels at or above its half-way
+    level between surrounding tissue and its own median (the 50 % partial-volume contour)."""
+    steps = max(1, int(round(GROW_MM / head.spacing_mm[1])))
+    box, local = _around(coords, head.hu.shape, (1, steps, steps))
+    level = max(BOUNDARY_MIN_HU, (float(np.median(head.smooth[coords])) + tissue_hu) / 2.0)
+    allowed = space[box] & (head.smooth[box] >= level)
+    grown = ndimage.binary_dilation(local, _ball(head.spacing_mm[1] * 1.01, head.spacing_mm),
+                                    iterations=steps, mask=allowed | local)
+    return box, grown
+
+
+def find_bleeds(head: Head, rules: bool = True) -> tuple[list[Bleed], tuple[float, float]]:
+    """The bleeds of the scan (largest first) and the seed window used; ``rules=False``
+    keeps every seed component of :data:`MIN_COMPONENT_ML` (the ablation without the mimic
+    rules)."""
+    low, high = blood_window(head)
+    seed, space = candidates(head, low, high)
+    tissue = head.cavity & (head.smooth > 15.0) & (head.smooth < low) & (head.depth_mm > 8.0)
+    tissue_hu = float(np.median(head.smooth[tissue])) if tissue.any() else 35.0
+    labels, count = ndimage.label(seed)
+    accepted = np.zeros(seed.shape, dtype=bool)
+    sizes = np.bincount(labels.ravel(), minlength=count + 1) * head.voxel_ml
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None or sizes[index] < MIN_COMPONENT_ML:
+            continue
+        coords = _offset_coords(labels[box] == index, box)
+        if rules and not is_blood(seed_features(head, coords)):
+            continue
+        grown_box, grown = _grow(head, coords, space, tissue_hu)
+        accepted[grown_box] |= grown
+    near_vent = ndimage.binary_dilation(head.ventricles, _ball(2.0, head.spacing_mm))
+    labels, count = ndimage.label(accepted)
+    bleeds = []
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        mask = np.zeros(seed.shape, dtype=bool)
+        mask[box] = labels[box] == index
+        thickness = _thickness_mm(mask[box], head.spacing_mm)
+        zz, yy, xx = np.nonzero(mask)
+        bleeds.append(Bleed(_kind(head, near_vent, mask, thickness),
+                            float(zz.size) * head.voxel_ml, float(head.smooth[mask].mean()),
+                            (float(zz.mean()), float(yy.mean()), float(xx.mean())),
+                            _side(head, mask), thickness, mask))
+    bleeds.sort(key=lambda b: -b.volume_ml)
+    return bleeds, (low, high)
+
+
+def _offset_coords(part: np.ndarray, box: tuple[slice, ...]) -> tuple[np.ndarray, ...]:
+    """Voxel indices of ``part`` (cut out at ``box``) in the whole volume."""
+    return tuple(idx + sl.start for idx, sl in zip(np.nonzero(part), box, strict=True))
+
+
+def abc2_ml(mask: np.ndarray, spacing_mm: tuple[float, float, float]) -> float:
+    """ABC/2 (mL) of one haematoma as clinicians measure it: A the longest diameter on the
+    slice of largest area, B the widest extent perpendicular to A on that slice, C the slice
+    thickness times the slices counted 1 (area ≥ 75 % of the largest), ½ (25–75 %) or 0."""
+    areas = mask.sum(axis=(1, 2)).astype(float)
+    if areas.max() == 0:
+        return 0.0
+    top = int(areas.argmax())
+    yy, xx = np.nonzero(mask[top])
+    pts = np.column_stack([yy * spacing_mm[1], xx * spacing_mm[2]])
+    pts = pts - pts.mean(axis=0)
+    if pts.shape[0] >= 3:
+        _, vecs = np.linalg.eigh(np.cov(pts.T))
+        proj = pts @ vecs
+    else:
+        proj = pts
+    pixel = spacing_mm[1]
+    a_mm = float(np.ptp(proj[:, -1]) + pixel)
+    b_mm = float(np.ptp(proj[:, 0]) + pixel)
+    share = areas / areas.max()
+    c_mm = float(((share >= 0.75).sum() + 0.5 * ((share >= 0.25) & (share < 0.75)).sum())
+                 * spacing_mm[0])
+    return a_mm * b_mm * c_mm / 2.0 / 1000.0
+
+
+def location(head: Head, bleed: Bleed) -> str:
+    """Words for where a bleed lies: side and lobe, basal ganglia, thalamus, cerebellum or
+    brainstem; ventricles and extra-axial bleeds by their kind's place."""
+    side = "" if bleed.side == "none" else f"{bleed.side} "
+    if bleed.kind == "intraventricular":
+        return f"{side}lateral ventricle".strip() if side else "ventricles"
+    if bleed.kind in ("subdural", "epidural"):
+        return f"{side}convexity".strip()
+    z, y, x = bleed.centroid
+    sz, sy, sx = head.spacing_mm
+    cz, cy, cx = (float(v.mean()) for v in np.nonzero(head.cavity))
+    vz, vy = ((float(v.mean()) for v in np.nonzero(head.ventricles)[:2])
+              if head.ventricles.any() else (cz, cy))
+    dz_mm, dy_mm = (z - vz) * sz, (y - cy) * sy
+    dx_mm = abs(x * sx - float(head.midline_x_mm(np.array([int(z)]), np.array([y * sy]))[0]))
+    depth = float(head.depth_mm[int(round(z)), int(round(y)), int(round(x))])
+    if dz_mm < -35.0 and dy_mm > 0.0:
+        return f"{side}cerebellum".strip() if dx_mm > 12.0 else "brainstem"
+    if depth > 30.0 and abs(dz_mm) < 25.0 and dx_mm < 35.0:
+        if dx_mm < 18.0 and (y - vy) * sy > -5.0:
+            return f"{side}thalamus".strip()
+        return f"{side}basal ganglia".strip()
+    if dy_mm < -20.0:
+        lobe = "frontal lobe"
+    elif dy_mm > 40.0:
+        lobe = "occipital lobe"
+    elif dz_mm < -10.0:
+        lobe = "temporal lobe"
+    else:
+        lobe = "parietal lobe"
+    return f"{side}{lobe}"

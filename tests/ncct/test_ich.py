@@ -1,0 +1,43 @@
+"""Haemorrhage on NCCT phantoms of both generator families (matrix 128): a bleed is found with
+its kind and volume, a mimics-only scan is negative, and the DICOM entry point returns a valid
+``ncct`` block with its key image."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from strokealert.contracts.analysis import NcctBlock
+from strokealert.ncct import analyze_files, analyze_volume
+from strokealert.phantoms.ncct_families import NcctLabel, geometric, write_case
+
+
+def test_parenchymal_bleed_from_dicom_gives_a_valid_block(tmp_path: Path) -> None:
+    case = geometric.render(7, NcctLabel(bleeds=("intraparenchymal",)), matrix=128)
+    write_case(case, tmp_path / "case")
+    block = analyze_files([tmp_path / "case" / "dicom"], tmp_path / "out")
+    NcctBlock.model_validate(block)
+    ich = block["ich"]
+    assert block["status"] == "ok" and ich["suspected"]
+    assert ich["kinds"][0] == "intraparenchymal"
+    truth = case.blood_volume_ml()
+    assert abs(ich["volume_ml"] - truth) <= max(2.0, 0.2 * truth)
+    assert ich["abc2_ml"] is not None and ich["abc2_ml"] > 0
+    assert ich["side"] in ("left", "right") and ich["location"].startswith(ich["side"])
+    assert block["key_images"] == ["ncct_ich.png"]
+    assert (tmp_path / "out" / "ncct_ich.png").stat().st_size > 1000
+
+
+def test_subdural_bleed_is_found() -> None:
+    case = geometric.render(11, NcctLabel(bleeds=("subdural",)), matrix=128)
+    result = analyze_volume(case.volume_hu, case.spacing_mm)
+    assert result.suspected
+    assert result.kinds[0] in ("subdural", "epidural")
+    found = result.blood_mask > 0
+    truth = case.blood_mask > 0
+    assert (found & truth).sum() >= 0.6 * truth.sum()
+    assert result.blood_mask.shape == case.volume_hu.shape
+
+
+def test_a_folder_without_dicom_fails_readably(tmp_path: Path) -> None:
+    block = analyze_files([tmp_path], tmp_path / "out")
+    assert block["status"] == "failed" and "no DICOM images" in block["error"]
