@@ -1,0 +1,1 @@
+"""The shipped ASPECTS region atlas (``aspects_atlas.npz``) and its builder (``build.py``)."""
