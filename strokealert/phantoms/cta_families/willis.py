@@ -640,7 +640,9 @@ def render(seed: int, label: CaseLabel, *, matrix: int = 512) -> CtaCase:
         finding["probe_segment"] = name
         ref = segs.get(_mirror(name))
         if name == "basilar":
-            ref_at = max(0.5, float(finding["clot_arc_mm"]) - 6.0)
+            # proximal reference on the basilar itself: before the clot or the stenosis
+            lesion = finding.get("clot_arc_mm", finding.get("centre_arc_mm", at))
+            ref_at = max(0.5, float(lesion) - 6.0)
         else:
             ref_at = at / seg.length * (ref.length if ref else 0.0)
         if ref is not None:
