@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,8 @@ from tqdm import tqdm
 
 from strokealert.errors import InputError
 from strokealert.phantoms.cta_families import CaseLabel
+
+log = logging.getLogger(__name__)
 
 FAMILIES: tuple[str, ...] = ("original", "willis", "grown", "traced")
 
@@ -206,10 +210,15 @@ def load_case(path: Path) -> CorpusCase:
                       meta["details"])
 
 
-def _build_one(job: tuple[str, str, int, str, str | None, str, int]) -> str:
+def _build_one(job: tuple[str, str, int, str, str | None, str, int]) -> str | None:
+    """Render and save one case; returns why it failed, or None."""
     root, family, seed, kind, site, side, matrix = job
-    case = render_case(family, seed, CaseLabel(kind, site, side), matrix)
-    return str(save_case(case, Path(root), matrix))
+    label = CaseLabel(kind, site, side)
+    try:
+        save_case(render_case(family, seed, label, matrix), Path(root), matrix)
+    except Exception as exc:  # a generator bug must not stop the rest of the corpus
+        return f"{family} seed {seed} ({label}): {type(exc).__name__}: {exc}"
+    return None
 
 
 def build(root: Path, family: str, n: int, *, matrix: int = 192, workers: int = 1,
@@ -217,7 +226,8 @@ def build(root: Path, family: str, n: int, *, matrix: int = 192, workers: int = 
     """Render the cases of ``label_plan(family, n)`` that ``root`` does not hold yet.
 
     Resumable: existing files are kept. A root holds one matrix per family; an existing
-    case of another matrix raises :class:`InputError` rather than mixing resolutions.
+    case of another matrix raises :class:`InputError` rather than mixing resolutions. A case
+    whose rendering fails is logged and left out; the others are still rendered.
     """
     plan = label_plan(family, n)
     missing = []
@@ -231,15 +241,12 @@ def build(root: Path, family: str, n: int, *, matrix: int = 192, workers: int = 
         missing.append((str(root), family, seed, label.kind, label.site, label.side, matrix))
     bar = tqdm(total=len(missing), desc=f"{family} ({n - len(missing)}/{n} cached)",
                unit="case", disable=not progress)
-    with bar:
-        if workers <= 1:
-            for job in missing:
-                _build_one(job)
-                bar.update()
-            return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(_build_one, missing):
-                bar.update()
+    with bar, ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
+        results = pool.map(_build_one, missing) if pool is not None else map(_build_one, missing)
+        for error in results:
+            if error is not None:
+                log.error("corpus case not rendered: %s", error)
+            bar.update()
 
 
 def iter_cases(root: Path, family: str) -> Iterator[CorpusCase]:
