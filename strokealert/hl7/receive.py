@@ -25,7 +25,7 @@ from strokealert.accesslog.log import record as audit_record
 from strokealert.config import Settings
 from strokealert.db.models.hl7 import Hl7Message
 from strokealert.db.wakeup import CASES, wakeup_for
-from strokealert.hl7 import match
+from strokealert.hl7 import match, oru
 from strokealert.hl7.ack import build_ack
 from strokealert.hl7.parse import (
     APPLICATION_INTERNAL_ERROR,
@@ -36,6 +36,7 @@ from strokealert.hl7.parse import (
     parse_message,
     read_header,
 )
+from strokealert.monitoring.settings import MonitoringConfig
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class Receiver:
         self.site = settings.site_name
         self.allowed = {a.upper() for a in settings.hl7_allowed_senders}
         self.code_stroke_reasons = list(settings.hl7_code_stroke_reasons)
+        self.oru_mapping = MonitoringConfig.from_settings(settings).oru
         self.engine: Engine = factory.kw["bind"]
 
     def receive(self, frame: bytes, *, peer: str = "") -> str:
@@ -168,6 +170,10 @@ class Receiver:
             match.apply_times(session, case, earlier_inbound, message_id=earlier.id, now=now)
         notes += [f"{name}: conflict with a hand entry, not applied"
                   for name, outcome in outcomes.items() if outcome == "conflict"]
+        if inbound.header.message_type == "ORU^R01":  # a final report confirms the finding
+            notes += oru.apply_report(session, case, row.raw, self.oru_mapping,
+                                      message_id=row.id, sender=row.sending_application,
+                                      now=now)
         if any(o == "applied" for o in outcomes.values()) or replay:
             wakeup_for(self.engine).notify(session, CASES)
         return notes
