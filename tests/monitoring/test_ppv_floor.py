@@ -1,0 +1,64 @@
+"""The PPV floor: judged once enough positive calls are confirmed; falling below it opens one
+episode with one operational alert; back above it closes the episode; the next fall opens a
+new one. Unconfirmed positive calls never count."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from notifications.clock import FakeClock
+from notifications.models import Alert
+from strokealert import alerting
+from strokealert.config import Settings
+from strokealert.db.models.monitoring import Episode
+from strokealert.monitoring.fingerprint import InputValues
+from strokealert.pipeline.monitor import check_alarms
+from tests.monitoring.conftest import add_case, confirm, lvo_block
+
+START = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Iterator[FakeClock]:
+    fake = FakeClock(START)
+    alerting.set_clock(fake)
+    yield fake
+    alerting.set_clock(None)
+
+
+def test_ppv_below_the_floor_alerts_once_per_episode(
+        tmp_path: Path, sqlite_url: str, factory: sessionmaker[Session],
+        clock: FakeClock) -> None:
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+                        monitoring={"ppv_floor": 0.5, "ppv_min_confirmed": 10})
+
+    def call(truth: bool | None) -> list[Episode]:
+        now = clock.advance(minutes=60)
+        with factory.begin() as session:
+            case = add_case(session, lvo_block(positive=True), InputValues(), now)
+            if truth is not None:
+                confirm(session, case, now, lvo=truth)
+            return check_alarms(session, settings, factory, "lvo", now)
+
+    for _ in range(20):  # unconfirmed positives: nothing to judge
+        assert call(None) == []
+    # 9 confirmed false positives: PPV 0 but below the 10 needed to judge.
+    assert [call(False) for _ in range(9)] == [[]] * 9
+    opened = call(False)  # the 10th: PPV 0/10 < 0.5
+    assert [(e.kind, e.value) for e in opened] == [("ppv_floor", 0.0)]
+    assert [call(False) for _ in range(3)] == [[]] * 3  # still the same episode
+    for _ in range(14):  # 14 true of 27 confirmed: PPV 0.52, back above the floor
+        assert call(True) == []
+    with factory() as session:
+        first = session.scalars(select(Episode)).one()
+        assert first.closed_at is not None and first.open_key is None
+    reopened = [e for _ in range(3) for e in call(False)]  # 14/30 = 0.47 again
+    assert len(reopened) == 1
+    with factory() as session:
+        assert len(list(session.scalars(select(Alert)))) == 2  # one per episode
