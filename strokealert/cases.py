@@ -48,13 +48,25 @@ def _settings() -> Settings:
 
 
 def _status(result: dict[str, Any]) -> str:
-    blocks = [result.get(k) or {} for k in ("perfusion", "lvo")]
+    blocks = [result.get(k) or {} for k in ("perfusion", "lvo", "ncct")]
     states = {b.get("status") for b in blocks}
     if "ok" in states:
         return "analyzed"
     if "failed" in states:
         return "failed"
     return "analyzing"
+
+
+def key_image_names(result: dict[str, Any]) -> list[str]:
+    """The key images of a result, most urgent first: the NCCT's leads when it shows blood (the
+    alert's image), else LVO, perfusion, then the NCCT's (e.g. the ASPECTS regions)."""
+    def names(block: str) -> list[str]:
+        return list((result.get(block) or {}).get("key_images") or [])
+
+    ncct = result.get("ncct") or {}
+    if ((ncct.get("ich") or {}).get("suspected")):
+        return [*names("ncct"), *names("lvo"), *names("perfusion")]
+    return [*names("lvo"), *names("perfusion"), *names("ncct")]
 
 
 def _title(result: dict[str, Any]) -> str:
@@ -213,9 +225,8 @@ def upsert_case_from_analysis(session: Session, *, study: Study | None, result: 
     if dirs:
         root = Path(os.path.commonpath([str(d.resolve()) for d in dirs]))
         case.output_dir = str(root)
-        names = [*((result.get("lvo") or {}).get("key_images") or []),
-                 *((result.get("perfusion") or {}).get("key_images") or [])]
-        case.key_images = [str(p.resolve().relative_to(root)) for p in _locate(names, dirs)]
+        case.key_images = [str(p.resolve().relative_to(root))
+                           for p in _locate(key_image_names(result), dirs)]
         maps = (result.get("perfusion") or {}).get("maps") or {}
         case.map_files = {name: str(p.resolve().relative_to(root))
                           for name, file in maps.items() if isinstance(file, str)

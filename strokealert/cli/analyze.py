@@ -16,7 +16,8 @@ def analyze(
     as_json: bool = typer.Option(False, "--json", help="print the strokealert.analysis/1 JSON"),
     config: Path | None = typer.Option(None, "--config", help="TOML settings file"),
 ) -> None:
-    """Run everything that applies (perfusion on CTP, LVO on CTA) and decide the alert level."""
+    """Run everything that applies (perfusion on CTP, LVO on CTA, haemorrhage and ASPECTS on
+    NCCT) and decide the alert level."""
     from strokealert.pipeline.analysis import analyze_paths
     from strokealert.pipeline.jobs import rule_settings
     from strokealert.pipeline.perfusion_settings import perfusion_config
@@ -31,7 +32,7 @@ def analyze(
     typer.echo(f"alert level: {alert['level']}")
     for reason in alert["reasons"]:
         typer.echo(f"  - {reason}")
-    for name in ("perfusion", "lvo"):
+    for name in ("perfusion", "lvo", "ncct"):
         block = result[name]
         detail = f" ({block['error']})" if block.get("error") else ""
         typer.echo(f"{name}: {block['status']}{detail}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,6 +23,10 @@ Status = Literal["ok", "failed", "not_run"]
 Side = Literal["left", "right", "none"]
 SeriesKind = Literal["ctp", "cta", "ncct", "other"]
 Site = Literal["ICA", "M1", "M2", "basilar"]
+BleedKind = Literal["intraparenchymal", "intraventricular", "subarachnoid", "subdural", "epidural"]
+BLEED_KINDS: Final[tuple[str, ...]] = get_args(BleedKind)
+"""Kinds of acute intracranial haemorrhage, in the order of the NCCT label map's values
+(``1 + index``, see :data:`strokealert.contracts.outputs.NCCT_BLOOD_FILE`)."""
 
 
 class Level(StrEnum):
@@ -85,9 +89,7 @@ class IchFinding(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     suspected: bool | None = None
-    kinds: list[str] | None = Field(
-        default=None, description="intraparenchymal, intraventricular, subarachnoid, subdural, "
-                                  "epidural")
+    kinds: list[BleedKind] | None = None
     volume_ml: float | None = Field(default=None, description="all blood, from the segmentation")
     abc2_ml: float | None = Field(
         default=None, description="ABC/2 of the largest intraparenchymal haematoma")

@@ -1,7 +1,8 @@
-"""Run what applies to a set of DICOM files: perfusion on the CTP, LVO on the CTA.
+"""Run what applies to a set of DICOM files: perfusion on the CTP, LVO on the CTA,
+haemorrhage and ASPECTS on the NCCT.
 
 Used offline by ``strokealert analyze`` and, one series at a time, by the pipeline's jobs.
-A stage that raises is reported as ``failed`` with the reason; it never hides the other stage.
+A stage that raises is reported as ``failed`` with the reason; it never hides the others.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from strokealert.contracts.analysis import (
     AlertBlock,
     AnalysisResult,
     LvoBlock,
+    NcctBlock,
     PerfusionBlock,
     SeriesEntry,
     not_run,
 )
+from strokealert.contracts.outputs import NCCT_BLOOD_FILE
 from strokealert.dicom.classify import classify_slices, slice_info
 from strokealert.dicom.completeness import Completeness, assess
 from strokealert.dicom.geometry import screen_series
@@ -164,6 +167,20 @@ def run_lvo(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     return lvo.analyze_files(list(paths), out_dir)
 
 
+def run_ncct_with_labels(paths: Sequence[Path], out_dir: Path
+                         ) -> tuple[dict[str, Any], np.ndarray | None]:
+    """The ncct block, and the haemorrhage label map for the DICOM SEG when the analysis left
+    one in ``out_dir`` (:data:`strokealert.contracts.outputs.NCCT_BLOOD_FILE`)."""
+    from strokealert import ncct
+
+    block = ncct.analyze_files(list(paths), out_dir)
+    labels_file = out_dir / NCCT_BLOOD_FILE
+    if block.get("status") != "ok" or not labels_file.is_file():
+        return block, None
+    with np.load(labels_file, allow_pickle=False) as saved:
+        return block, np.asarray(saved["labels"])
+
+
 def analyze_paths(
     paths: Sequence[Path], out_dir: Path, rules: RuleSettings | None = None,
     perfusion_config: PerfusionConfig | None = None,
@@ -172,8 +189,9 @@ def analyze_paths(
     started = time.perf_counter()
     series = discover(paths)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ctp, cta = pick(series, "ctp"), pick(series, "cta")
+    ctp, cta, ncct = pick(series, "ctp"), pick(series, "cta"), pick(series, "ncct")
     masks: dict[str, tuple[np.ndarray, np.ndarray] | None] = {}
+    blood: dict[str, np.ndarray | None] = {}
 
     def perfusion_stage() -> dict[str, Any]:
         assert ctp is not None
@@ -185,23 +203,30 @@ def analyze_paths(
         assert cta is not None
         return run_lvo(cta.paths, out_dir)
 
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        perfusion_future = (pool.submit(run_stage, "perfusion", perfusion_stage)
-                            if ctp else None)
-        lvo_future = pool.submit(run_stage, "lvo", lvo_stage) if cta else None
-        perfusion_block, perfusion_s = (perfusion_future.result() if perfusion_future
-                                        else (not_run(), 0.0))
-        lvo_block, lvo_s = lvo_future.result() if lvo_future else (not_run(), 0.0)
-    if ctp is not None:
-        note_incomplete(perfusion_block, ctp, "CTP")
-    if cta is not None:
-        note_incomplete(lvo_block, cta, "CTA")
-    decision = decide(perfusion_block, lvo_block, rules)
-    main_series = cta or ctp or series[0]
+    def ncct_stage() -> dict[str, Any]:
+        assert ncct is not None
+        block, blood["ncct"] = run_ncct_with_labels(ncct.paths, out_dir)
+        return block
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        futures = {name: pool.submit(run_stage, name, stage)
+                   for name, stage, entry in (("perfusion", perfusion_stage, ctp),
+                                              ("lvo", lvo_stage, cta),
+                                              ("ncct", ncct_stage, ncct)) if entry is not None}
+        done = {name: future.result() for name, future in futures.items()}
+    (perfusion_block, perfusion_s), (lvo_block, lvo_s), (ncct_block, ncct_s) = (
+        done.get(name, (not_run(), 0.0)) for name in ("perfusion", "lvo", "ncct"))
+    for entry, block, label in ((ctp, perfusion_block, "CTP"), (cta, lvo_block, "CTA"),
+                                (ncct, ncct_block, "NCCT")):
+        if entry is not None:
+            note_incomplete(block, entry, label)
+    decision = decide(perfusion_block, lvo_block, rules, ncct_block)
+    main_series = cta or ctp or ncct or series[0]
     try:
         dicom_results = write_study_results(
             out_dir, ctp.paths if ctp else None, cta.paths if cta else None,
-            perfusion_block, lvo_block, masks.get("perfusion"))
+            perfusion_block, lvo_block, masks.get("perfusion"),
+            ncct.paths if ncct else None, ncct_block, blood.get("ncct"))
     except Exception:  # the findings above still stand without their DICOM copies
         log.exception("could not write the DICOM results")
         dicom_results = []
@@ -214,8 +239,10 @@ def analyze_paths(
             for s in series],
         perfusion=PerfusionBlock.model_validate(perfusion_block),
         lvo=LvoBlock.model_validate(lvo_block),
+        ncct=NcctBlock.model_validate(ncct_block),
         alert=AlertBlock.model_validate(decision.to_json()),
         dicom_results=dicom_results,
         timings_s={"total": round(time.perf_counter() - started, 3),
-                   "perfusion": round(perfusion_s, 3), "lvo": round(lvo_s, 3)},
+                   "perfusion": round(perfusion_s, 3), "lvo": round(lvo_s, 3),
+                   "ncct": round(ncct_s, 3)},
     ).to_json()

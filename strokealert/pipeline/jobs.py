@@ -1,4 +1,4 @@
-"""Durable jobs: completion events → one job per changed CTA/CTP series → case and alert.
+"""Durable jobs: completion events → one job per changed NCCT/CTA/CTP series → case and alert.
 
 The database is the truth. A job row is claimed with a conditional UPDATE (so two workers never
 run it twice), its result is stored on the row, then the study is re-decided under a per-study
@@ -29,6 +29,7 @@ from strokealert.contracts.analysis import (
     AnalysisResult,
     Level,
     LvoBlock,
+    NcctBlock,
     PerfusionBlock,
     SeriesEntry,
     not_run,
@@ -44,8 +45,8 @@ from strokealert.pipeline.rules import Decision, RuleSettings, decide
 
 log = logging.getLogger(__name__)
 
-JOB_KIND_BY_SERIES_KIND = {"ctp": "perfusion", "cta": "lvo"}
-SERIES_LABEL_BY_JOB_KIND = {"perfusion": "CTP", "lvo": "CTA"}
+JOB_KIND_BY_SERIES_KIND = {"ctp": "perfusion", "cta": "lvo", "ncct": "ncct"}
+SERIES_LABEL_BY_JOB_KIND = {"perfusion": "CTP", "lvo": "CTA", "ncct": "NCCT"}
 
 
 def utcnow() -> datetime:
@@ -180,7 +181,7 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
                 status="superseded", finished_at=utcnow(), lease_until=None))
         return "superseded"
     started = time.perf_counter()
-    masks = None
+    masks = blood = None
     try:
         series = usable_series(paths, series_uid)
         missing = series.completeness.describe(SERIES_LABEL_BY_JOB_KIND[kind]) \
@@ -192,6 +193,8 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
         if kind == "perfusion":
             block, masks = analysis.run_perfusion_with_masks(series.paths, out_dir,
                                                              perfusion_config(settings))
+        elif kind == "ncct":
+            block, blood = analysis.run_ncct_with_labels(series.paths, out_dir)
         else:
             block = analysis.run_lvo(series.paths, out_dir)
         analysis.note_incomplete(block, series, SERIES_LABEL_BY_JOB_KIND[kind])
@@ -217,7 +220,7 @@ def execute_job(factory: sessionmaker[Session], settings: Settings, job_id: int)
                      detail={"kind": kind, "status": block.get("status"),
                              "seconds": round(elapsed, 3)})
     finalize_study(factory, settings, study_uid)
-    report = publish(settings, kind, paths, out_dir, block, masks)
+    report = publish(settings, kind, paths, out_dir, block, masks, blood)
     if report is not None:
         with factory.begin() as session:
             record_stage(session, study_uid, "sent_to_pacs", series_uid=series_uid,
@@ -273,7 +276,7 @@ def latest_blocks(session: Session, study_uid: str) -> dict[str, Job]:
 
 def study_result(study: Study | None, study_uid: str, jobs: dict[str, Job],
                  perfusion: dict[str, Any] | None, lvo: dict[str, Any] | None,
-                 decision: Decision) -> dict[str, Any]:
+                 decision: Decision, ncct: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``strokealert.analysis/1`` result of the study as analysed so far."""
     series = list(study.series) if study is not None else []
     return AnalysisResult(
@@ -285,6 +288,7 @@ def study_result(study: Study | None, study_uid: str, jobs: dict[str, Job],
             for s in series],
         perfusion=PerfusionBlock.model_validate(perfusion or not_run()),
         lvo=LvoBlock.model_validate(lvo or not_run()),
+        ncct=NcctBlock.model_validate(ncct or not_run()),
         alert=AlertBlock.model_validate(decision.to_json()),
         timings_s={kind: (job.timings or {}).get(kind) for kind, job in jobs.items()},
     ).to_json()
@@ -293,13 +297,14 @@ def study_result(study: Study | None, study_uid: str, jobs: dict[str, Job],
 def rule_settings(settings: Settings) -> RuleSettings:
     return RuleSettings(lvo_critical=settings.rule_lvo_critical,
                         defuse3_critical=settings.rule_defuse3_critical,
-                        large_core_ml=settings.rule_large_core_ml)
+                        large_core_ml=settings.rule_large_core_ml,
+                        aspects_min=settings.rule_aspects_min)
 
 
 def no_analysable_series(study: Study | None) -> dict[str, Any]:
     kinds = sorted({s.kind for s in study.series}) if study is not None else []
     return {"status": "failed",
-            "error": "no CTA or CT perfusion series in the study (received: "
+            "error": "no NCCT, CTA or CT perfusion series in the study (received: "
                      + (", ".join(kinds) or "nothing readable") + ")"}
 
 
@@ -314,10 +319,12 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
         jobs = latest_blocks(session, study_uid)
         perfusion_block = jobs["perfusion"].result if "perfusion" in jobs else None
         lvo_block = jobs["lvo"].result if "lvo" in jobs else None
+        ncct_block = jobs["ncct"].result if "ncct" in jobs else None
         if not jobs:
             perfusion_block = no_analysable_series(study)
-        decision = decide(perfusion_block, lvo_block, rule_settings(settings))
-        result = study_result(study, study_uid, jobs, perfusion_block, lvo_block, decision)
+        decision = decide(perfusion_block, lvo_block, rule_settings(settings), ncct_block)
+        result = study_result(study, study_uid, jobs, perfusion_block, lvo_block, decision,
+                              ncct_block)
         output_dirs = [job.output_dir for job in jobs.values() if job.output_dir]
         case = upsert_case_from_analysis(
             session, study=study, result=result, output_dirs=output_dirs,
@@ -348,7 +355,8 @@ def finalize_study(factory: sessionmaker[Session], settings: Settings, study_uid
             session, settings, case_id=case.id, level=level, kind=kind,
             title=decision.title, body=decision.body, site=settings.site_name,
             url=f"{settings.public_url.rstrip('/')}/cases/{case.id}",
-            key_images=list(case.key_images or []))
+            key_images=list(case.key_images or []),
+            policy=settings.resolved_ich_policy if decision.haemorrhage else None)
         record_stage(session, study_uid, "alerted", at=now,
                      detail={"alert_id": alert_id, "kind": kind, "level": level})
         log.info("study case %s: %s alert %s (%s)", case.id, kind, alert_id, level)

@@ -13,6 +13,7 @@ from typing import Any
 from strokealert.contracts.analysis import Level, ich_description, ncct_summary, perfusion_summary
 
 ICH_FOUND = "haemorrhage found on the NCCT"
+ICH_RULE = "ich_suspected"
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class Decision:
     def rule_names(self) -> list[str]:
         return [rule.name for rule in self.fired]
 
+    @property
+    def haemorrhage(self) -> bool:
+        """True when the NCCT shows blood: the alert pages along the haemorrhage policy."""
+        return ICH_RULE in self.rule_names
+
     def to_json(self) -> dict[str, Any]:
         """The ``alert`` block of ``strokealert.analysis/1``."""
         return {"level": self.level.value, "reasons": self.reasons, "rules": self.rule_names}
@@ -74,7 +80,7 @@ def decide(
     absent). A haemorrhage heads the list; the LVO and perfusion reasons then say so too."""
     rules = rules or RuleSettings()
     ich_fired = _ich_rules(ncct)
-    bleeding = any(rule.name == "ich_suspected" for rule in ich_fired)
+    bleeding = any(rule.name == ICH_RULE for rule in ich_fired)
     lvo_fired = _with_ich_note(_lvo_rules(lvo, rules) + _aspects_rules(lvo, perfusion, ncct,
                                                                        rules), bleeding)
     perfusion_fired = _with_ich_note(_perfusion_rules(perfusion, rules), bleeding)
@@ -152,7 +158,7 @@ def _ich_rules(ncct: dict[str, Any] | None) -> list[FiredRule]:
             headline = f"Haemorrhage suspected: {ich_description(ich)}"
             probability = ich.get("probability")
             p_text = f" (p={probability:.2f})" if isinstance(probability, int | float) else ""
-            fired.append(FiredRule("ich_suspected", Level.CRITICAL, headline + p_text, headline))
+            fired.append(FiredRule(ICH_RULE, Level.CRITICAL, headline + p_text, headline))
         for name, finding, what in (("ich_review", ich, "haemorrhage"),
                                     ("aspects_review", ncct.get("aspects") or {}, "ASPECTS")):
             if finding.get("manual_review"):

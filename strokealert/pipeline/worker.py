@@ -1,5 +1,6 @@
 """What every analysis worker process needs, whichever executor feeds it: one database session
-factory per URL, and the analysis stacks imported (LVO model loaded) before the first job."""
+factory per URL, and the analysis stacks (perfusion, LVO with its model loaded, NCCT) imported
+before the first job."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ def warm_up() -> None:
     """Import the analysis stacks (and load the LVO model) before the first study arrives."""
     try:
         import perfusion  # noqa: F401
-        from strokealert import lvo
+        from strokealert import lvo, ncct  # noqa: F401
 
         lvo.load_model()
     except Exception:  # a broken stack shows up as a failed job with its reason, not here

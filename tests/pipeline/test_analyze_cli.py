@@ -1,4 +1,5 @@
-"""``strokealert analyze --json``: the ``strokealert.analysis/1`` contract on a CTP study."""
+"""``strokealert analyze --json``: the ``strokealert.analysis/1`` contract on a CTP study, and
+the analysis of an NCCT-only study (haemorrhage alert, its DICOM results)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from pathlib import Path
 
 import highdicom as hd
 import pydicom
+import pytest
 
+from strokealert.contracts.analysis import AnalysisResult
 from strokealert.phantoms.ctp import CtpPhantomOptions, write_ctp_phantom
+from strokealert.phantoms.ncct_families import NcctLabel, geometric, write_case
+from strokealert.pipeline.analysis import analyze_paths
 
 CLI = [sys.executable, "-m", "strokealert"]
 
@@ -30,9 +35,10 @@ def test_analyze_json_on_a_ctp_study(tmp_path: Path) -> None:
     assert perfusion["status"] == "ok" and perfusion["side"] == truth["side"]
     assert (out / perfusion["maps"]["core"]).is_file()
     assert result["lvo"] == {"status": "not_run", "error": None}
+    assert result["ncct"] == {"status": "not_run", "error": None}
     assert result["alert"]["level"] == "critical"
     assert result["alert"]["rules"] == ["defuse3_mismatch"]
-    assert set(result["timings_s"]) == {"total", "perfusion", "lvo"}
+    assert set(result["timings_s"]) == {"total", "perfusion", "lvo", "ncct"}
     modalities = {pydicom.dcmread(out / name).Modality for name in result["dicom_results"]}
     assert modalities == {"OT", "SEG", "SR"}
     # Every DICOM object is written once, by results/, under out/dicom.
@@ -50,3 +56,23 @@ def test_analyze_bad_input_exits_2_with_one_line(tmp_path: Path) -> None:
                               timeout=120)
         assert done.returncode == 2
         assert done.stderr.strip().count("\n") == 0 and "Traceback" not in done.stderr
+
+
+def test_an_ncct_only_study_is_analysed_and_a_bleed_is_critical(tmp_path: Path) -> None:
+    truth = write_case(geometric.render(3, NcctLabel(bleeds=("intraparenchymal",)), matrix=96),
+                       tmp_path / "in")
+    result = analyze_paths([tmp_path / "in" / "dicom"], tmp_path / "out")
+    AnalysisResult.model_validate(result)
+    assert [s["kind"] for s in result["series"]] == ["ncct"]
+    ich = result["ncct"]["ich"]
+    assert result["ncct"]["status"] == "ok" and ich["suspected"]
+    assert ich["kinds"] == ["intraparenchymal"]
+    assert ich["volume_ml"] == pytest.approx(truth["blood_volume_ml"], rel=0.25)
+    assert result["alert"]["level"] == "critical" and result["alert"]["rules"] == ["ich_suspected"]
+    assert result["alert"]["reasons"][0].startswith("Haemorrhage suspected: intraparenchymal, ")
+    source = pydicom.dcmread(next((tmp_path / "in" / "dicom").glob("*.dcm")))
+    objects = [pydicom.dcmread(tmp_path / "out" / name) for name in result["dicom_results"]]
+    assert {ds.Modality for ds in objects} >= {"OT", "SR"}
+    assert {ds.StudyInstanceUID for ds in objects} == {source.StudyInstanceUID}
+    [key_image] = [ds for ds in objects if ds.Modality == "OT"]
+    assert key_image.ReferencedSeriesSequence[0].SeriesInstanceUID == source.SeriesInstanceUID

@@ -1,5 +1,6 @@
 """Durable jobs on SQLite and PostgreSQL: one job per changed series, exactly one alert,
-recovery of a job whose worker died, and a study with nothing to analyse is never silent.
+recovery of a job whose worker died, a study with nothing to analyse is never silent, and an
+NCCT-only study is analysed (a bleed alerts critical and shows on the case pages).
 
 Images arrive through the real receiver (``send_files``); jobs run in this process so the
 test can interrupt them where a crash would.
@@ -15,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
@@ -30,6 +32,7 @@ from strokealert.dicom.ingest import IngestComponent
 from strokealert.dicom.sender import send_files
 from strokealert.phantoms import series as syn
 from strokealert.phantoms.ctp import CtpPhantomOptions, write_ctp_phantom
+from strokealert.phantoms.ncct_families import NcctLabel, geometric, write_case
 from strokealert.pipeline.jobs import (
     consume_completion_events,
     execute_job,
@@ -164,23 +167,84 @@ def test_a_job_whose_worker_died_is_run_again_once(pipeline: Pipeline,
         assert job is not None and job.attempts == 2 and job.result["status"] == "ok"
 
 
+def run_until_case(pipeline: Pipeline, study_uid: str, timeout_s: float = 20.0) -> Case:
+    """Consume events and run the queued jobs here until the study's case exists."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for job_id in consume_completion_events(pipeline.factory, pipeline.settings):
+            execute_job(pipeline.factory, pipeline.settings, job_id)
+        with pipeline.factory() as session:
+            if session.scalar(select(Case.id).where(Case.study_instance_uid == study_uid)):
+                break
+        time.sleep(0.2)
+    return case_of(pipeline, study_uid)
+
+
 def test_a_study_with_nothing_to_analyse_asks_for_manual_review(pipeline: Pipeline,
                                                                 tmp_path: Path) -> None:
+    study = syn.StudyInfo()
+    volume = np.random.default_rng(0).normal(35, 5, (12, 64, 64))
+    syn.write_volume(volume, tmp_path / "chest", study=study,
+                     series=syn.SeriesInfo(description="Chest w/o contrast", body_part="CHEST"),
+                     spacing_mm=(5.0, 0.5, 0.5))
+    pipeline.send(tmp_path / "chest")
+    case = run_until_case(pipeline, study.study_instance_uid)
+    assert case.alert_level == "manual_review"
+    alerts = pipeline.alerts(case.id)
+    assert len(alerts) == 1
+    assert "no NCCT, CTA or CT perfusion series" in alerts[0]["title"]
+
+
+def test_an_ncct_that_cannot_be_read_as_a_head_asks_for_manual_review(
+        pipeline: Pipeline, tmp_path: Path) -> None:
     study = syn.StudyInfo()
     volume = np.random.default_rng(0).normal(35, 5, (12, 64, 64))
     syn.write_volume(volume, tmp_path / "ncct", study=study,
                      series=syn.SeriesInfo(description="Head w/o contrast"),
                      spacing_mm=(5.0, 0.5, 0.5))
     pipeline.send(tmp_path / "ncct")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        consume_completion_events(pipeline.factory, pipeline.settings)
-        with pipeline.factory() as session:
-            if session.scalar(select(Case.id).where(
-                    Case.study_instance_uid == study.study_instance_uid)):
-                break
-        time.sleep(0.2)
-    case = case_of(pipeline, study.study_instance_uid)
+    case = run_until_case(pipeline, study.study_instance_uid)
+    with pipeline.factory() as session:
+        assert list(session.scalars(select(Job.kind).where(
+            Job.study_instance_uid == study.study_instance_uid))) == ["ncct"]
     assert case.alert_level == "manual_review"
-    alerts = pipeline.alerts(case.id)
-    assert len(alerts) == 1 and "no CTA or CT perfusion series" in alerts[0]["title"]
+    assert case.result_json["ncct"]["status"] == "failed"
+    [alert] = pipeline.alerts(case.id)
+    assert alert["title"].startswith("NCCT could not be analysed: ")
+
+
+@pytest.fixture(scope="module")
+def ncct_bleed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, str]:
+    """A 96x96x45 NCCT with an intraparenchymal bleed (geometric family), its truth and UID."""
+    folder = tmp_path_factory.mktemp("ncct")
+    truth = write_case(geometric.render(3, NcctLabel(bleeds=("intraparenchymal",)),
+                                        matrix=96), folder)
+    header = pydicom.dcmread(next((folder / "dicom").glob("*.dcm")), stop_before_pixels=True)
+    return folder / "dicom", truth, str(header.StudyInstanceUID)
+
+
+def test_an_ncct_with_blood_alerts_critical_and_shows_on_the_case_pages(
+        pipeline: Pipeline, ncct_bleed: tuple[Path, dict, str]) -> None:
+    folder, truth, study_uid = ncct_bleed
+    pipeline.send(folder)
+    case = run_until_case(pipeline, study_uid)
+    assert case.alert_level == "critical"
+    [alert] = pipeline.alerts(case.id)
+    assert alert["title"].startswith("Haemorrhage suspected: intraparenchymal, ")
+    ich = case.result_json["ncct"]["ich"]
+    assert ich["volume_ml"] == pytest.approx(truth["blood_volume_ml"], rel=0.25)
+    assert case.key_images and case.key_images[0].endswith("ncct_ich.png")
+
+    with pipeline.factory.begin() as session:
+        add_user(session, "neuro", "stroke_team", PASSWORD)
+    with TestClient(create_app(pipeline.settings, pipeline.factory)) as client:
+        login(client, "neuro")
+        page = client.get(f"/cases/{case.id}")
+        phone = client.get(f"/cases/{case.id}/phone")
+        image = client.get(f"/cases/{case.id}/images/0")
+    assert page.status_code == 200 and phone.status_code == 200
+    ncct_card = page.text.split('id="ncct"', 1)[1].split("</section>", 1)[0]
+    assert "Suspected" in ncct_card and "intraparenchymal" in ncct_card
+    assert f"{ich['volume_ml']}" in ncct_card and str(ich["location"]) in ncct_card
+    assert "Haemorrhage</dt><dd>Suspected · intraparenchymal" in phone.text
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"

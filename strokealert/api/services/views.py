@@ -55,10 +55,14 @@ def alert_history(session: Session, case_id: str) -> list[dict[str, Any]]:
 
 
 def volumes(result: dict[str, Any] | None) -> dict[str, Any]:
+    """The blocks the case pages show: perfusion (and its Tmax volumes), LVO, and the NCCT
+    with its haemorrhage and ASPECTS findings."""
     perfusion = (result or {}).get("perfusion") or {}
     lvo = (result or {}).get("lvo") or {}
+    ncct = (result or {}).get("ncct") or {}
     return {"perfusion": perfusion, "lvo": lvo,
-            "hypo": perfusion.get("hypoperfusion_ml") or {}}
+            "hypo": perfusion.get("hypoperfusion_ml") or {},
+            "ncct": ncct, "ich": ncct.get("ich") or {}, "aspects": ncct.get("aspects") or {}}
 
 
 def case_json(case: Case, zone: ZoneInfo, alerts: list[dict[str, Any]],
