@@ -11,6 +11,7 @@ pulled onto the scan's own grid (nearest neighbour).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +45,8 @@ class Atlas:
     score_labels: sitk.Image
     mask: sitk.Image
     regions: tuple[str, ...]
+    deep_template: sitk.Image  # template in DEEP_CLIP_HU at DEEP_MM
+    deep_mask: sitk.Image  # the central brain, on the deep template's grid
 
 
 @dataclass(frozen=True)
@@ -84,12 +87,23 @@ def load_atlas(path: Path = ATLAS_PATH) -> Atlas:
         origin = tuple(float(v) for v in data["origin_mm"])
         sp = (spacing[0], spacing[1], spacing[2])
         org = (origin[0], origin[1], origin[2])
-        template = np.clip(data["template"].astype(np.float32), *CLIP_HU)
-        return Atlas(template=_image(template, sp, org),
+        raw = data["template"].astype(np.float32)
+        centre = data["deep_mask"]
+        deep = _image(np.clip(raw, *DEEP_CLIP_HU), sp, org)
+        ref = sitk.Image([int(round(n * s / DEEP_MM)) for n, s in zip(
+            deep.GetSize(), sp, strict=True)], sitk.sitkFloat32)
+        ref.SetOrigin(org)
+        ref.SetSpacing((DEEP_MM,) * 3)
+        deep_template = sitk.Resample(deep, ref, sitk.Transform(), sitk.sitkLinear, 0.0,
+                                      sitk.sitkFloat32)
+        deep_mask = sitk.Resample(_image(centre, sp, org), ref, sitk.Transform(),
+                                  sitk.sitkNearestNeighbor, 0)
+        return Atlas(template=_image(np.clip(raw, *CLIP_HU), sp, org),
                      labels=_image(data["labels"], sp, org),
                      score_labels=_image(data["score_labels"], sp, org),
                      mask=_image(data["registration_mask"], sp, org),
-                     regions=tuple(str(r) for r in data["regions"]))
+                     regions=tuple(str(r) for r in data["regions"]),
+                     deep_template=deep_template, deep_mask=deep_mask)
 
 
 def scan_geometry(shape: tuple[int, ...], spacing_mm: tuple[float, float, float]
@@ -187,17 +201,93 @@ def register_atlas(volume_hu: NDArray[np.floating], spacing_mm: tuple[float, flo
     inter = int(np.count_nonzero(warped_brain & scan_brain))
     total = int(np.count_nonzero(warped_brain)) + int(np.count_nonzero(scan_brain))
     dice = 2.0 * inter / max(1, total)
+    fixed_deep = _deep_image(volume_hu, spacing_mm)
     spacing, origin = scan_geometry(volume_hu.shape, spacing_mm)
     ref = sitk.Image([int(n) for n in volume_hu.shape[::-1]], sitk.sitkUInt8)
     ref.SetSpacing(spacing)
     ref.SetOrigin(origin)
-    labels = sitk.GetArrayFromImage(sitk.Resample(atlas.labels, ref, final,
-                                                  sitk.sitkNearestNeighbor, 0))
-    score = sitk.GetArrayFromImage(sitk.Resample(atlas.score_labels, ref, final,
-                                                 sitk.sitkNearestNeighbor, 0))
-    return Registration(labels=labels.astype(np.uint8), score_labels=score.astype(np.uint8),
+    labels, score = (_pull(image, ref, final, keep=_is_deep, drop=True)
+                     for image in (atlas.labels, atlas.score_labels))
+    deep = _deep_refinement(fixed_deep, atlas, final)
+    for out, image in ((labels, atlas.labels), (score, atlas.score_labels)):
+        inner = _pull(image, ref, deep, keep=_is_deep, drop=False)
+        out[inner > 0] = inner[inner > 0]
+    return Registration(labels=labels, score_labels=score,
                         transform=final, brain_dice=float(dice), metric=metric,
                         seconds=time.perf_counter() - started)
+
+
+def _pull(image: sitk.Image, ref: sitk.Image, transform: sitk.Transform,
+          keep: Callable[[NDArray[np.uint8]], NDArray[np.bool_]], drop: bool
+          ) -> NDArray[np.uint8]:
+    """Atlas labels on the scan grid under ``transform``: with ``drop``, the labels where
+    ``keep`` holds are cleared; without, only those are kept."""
+    arr = sitk.GetArrayFromImage(sitk.Resample(image, ref, transform,
+                                               sitk.sitkNearestNeighbor, 0)).astype(np.uint8)
+    arr[keep(arr) if drop else ~keep(arr)] = 0
+    return arr
+
+
+DEEP_CODES = (1, 2, 3, 4, 11, 12, 13, 14)
+"""Labels of the caudate, lentiform, internal capsule and insula (both sides)."""
+DEEP_CLIP_HU = (0.0, 45.0)
+"""Window of the central refinement: CSF against brain, grey against white."""
+DEEP_MM = 2.0
+"""Voxel size (mm) of the central refinement."""
+
+
+def _is_deep(labels: NDArray[np.generic]) -> NDArray[np.bool_]:
+    return np.isin(labels, DEEP_CODES)
+
+
+def _deep_image(volume_hu: NDArray[np.floating], spacing_mm: tuple[float, float, float]
+                ) -> sitk.Image:
+    """The scan block-averaged in-plane to about DEEP_MM, in the DEEP_CLIP_HU window."""
+    sz, sy, sx = spacing_mm
+    f = max(1, int(DEEP_MM / max(sx, sy)))
+    nz, ny, nx = volume_hu.shape
+    ny_, nx_ = ny // f * f, nx // f * f
+    vol = np.asarray(volume_hu[:, :ny_, :nx_], dtype=np.float32)
+    if f > 1:
+        vol = vol.reshape(nz, ny_ // f, f, nx_ // f, f).mean(axis=(2, 4))
+    _, origin = scan_geometry(vol.shape, (sz, sy * f, sx * f))
+    return _image(np.clip(vol, *DEEP_CLIP_HU), (sx * f, sy * f, sz), origin)
+
+
+def _deep_refinement(fixed: sitk.Image, atlas: Atlas, initial: sitk.AffineTransform
+                     ) -> sitk.AffineTransform:
+    """The whole-head fit shifted (translation only) to fit the central brain (lateral and
+    third ventricles, basal ganglia, insulae, Sylvian fissures) in the CSF/brain window: the
+    deep regions follow the scan's own internal anatomy rather than the skull."""
+    inverse = initial.GetInverse()
+    side_mask = atlas.deep_mask
+    idx = np.argwhere(sitk.GetArrayViewFromImage(side_mask) > 0)[:, ::-1]  # x, y, z
+    corners = [side_mask.TransformIndexToPhysicalPoint((int(i), int(j), int(k)))
+               for i in (idx[:, 0].min(), idx[:, 0].max()) for j in (idx[:, 1].min(),
+               idx[:, 1].max()) for k in (idx[:, 2].min(), idx[:, 2].max())]
+    mapped = np.array([inverse.TransformPoint(c) for c in corners])
+    lo = fixed.TransformPhysicalPointToIndex(tuple(float(v) for v in mapped.min(axis=0)))
+    hi = fixed.TransformPhysicalPointToIndex(tuple(float(v) for v in mapped.max(axis=0)))
+    start = [max(0, min(a, b) - 2) for a, b in zip(lo, hi, strict=True)]
+    stop = [min(n, max(a, b) + 3) for n, a, b in zip(fixed.GetSize(), lo, hi, strict=True)]
+    crop = sitk.RegionOfInterest(fixed, [b - a for a, b in zip(start, stop, strict=True)], start)
+    crop = sitk.Resample(crop, [max(2, int(round(n * s / DEEP_MM))) for n, s in zip(
+        crop.GetSize(), crop.GetSpacing(), strict=True)], sitk.Transform(), sitk.sitkLinear,
+        crop.GetOrigin(), (DEEP_MM,) * 3, crop.GetDirection(), 0.0, sitk.sitkFloat32)
+    reg = sitk.ImageRegistrationMethod()
+    reg.SetMetricAsMeanSquares()
+    reg.SetMetricSamplingStrategy(reg.RANDOM)
+    reg.SetMetricSamplingPercentage(SAMPLING, seed=19)
+    reg.SetMetricMovingMask(side_mask)
+    reg.SetInterpolator(sitk.sitkLinear)
+    reg.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=0.05,
+                                                 numberOfIterations=30, relaxationFactor=0.6)
+    reg.SetOptimizerScalesFromPhysicalShift()
+    reg.SetOptimizerWeights([0.0] * 9 + [1.0] * 3)  # translation only
+    reg.SetShrinkFactorsPerLevel([1])
+    reg.SetSmoothingSigmasPerLevel([1.0])
+    reg.SetInitialTransform(sitk.AffineTransform(initial), inPlace=False)
+    return _as_affine(reg.Execute(crop, atlas.deep_template))
 
 
 def _as_affine(transform: sitk.Transform) -> sitk.AffineTransform:

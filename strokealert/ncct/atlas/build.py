@@ -17,6 +17,8 @@ Output arrays (z, y, x) on a 1.5 mm isotropic grid:
 - ``score_labels``: ``labels`` eroded by one voxel where the region keeps at least half its
   volume (the thin insular ribbon and internal capsule keep their full extent);
 - ``registration_mask``: uint8, the cranial vault and its contents (the metric region);
+- ``deep_mask``: uint8, the central brain (ventricles, basal ganglia, insulae, Sylvian
+  fissures): the metric region of the refinement that places the deep regions;
 - ``origin_mm`` (x, y, z of voxel (0, 0, 0)), ``spacing_mm`` (x, y, z), ``regions``.
 """
 
@@ -112,9 +114,9 @@ def _deep(x: Arr, y: Arr, z: Arr) -> dict[str, Mask]:
     thalamus = _both(x, y, z, (11.0, 17.0, 6.0), (7.5, 13.0, 9.0))
     envelope = _both(x, y, z, (18.0, 2.0, 4.0), (8.0, 24.0, 13.0))
     capsule = envelope & ~caudate & ~lentiform & ~thalamus & (np.abs(x) > 10.0)
-    r_ins = _ellipsoid(np.abs(x), y, z, (22.0, -4.0, 3.0), (15.0, 24.0, 14.0))
-    insula = (r_ins >= 1.0) & (r_ins < 1.0 + 3.0 / 15.0) & (np.abs(x) > 31.0)
-    sylvian = (r_ins >= 1.0 + 3.0 / 15.0) & (r_ins < 1.0 + 5.0 / 15.0) & (np.abs(x) > 31.0)
+    r_ins = _ellipsoid(np.abs(x), y, z, (24.0, -4.0, 3.0), (15.0, 24.0, 14.0))
+    insula = (r_ins >= 1.0) & (r_ins < 1.0 + 3.0 / 15.0) & (np.abs(x) > 33.0)
+    sylvian = (r_ins >= 1.0 + 3.0 / 15.0) & (r_ins < 1.0 + 5.0 / 15.0) & (np.abs(x) > 33.0)
     sylvian |= (np.abs(z - 3.0) < 1.2) & (r_ins >= 1.0) & (np.abs(y + 4.0) < 18.0)
     return {"C": caudate, "L": lentiform, "IC": capsule, "I": insula, "thalamus": thalamus,
             "sylvian": sylvian}
@@ -176,9 +178,10 @@ def build() -> dict[str, NDArray[np.generic]]:
             eroded = ndimage.binary_erosion(m)
             keep = eroded if eroded.sum() >= 0.5 * m.sum() else m
             score[keep] = i + 1 + side_offset
+    centre = brain & (_ellipsoid(x, y, z, (0.0, 4.0, 4.0), (46.0, 42.0, 26.0)) < 1.0)
     vault = ndimage.binary_dilation(cavity, iterations=int(round(14.0 / step))) & (z > -40.0)
     return {"template": template, "labels": labels, "score_labels": score,
-            "registration_mask": vault.astype(np.uint8),
+            "registration_mask": vault.astype(np.uint8), "deep_mask": centre.astype(np.uint8),
             "origin_mm": np.array([X_RANGE[0], Y_RANGE[0], Z_RANGE[0]]),
             "spacing_mm": np.array([step, step, step]), "regions": np.array(REGIONS)}
 
