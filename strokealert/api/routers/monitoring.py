@@ -23,6 +23,9 @@ from strokealert.monitoring.settings import MonitoringConfig
 from strokealert.pipeline.monitor import check_alarms
 
 router = APIRouter(include_in_schema=False)
+# The report is one self-contained page: its own <style>, no script, nothing fetched.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+              "frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 
 
 def template_globals(factory: sessionmaker[Session]) -> dict[str, object]:
@@ -126,4 +129,5 @@ def monitoring_report(request: Request, session: DB, principal: Exporter,
           detail={"month": month})
     session.commit()
     return Response(body, media_type="text/html; charset=utf-8", headers={
-        "Content-Disposition": f'inline; filename="model-performance-{month}.html"'})
+        "Content-Disposition": f'inline; filename="model-performance-{month}.html"',
+        "Content-Security-Policy": REPORT_CSP})
