@@ -83,3 +83,19 @@ def test_failed_write_leaves_no_partial_file(tmp_path: Path,
     assert sorted(p.name for p in good.parent.iterdir()) == [good.name]
     (good.parent / f".{corpus.FIRST_SEED}.npz.999.tmp").write_bytes(b"partial")
     assert [c.seed for c in corpus.iter_cases(tmp_path, "original")] == [5]
+
+
+def test_corpus_command_renders_into_root(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from strokealert.cli import app
+
+    args = ["lvo", "corpus", "--families", "original", "--per-family", "2", "--matrix", "64",
+            "--root", str(tmp_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "original").iterdir()) == [
+        f"{corpus.FIRST_SEED}.npz", f"{corpus.FIRST_SEED + 1}.npz"]
+    refused = CliRunner().invoke(app, ["lvo", "corpus", "--families", "nope", "--root",
+                                       str(tmp_path)])
+    assert isinstance(refused.exception, InputError)
