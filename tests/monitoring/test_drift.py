@@ -142,3 +142,35 @@ def test_shifted_inputs_raise_one_drift_alarm_to_the_admin_policy(
         assert not [r for r in rows if r.channel in ("webhook", "sms")]  # not the stroke team
         assert session.scalar(select(func.count()).select_from(OutboxMessage).where(
             OutboxMessage.purpose == "page")) == 1  # one page, one person, once
+
+
+def test_the_job_hook_fingerprints_after_the_alert_and_never_raises(
+        tmp_path: Path, sqlite_url: str, factory: sessionmaker[Session],
+        caplog: pytest.LogCaptureFixture) -> None:
+    from strokealert.cases import upsert_case_from_analysis
+    from strokealert.db.models.monitoring import Fingerprint
+    from strokealert.pipeline.monitor import after_alert
+
+    rng = np.random.default_rng(4)
+    study = StudyInfo()
+    paths = write_volume(head_slab(rng, rng.normal(0, 6.0, (16, 128, 128)).astype(np.float32)),
+                         tmp_path / "cta", study=study, series=SeriesInfo(kernel="Hv40"),
+                         spacing_mm=(1.5, 1.8, 1.8), signed=True)
+    block = lvo_block(positive=True)
+    with factory.begin() as session:
+        case = upsert_case_from_analysis(session, study=None, site="Test CT", result={
+            "schema": "strokealert.analysis/1", "study_instance_uid": study.study_instance_uid,
+            "series": [], "perfusion": {"status": "not_run"}, "lvo": block,
+            "alert": {"level": "critical", "reasons": []}})
+        case.age_years = 49  # the registry age wins over the header's birth date
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path)
+    after_alert(factory, settings, analysis="lvo", study_uid=study.study_instance_uid,
+                series_uid="2.25.1", paths=paths, block=block)
+    after_alert(factory, settings, analysis="lvo", study_uid=study.study_instance_uid,
+                series_uid="2.25.2", paths=[tmp_path / "gone.dcm"], block=block)
+    with factory() as session:
+        rows = list(session.scalars(select(Fingerprint)))
+    assert [(r.series_uid, r.kernel, r.slice_thickness_mm, r.age_band, r.positive, r.model)
+            for r in rows] == [("2.25.1", "Hv40", 1.5, "<50", True, "lvo-cnn@3")]
+    assert rows[0].noise_hu == pytest.approx(6.0, rel=0.1)
+    assert "monitoring: fingerprint of a lvo analysis failed" in caplog.text
