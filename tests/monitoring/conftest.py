@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from strokealert import db
+from notifications.clock import FakeClock
+from strokealert import alerting, db
 from strokealert.cases import upsert_case_from_analysis
 from strokealert.db.models.cases import Case
 from strokealert.monitoring import confirmations, fingerprint
@@ -23,6 +24,15 @@ def sqlite_url(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'monitoring.sqlite3'}"
     db.upgrade(url)
     return url
+
+
+@pytest.fixture
+def clock(request: pytest.FixtureRequest) -> Iterator[FakeClock]:
+    """The alerting fake clock, from the test module's ``START``."""
+    fake = FakeClock(request.module.START)
+    alerting.set_clock(fake)
+    yield fake
+    alerting.set_clock(None)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +21,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from notifications.clock import FakeClock
 from notifications.directory import load_directory
 from notifications.models import Alert, OutboxMessage
-from strokealert import alerting
 from strokealert.config import Settings
 from strokealert.db.models.monitoring import Episode
 from strokealert.monitoring import alarms, drift
@@ -76,14 +74,6 @@ def shifted(rng: random.Random, np_rng: np.random.Generator) -> InputValues:
                                      (0, 1.5, 1.5))
     measured = noise_hu(head_slab(np_rng, smooth * (12.0 / float(smooth.std()))))
     return replace(like_training(rng), kernel="Br64", noise_hu=measured)
-
-
-@pytest.fixture
-def clock() -> Iterator[FakeClock]:
-    fake = FakeClock(START)
-    alerting.set_clock(fake)
-    yield fake
-    alerting.set_clock(None)
 
 
 def test_fingerprint_of_a_stored_series(tmp_path: Path) -> None:

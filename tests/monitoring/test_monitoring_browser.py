@@ -17,11 +17,8 @@ from strokealert.monitoring import confirmations
 from strokealert.monitoring.fingerprint import InputValues
 from strokealert.pipeline.monitor import check_alarms
 from tests.api.helpers import PASSWORD, make_env
+from tests.api.test_api_browser import ARGS, CHROMIUM
 from tests.monitoring.conftest import add_case, confirm, lvo_block
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 
 
 @pytest.mark.timeout(120)

@@ -4,17 +4,14 @@ new one. Unconfirmed positive calls never count."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from notifications.clock import FakeClock
 from notifications.models import Alert
-from strokealert import alerting
 from strokealert.config import Settings
 from strokealert.db.models.monitoring import Episode
 from strokealert.monitoring.fingerprint import InputValues
@@ -22,14 +19,6 @@ from strokealert.pipeline.monitor import check_alarms
 from tests.monitoring.conftest import add_case, confirm, lvo_block
 
 START = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> Iterator[FakeClock]:
-    fake = FakeClock(START)
-    alerting.set_clock(fake)
-    yield fake
-    alerting.set_clock(None)
 
 
 def test_ppv_below_the_floor_alerts_once_per_episode(
