@@ -79,15 +79,14 @@ def slice_band(thickness_mm: float | None) -> str:
 
 def noise_hu(slices_hu: np.ndarray) -> float | None:
     """Noise standard deviation (HU) in homogeneous soft tissue: the residual of each voxel
-    from its in-plane 3x3 mean, where that mean is brain-like (0-60 HU) and the 5x5
-    neighbourhood holds no edge, scaled for white noise (residual variance 8/9 of sigma²).
+    from its in-plane 3x3 mean, where no 3x3 mean within two pixels leaves 0-60 HU (no edge,
+    bone, air or vessel near), scaled for white noise (residual variance 8/9 of sigma²).
     A smoother reconstruction kernel's correlated noise reads lower: the texture counts."""
     planes = slices_hu.astype(np.float32)
     local = ndimage.uniform_filter(planes, size=(1, 3, 3))
-    spread = ndimage.maximum_filter(local, size=(1, 5, 5)) - ndimage.minimum_filter(
-        local, size=(1, 5, 5))
-    inside = (local > TISSUE_HU[0]) & (local < TISSUE_HU[1]) & (spread < 40.0)
-    residual = (planes - local)[inside]
+    outside = (local <= TISSUE_HU[0]) | (local >= TISSUE_HU[1])
+    near_edge = ndimage.binary_dilation(outside, structure=np.ones((1, 5, 5), bool))
+    residual = (planes - local)[~near_edge]
     if residual.size < 500:
         return None
     mad = float(np.median(np.abs(residual - np.median(residual))))
