@@ -94,7 +94,7 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float]) -> NcctAn
     suspected = total >= ich.SUSPECT_ML
     by_kind: dict[str, float] = {}
     label = np.zeros(head.hu.shape, dtype=np.uint8)
-    for b in bleeds:
+    for b in bleeds if suspected else []:
         by_kind[b.kind] = by_kind.get(b.kind, 0.0) + b.volume_ml
         label[b.mask] = ich.BLEED_KINDS.index(b.kind) + 1
     kinds = sorted(by_kind, key=lambda k: -by_kind[k]) if suspected else []
@@ -106,7 +106,7 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float]) -> NcctAn
     sides = {b.side for b in bleeds if b.side != "none"} if suspected else set()
     analysis = NcctAnalysis(
         suspected=suspected, kinds=kinds, volume_ml=total if suspected else 0.0,
-        volume_by_kind_ml=by_kind if suspected else {}, abc2_ml=abc2,
+        volume_by_kind_ml=by_kind, abc2_ml=abc2,
         side=sides.pop() if len(sides) == 1 else "none",
         location=ich.location(head, main) if suspected and main is not None else None,
         midline_shift_mm=abs(shift), probability=_probability(total),

@@ -17,6 +17,7 @@ from strokealert.errors import InputError
 WORK_PIXEL_MM = 0.9  # in-plane pixel of the working grid (block means of the input pixels)
 BONE_HU = 300.0  # skull and calcification
 DENSE_HU = 105.0  # calcification, contrast, bone: never acute blood
+BASE_BONE_RATIO = 0.5  # skull-base slice: bone area above this share of the cavity area
 CSF_HU = 18.0  # below: cerebrospinal fluid (smoothed)
 MIN_CAVITY_ML = 300.0  # less intracranial space than this: no head in the series
 SUTURE_CLOSING_MM = 3.0  # gaps in the skull ring closed before filling the cavity
@@ -34,6 +35,7 @@ class Head:
     inside: np.ndarray  # (z, y, x) bool, within the skull ring, bone excluded (rim included)
     cavity: np.ndarray  # (z, y, x) bool, inside the skull, soft tissue away from the bone
     internal_dense: np.ndarray  # (z, y, x) bool, > DENSE_HU and not part of the skull
+    base: np.ndarray  # (z,) bool, skull-base slices (more bone than half the cavity area)
     depth_mm: np.ndarray  # (z, y, x) float32, distance from the inner table (0 outside)
     ventricles: np.ndarray  # (z, y, x) bool, CSF deep in the cavity
     midline: np.ndarray  # (z, 2): per slice, x (mm) of the skull midline = a + b·y (a, b)
@@ -95,15 +97,27 @@ def _cavity(hu: np.ndarray, bone: np.ndarray, pixel_mm: float
     return inside, cavity
 
 
-def _internal_dense(hu: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Dense voxels (> DENSE_HU) inside the skull that do not belong to the skull's own
-    (largest) dense component: calcifications, contrast-filled vessels."""
-    labels, count = ndimage.label(hu > DENSE_HU)
+def _internal_dense(hu: np.ndarray, bone: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Dense voxels (> DENSE_HU) within the skull ring, less the skull (the largest bone
+    component) and a pixel around it: calcifications, contrast-filled vessels and sinuses."""
+    labels, count = ndimage.label(bone)
     if count == 0:
-        return np.zeros(hu.shape, dtype=bool)
+        return np.asarray((hu > DENSE_HU) & inside)
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    return np.asarray((labels > 0) & (labels != int(sizes.argmax())) & inside)
+    skull = ndimage.maximum_filter(labels == int(sizes.argmax()), size=(1, 3, 3))
+    ring = ndimage.maximum_filter(inside, size=(1, 3, 3))
+    return np.asarray((hu > DENSE_HU) & ring & ~skull)
+
+
+def _base_slices(bone: np.ndarray, cavity: np.ndarray) -> np.ndarray:
+    """(z,) bool: skull-base slices, below the widest cavity slice, where the bone within
+    the head outweighs half the intracranial area (petrous and clival streaks live there)."""
+    head = ndimage.binary_fill_holes(cavity.any(axis=0))
+    bone_area = (bone & ndimage.binary_dilation(head, iterations=10)[None]).sum(axis=(1, 2))
+    area = cavity.sum(axis=(1, 2))
+    below_widest = np.arange(area.size) < int(area.argmax())
+    return np.asarray((bone_area > BASE_BONE_RATIO * np.maximum(area, 1)) & below_widest)
 
 
 def _midline(cavity: np.ndarray, pixel_mm: float) -> np.ndarray:
@@ -176,7 +190,8 @@ def find_head(volume_hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> 
     residual = hu - ndimage.gaussian_filter(hu, (0.0, 2.5 / pixel, 2.5 / pixel))
     noise = float(np.std(ndimage.gaussian_filter(residual, (0.0, sigma, sigma))[tissue])) \
         if tissue.any() else 0.0
-    return Head(hu, smooth, spacing, factor, bone, inside, cavity, _internal_dense(hu, inside),
+    return Head(hu, smooth, spacing, factor, bone, inside, cavity,
+                _internal_dense(hu, bone, inside), _base_slices(bone, cavity),
                 depth, ventricles,
                 _midline(cavity, pixel), noise)
 

@@ -12,7 +12,7 @@ Rules (HU on the in-plane smoothed volume):
   up to the bone (blood-bone mixtures);
 * a candidate component is blood when it holds at least :data:`MIN_COMPONENT_ML`, spans more
   than one slice or is thick, and is not a tube (hyperdense vessel), a thin streak or a thin
-  midline sheet (falx).
+  midline sheet (falx), nor faint on the skull base (streaks).
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ BLOOD_HIGH_HU = 100.0
 DENSE_RIM_MM = 2.5
 SKULL_RIM_MM = 1.6
 MIN_COMPONENT_ML = 0.25
-SUSPECT_ML = 0.4  # total accepted blood from which a haemorrhage is reported
+SUSPECT_ML = 1.0  # total accepted blood from which a haemorrhage is reported
 DARK_RING_SHARE = 0.05  # share of a seed's 3 mm surround below -5 HU: streak artefact
-GROW_MM = 2.7  # accepted bleeds grow this far, to their half-way contour
+VENTRICLE_EDGE_SHARE = 0.3  # share of a bleed's edge on ventricular fluid: intraventricular
+BASE_CONTRAST_HU = 9.0  # HU above the window a seed on the skull base needs
+GROW_MM = 6.0  # accepted bleeds grow this far, to their half-way contour
 BOUNDARY_MIN_HU = 42.0  # never grow below this
 
 
@@ -104,10 +106,12 @@ def _around(coords: tuple[np.ndarray, ...], shape: tuple[int, ...], margin: tupl
     return box, local
 
 
-def seed_features(head: Head, coords: tuple[np.ndarray, ...]) -> dict[str, float]:
+def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
+                  ) -> dict[str, float]:
     """Measurements of one seed component at voxel ``coords``: volume (mL), in-plane
     thickness (mm), elongation, slices, share near the skull midline, share of dark (streak)
-    voxels within 3 mm around it, median HU."""
+    voxels within 3 mm around it, median HU and its margin over the window's ``low_hu``,
+    share on skull-base slices."""
     zz, yy, xx = coords
     sz, sy, sx = head.spacing_mm
     elongation, _ = _shape(np.column_stack([zz * sz, yy * sy, xx * sx]))
@@ -121,7 +125,9 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...]) -> dict[str, float
             "elongation": elongation, "slices": float(np.unique(zz).size),
             "near_midline": float((np.abs(xx * sx - mid) < 3.0).mean()),
             "dark_ring": float((ring_hu < -5.0).mean()) if ring_hu.size else 0.0,
-            "median_hu": float(np.median(head.smooth[coords]))}
+            "median_hu": float(np.median(head.smooth[coords])),
+            "contrast_hu": float(np.median(head.smooth[coords])) - low_hu,
+            "base_share": float(head.base[zz].mean())}
 
 
 def is_blood(f: dict[str, float]) -> bool:
@@ -134,6 +140,8 @@ def is_blood(f: dict[str, float]) -> bool:
         return False  # in-plane streak
     if f["dark_ring"] > DARK_RING_SHARE and f["volume_ml"] < 2.0:
         return False  # between the dark bands of a streak artefact
+    if f["base_share"] > 0.5 and f["contrast_hu"] < BASE_CONTRAST_HU:
+        return False  # faint on the skull base: petrous and clival streaks
     return not (f["near_midline"] > 0.8 and f["thickness_mm"] < 3.5
                 and f["volume_ml"] < 2.0)  # falx
 
@@ -147,10 +155,12 @@ def _thickness_mm(mask: np.ndarray, spacing: tuple[float, float, float]) -> floa
 
 
 def _kind(head: Head, near_vent: np.ndarray, mask: np.ndarray, thickness_mm: float) -> str:
-    """Kind of one bleed from where it lies: ventricles (``near_vent``: them and a 2 mm rim),
+    """Kind of one bleed from where it lies: ventricles (a share of its edge on ``near_vent``,
+    the ventricular fluid and a 2 mm rim),
     against the inner table (lens or crescent), thin in sulci and cisterns, or in the
     parenchyma."""
-    if near_vent[mask].mean() > 0.5:
+    edge = mask & ~ndimage.binary_erosion(mask)
+    if near_vent[edge].mean() > VENTRICLE_EDGE_SHARE:
         return "intraventricular"
     depth = head.depth_mm[mask]
     outer = float(np.percentile(depth, 90))
@@ -204,7 +214,7 @@ def find_bleeds(head: Head, rules: bool = True) -> tuple[list[Bleed], tuple[floa
         if box is None or sizes[index] < MIN_COMPONENT_ML:
             continue
         coords = _offset_coords(labels[box] == index, box)
-        if rules and not is_blood(seed_features(head, coords)):
+        if rules and not is_blood(seed_features(head, coords, low)):
             continue
         grown_box, grown = _grow(head, coords, space, tissue_hu)
         accepted[grown_box] |= grown

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from strokealert.contracts.analysis import NcctBlock
 from strokealert.ncct import analyze_files, analyze_volume
-from strokealert.phantoms.ncct_families import NcctLabel, geometric, write_case
+from strokealert.phantoms.ncct_families import MIMICS, NcctLabel, fields, geometric, write_case
 
 
 def test_parenchymal_bleed_from_dicom_gives_a_valid_block(tmp_path: Path) -> None:
@@ -36,6 +39,16 @@ def test_subdural_bleed_is_found() -> None:
     truth = case.blood_mask > 0
     assert (found & truth).sum() >= 0.6 * truth.sum()
     assert result.blood_mask.shape == case.volume_hu.shape
+
+
+@pytest.mark.parametrize("family", [geometric, fields])
+def test_mimics_only_scan_is_negative(family: object) -> None:
+    render = family.render  # type: ignore[attr-defined]
+    case = render(3, NcctLabel(mimics=MIMICS), matrix=128)
+    result = analyze_volume(case.volume_hu, case.spacing_mm)
+    assert not result.suspected, (result.volume_by_kind_ml, result.window_hu)
+    assert result.kinds == [] and result.volume_ml == 0.0
+    assert not np.any(result.blood_mask)
 
 
 def test_a_folder_without_dicom_fails_readably(tmp_path: Path) -> None:
