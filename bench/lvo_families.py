@@ -6,7 +6,8 @@
 Runs the current analysis path (``analyze_volume`` with the shipped model, no key images) on
 every case of each family in the corpus (``strokealert lvo corpus`` builds it) and prints,
 per family: sensitivity per site, specificity per negative kind and overall, PPV at 20 %
-prevalence, AUC and the cases sent to manual review (left out of sensitivity, specificity
+prevalence, AUC and the cases sent to manual review (input errors such as "no head found"
+count as manual review; they are left out of sensitivity, specificity
 and AUC, as in ``strokealert lvo evaluate``). The table is also written to ``--out``.
 """
 
@@ -22,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from strokealert.errors import InputError
 from strokealert.lvo import analyze_volume, load_model
 from strokealert.lvo.corpus import FAMILIES, default_root, iter_cases
 from strokealert.lvo.evaluate import auc, ppv_at
@@ -52,8 +54,13 @@ def run_family(root: Path, family: str, limit: int | None) -> tuple[list[Outcome
         if limit is not None and len(outcomes) >= limit:
             break
         started = time.perf_counter()
-        result = analyze_volume(case.volume_hu, case.spacing_mm, model=model,
-                                explain_images=False)
+        try:
+            result = analyze_volume(case.volume_hu, case.spacing_mm, model=model,
+                                    explain_images=False)
+        except InputError:  # analyze_files reports it as failed: a human reads the scan
+            outcomes.append(Outcome(case.label.kind, case.label.site, case.label.side,
+                                    0.0, False, "none", True))
+            continue
         seconds.append(time.perf_counter() - started)
         outcomes.append(Outcome(case.label.kind, case.label.site, case.label.side,
                                 float(result.probability), bool(result.suspected),
