@@ -124,11 +124,24 @@ def build_segmentation(
     core = to_source_grid(core_mask, slices, rows, columns)
     hypo = to_source_grid(hypoperfusion_mask, slices, rows, columns)
     labels = np.stack([core, hypo], axis=-1)  # (z, y, x, segments)
+    return _binary_segmentation(
+        source_images, labels, segment_descriptions(), series_instance_uid, series_number,
+        label="PERFUSION", content="Core and Tmax>6s", series="Perfusion core/penumbra SEG")
+
+
+def _binary_segmentation(
+    source_images: Sequence[Dataset], labels: np.ndarray,
+    descriptions: Sequence[hd.seg.SegmentDescription], series_instance_uid: str,
+    series_number: int, *, label: str, content: str, series: str,
+) -> hd.seg.Segmentation:
+    """A BINARY SEG of ``labels`` (z, y, x, segments) over ``source_images``, by this device,
+    marked not for diagnostic use; every (empty) frame is kept when nothing is segmented."""
+    caveat = NOT_FOR_DIAGNOSTIC_USE.lower()
     return hd.seg.Segmentation(
         source_images=list(source_images),
         pixel_array=labels,
         segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=segment_descriptions(),
+        segment_descriptions=list(descriptions),
         series_instance_uid=series_instance_uid,
         series_number=series_number,
         sop_instance_uid=new_uid(),
@@ -137,11 +150,11 @@ def build_segmentation(
         manufacturer_model_name=MODEL_NAME,
         software_versions=SOFTWARE_VERSION,
         device_serial_number=DEVICE_SERIAL,
-        content_label="PERFUSION",
-        content_description=f"Core and Tmax>6s, {NOT_FOR_DIAGNOSTIC_USE.lower()}",
-        series_description=f"Perfusion core/penumbra SEG ({NOT_FOR_DIAGNOSTIC_USE.lower()})",
+        content_label=label,
+        content_description=f"{content}, {caveat}",
+        series_description=f"{series} ({caveat})",
         transfer_syntax_uid=ExplicitVRLittleEndian,
-        omit_empty_frames=bool(labels.any()),  # no lesion at all: keep every (empty) frame
+        omit_empty_frames=bool(labels.any()),
     )
 
 
@@ -192,22 +205,7 @@ def build_haemorrhage_segmentation(
     descriptions = _descriptions(algorithm, [
         (haemorrhage_label(kinds[index - 1]), HEMORRHAGE, f"haemorrhage {kinds[index - 1]}",
          (55.0, 75.0, 45.0)) for index in present])
-    return hd.seg.Segmentation(
-        source_images=list(source_images),
-        pixel_array=np.stack([labels == index for index in present], axis=-1),
-        segmentation_type=hd.seg.SegmentationTypeValues.BINARY,
-        segment_descriptions=descriptions,
-        series_instance_uid=series_instance_uid,
-        series_number=series_number,
-        sop_instance_uid=new_uid(),
-        instance_number=1,
-        manufacturer=MANUFACTURER,
-        manufacturer_model_name=MODEL_NAME,
-        software_versions=SOFTWARE_VERSION,
-        device_serial_number=DEVICE_SERIAL,
-        content_label="HAEMORRHAGE",
-        content_description=f"Haemorrhage on NCCT, {NOT_FOR_DIAGNOSTIC_USE.lower()}",
-        series_description=f"NCCT haemorrhage SEG ({NOT_FOR_DIAGNOSTIC_USE.lower()})",
-        transfer_syntax_uid=ExplicitVRLittleEndian,
-        omit_empty_frames=True,
-    )
+    return _binary_segmentation(
+        source_images, np.stack([labels == index for index in present], axis=-1), descriptions,
+        series_instance_uid, series_number, label="HAEMORRHAGE", content="Haemorrhage on NCCT",
+        series="NCCT haemorrhage SEG")

@@ -116,6 +116,11 @@ def _perfusion_algorithm() -> hd.sr.AlgorithmIdentification:
     return hd.sr.AlgorithmIdentification(name="strokealert perfusion", version=SOFTWARE_VERSION)
 
 
+def _sources(source_image: Dataset | None) -> list[hd.sr.SourceImageForMeasurementGroup] | None:
+    return [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
+        if source_image is not None else None
+
+
 class _VolumeGroupContent(TypedDict):
     """The arguments both volume measurement-group constructors share."""
 
@@ -141,8 +146,7 @@ def _volume_group(
         segment = hd.sr.ReferencedSegment.from_segmentation(segmentation, segment_number)
         return hd.sr.VolumetricROIMeasurementsAndQualitativeEvaluations(
             referenced_segment=segment, **common)
-    sources = [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
-        if source_image is not None else None
+    sources = _sources(source_image)
     return hd.sr.MeasurementsAndQualitativeEvaluations(source_images=sources, **common)
 
 
@@ -171,8 +175,7 @@ def perfusion_groups(
         evaluations.append(hd.sr.QualitativeEvaluation(
             DEFUSE3_PROFILE, _yes_no(perfusion.defuse3_eligible)))
     if measurements or evaluations:
-        sources = [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
-            if source_image is not None else None
+        sources = _sources(source_image)
         groups.append(hd.sr.MeasurementsAndQualitativeEvaluations(
             tracking_identifier=_tracking(TRACK_MISMATCH), finding_type=ISCHEMIA,
             algorithm_id=_perfusion_algorithm(), measurements=measurements or None,
@@ -195,18 +198,12 @@ def lvo_group(lvo: LvoBlock, source_image: Dataset | None
     site = SITES.get(str(lvo.site))
     if suspected and site is not None:
         sites = [hd.sr.FindingSite(site, laterality=SIDES.get(str(lvo.side)))]
-    sources = [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
-        if source_image is not None else None
+    sources = _sources(source_image)
     return hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=_tracking(TRACK_LVO), finding_type=OCCLUSION_OF_ARTERY,
         algorithm_id=algorithm, finding_sites=sites, measurements=measurements or None,
         qualitative_evaluations=[hd.sr.QualitativeEvaluation(LVO_SUSPECTED, _yes_no(suspected))],
         source_images=sources)
-
-
-def _sources(source_image: Dataset | None) -> list[hd.sr.SourceImageForMeasurementGroup] | None:
-    return [hd.sr.SourceImageForMeasurementGroup.from_source_image(source_image)] \
-        if source_image is not None else None
 
 
 def ncct_groups(ncct: NcctBlock, source_image: Dataset | None) -> list[Any]:
