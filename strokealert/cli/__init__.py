@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "strokealert.cli.analyze",
     "strokealert.cli.web",
     "strokealert.cli.lvo",
+    "strokealert.cli.ncct",
     "strokealert.cli.notify",
 ]
 
