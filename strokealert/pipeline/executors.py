@@ -36,6 +36,9 @@ def _init_worker(settings_json: dict[str, Any]) -> None:
     _worker_settings = Settings(**settings_json)
     session_factory_for(_worker_settings.resolved_database_url)
     warm_up()
+    # The job code too (DB models, results, monitoring): a worker's first job paid ~5 s of
+    # imports on a loaded machine before it claimed its job.
+    import strokealert.pipeline.jobs  # noqa: F401
 
 
 def _run_job_in_worker(job_id: int) -> str:

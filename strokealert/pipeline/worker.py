@@ -1,6 +1,6 @@
 """What every analysis worker process needs, whichever executor feeds it: one database session
-factory per URL, and the analysis stacks (perfusion, LVO with its model loaded, NCCT) and the job
-code imported before the first job: a first job paid seconds of imports on a loaded machine."""
+factory per URL, and the analysis stacks (perfusion, LVO with its model loaded, NCCT) imported
+before the first job."""
 
 from __future__ import annotations
 
@@ -21,12 +21,10 @@ def session_factory_for(url: str) -> sessionmaker[Session]:
 
 
 def warm_up() -> None:
-    """Import the analysis stacks and the job code (and load the LVO model) before the first
-    study arrives."""
+    """Import the analysis stacks (and load the LVO model) before the first study arrives."""
     try:
         import perfusion  # noqa: F401
         from strokealert import lvo, ncct  # noqa: F401
-        from strokealert.pipeline import jobs  # noqa: F401 - the job code itself (DB, results)
 
         lvo.load_model()
     except Exception:  # a broken stack shows up as a failed job with its reason, not here
