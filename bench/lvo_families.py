@@ -55,8 +55,7 @@ def run_family(root: Path, family: str, limit: int | None) -> tuple[list[Outcome
             break
         started = time.perf_counter()
         try:
-            result = analyze_volume(case.volume_hu, case.spacing_mm, model=model,
-                                    explain_images=False)
+            result = analyze_volume(case.volume_hu, case.spacing_mm, model=model)
         except InputError:  # analyze_files reports it as failed: a human reads the scan
             outcomes.append(Outcome(case.label.kind, case.label.site, case.label.side,
                                     0.0, False, "none", True))

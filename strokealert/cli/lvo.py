@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,30 +17,22 @@ lvo_app = typer.Typer(help="Train and evaluate the LVO model (synthetic or local
                       no_args_is_help=True)
 
 SITE_CHOICES = ("random", "none", "ICA", "M1", "M2", "basilar")
+DEFAULT_CACHE = Path("var/lvo-features")
 
 
-CACHE_CHUNK = 100  # cases per cache file: seeds first..first+99
+def _corpus(roots: list[Path], families: list[str], cache: Path, limit: int | None
+            ) -> list[Sample]:
+    """Samples of the corpus cases under ``roots`` (features cached in ``cache``)."""
+    from strokealert.lvo.corpus import FAMILIES
+    from strokealert.lvo.dataset import corpus_samples
 
-
-def _synthetic(profile_name: str, first_seed: int, count: int, workers: int,
-               cache: Path | None) -> list[Sample]:
-    """Cases ``first_seed …`` of a profile, reusing (and filling) the cache chunk by chunk."""
-    from strokealert.lvo.dataset import generate, load_samples, save_samples
-    from strokealert.phantoms.cta import HELDOUT, TRAIN
-
-    profile = {"train": TRAIN, "heldout": HELDOUT}[profile_name]
+    unknown = sorted(set(families) - set(FAMILIES))
+    if unknown:
+        raise InputError(f"unknown families {unknown} (of {', '.join(FAMILIES)})")
     samples: list[Sample] = []
-    for start in range(first_seed, first_seed + count, CACHE_CHUNK):
-        size = min(CACHE_CHUNK, first_seed + count - start)
-        path = cache / f"{profile_name}-{start}-{size}.npz" if cache else None
-        if path is not None and path.exists():
-            samples.extend(load_samples(path))
-            continue
-        chunk = generate(range(start, start + size), profile, workers,
-                         desc=f"{profile_name} cases {start}-{start + size - 1}")
-        if path is not None:
-            save_samples(chunk, path)
-        samples.extend(chunk)
+    for family in families:
+        for root in roots:
+            samples += corpus_samples(root, family, cache, limit)
     return samples
 
 
@@ -53,80 +44,73 @@ def _real(data: Path, layout: str) -> list[Sample]:
     return list(real_samples(data, layout))
 
 
+ROOTS_HELP = "corpus folder(s) (`strokealert lvo corpus` builds one); repeat for several"
+
+
 @lvo_app.command("train")
 def train(
-    out: Path = typer.Option(Path("lvo-model/lvo_mipnet.pt"), "--out",
-                             help="checkpoint to write; MODEL_CARD.md goes beside it"),
-    train_cases: int = typer.Option(1500, help="synthetic training cases (seeds 0…)"),
-    val_cases: int = typer.Option(300, help="synthetic validation cases (seeds 100000…)"),
-    test_cases: int = typer.Option(400, help="held-out synthetic cases (seeds 900000…, "
-                                   "held-out generator settings)"),
-    epochs: int = typer.Option(30, min=1),
-    seed: int = typer.Option(20260314, help="seed of initialisation, batches, augmentation"),
-    workers: int = typer.Option(1, min=1, help="processes generating cases"),
-    threads: int = typer.Option(1, min=1, help="torch threads for training"),
-    max_minutes: float = typer.Option(50.0, help="stop training after this many minutes"),
-    cache: Path | None = typer.Option(None, help="folder to keep/reuse generated cases"),
-    data: Path | None = typer.Option(None, help="local cases to add (see --layout)"),
+    out: Path = typer.Option(Path("lvo-model/lvo_vessels.json"), "--out",
+                             help="weights file to write"),
+    root: list[Path] = typer.Option([Path("var/lvo-corpus")], "--root", help=ROOTS_HELP),
+    family: list[str] = typer.Option(["original", "willis", "grown", "traced"], "--family",
+                                     help="generator families to train on"),
+    limit: int | None = typer.Option(None, help="at most this many cases per family and root"),
+    cache: Path = typer.Option(DEFAULT_CACHE, help="folder of cached features"),
+    data: Path | None = typer.Option(None, help="local labelled cases to add (see --layout)"),
     layout: str = typer.Option("dicom", help="layout of --data: isles or dicom"),
-    version: str = typer.Option("1.0.0", help="model version recorded in results"),
+    only_data: bool = typer.Option(False, help="train on --data alone (no synthetic cases)"),
+    version: str = typer.Option("2.0.0", help="model version recorded in results"),
 ) -> None:
-    """Generate cases, train the CNN, calibrate the fusion, evaluate, write weights + card."""
-    from strokealert.lvo.train import TrainConfig, model_card, run_training
+    """Extract vessel features, fit the classifier and the out-of-distribution gate, write the
+    weights; prints the leave-one-family-out table of the same cases."""
+    from strokealert.lvo.train import fit_samples, format_lofo, leave_one_family_out
 
-    train_set = _synthetic("train", 0, train_cases, workers, cache)
-    val_set = _synthetic("train", 100_000, val_cases, workers, cache)
-    test_set = _synthetic("heldout", 900_000, test_cases, workers, cache)
-    description = (f"- synthetic CTA from `strokealert.phantoms.cta`: {train_cases} training "
-                   f"cases (profile `train`, seeds 0-{train_cases - 1}), {val_cases} "
-                   f"validation (seeds 100000-), {test_cases} held-out test cases (profile "
-                   f"`heldout`: other noise, slice spacing, pixel size, pose, seeds 900000-)")
+    samples = [] if only_data else _corpus(root, family, cache, limit)
+    description = f"synthetic families {', '.join(family)}" if samples else ""
     if data is not None:
-        real = _real(data, layout)
-        random.Random(seed).shuffle(real)
-        n_val, n_test = len(real) // 5, len(real) // 5
-        val_set += real[:n_val]
-        test_set += real[n_val:n_val + n_test]
-        train_set += real[n_val + n_test:]
-        description += f"\n- local cases from {data.name} ({layout} layout): {len(real)}"
-    if not train_set or not val_set or not test_set:
-        raise InputError("training needs training, validation and test cases")
-    config = TrainConfig(epochs=epochs, seed=seed, max_minutes=max_minutes, threads=threads)
-    model, report = run_training(train_set, val_set, test_set, config, version, description)
+        samples += _real(data, layout)
+        description += f"; local cases from {data.name} ({layout} layout)"
+    if not samples:
+        raise InputError("no training cases")
+    model = fit_samples(samples, version, description.strip("; "))
     model.save(out)
-    (out.parent / "MODEL_CARD.md").write_text(model_card(model, report))
-    typer.echo(report)
-    typer.echo(f"wrote {out} and {out.parent / 'MODEL_CARD.md'}")
+    if len({s.family for s in samples}) > 1:
+        typer.echo(format_lofo(leave_one_family_out(samples), model.threshold))
+    typer.echo(f"wrote {out} ({model.metadata['cases']} cases)")
 
 
 @lvo_app.command("evaluate")
 def evaluate(
-    model_path: Path | None = typer.Option(None, "--model", help="checkpoint (default: shipped)"),
-    cases: int = typer.Option(400, help="held-out synthetic cases"),
-    first_seed: int = typer.Option(900_000, help="first seed of the held-out cases"),
-    profile: str = typer.Option("heldout", help="generator profile: heldout or train"),
+    model_path: Path | None = typer.Option(None, "--model", help="weights (default: shipped)"),
+    lofo: bool = typer.Option(False, "--lofo", help="leave-one-family-out: refit without each "
+                              "family and test on it (ignores --model)"),
+    root: list[Path] = typer.Option([Path("var/lvo-corpus")], "--root", help=ROOTS_HELP),
+    family: list[str] = typer.Option(["original", "willis", "grown", "traced"], "--family"),
+    limit: int | None = typer.Option(None, help="at most this many cases per family and root"),
+    cache: Path = typer.Option(DEFAULT_CACHE, help="folder of cached features"),
     prevalence: float = typer.Option(0.2, min=0.001, max=0.999, help="for the PPV column"),
-    workers: int = typer.Option(1, min=1),
-    cache: Path | None = typer.Option(None, help="folder to keep/reuse generated cases"),
     data: Path | None = typer.Option(None, help="evaluate on local cases instead"),
     layout: str = typer.Option("dicom", help="layout of --data: isles or dicom"),
 ) -> None:
-    """Print sensitivity, specificity, PPV, AUC, side accuracy and ECE per site and stratum."""
+    """Print sensitivity, specificity, PPV, AUC, side accuracy, ECE and abstentions per site
+    and negative kind (on local data, the corpus, or leave-one-family-out)."""
     from strokealert.lvo import model as lvo_model
     from strokealert.lvo.evaluate import format_table, score, table
+    from strokealert.lvo.train import format_lofo, leave_one_family_out
 
-    if profile not in ("heldout", "train"):
-        raise InputError(f"unknown profile {profile!r} (heldout or train)")
     if model_path is not None and not model_path.is_file():
         raise InputError(f"no such model file: {model_path}")
-    model = lvo_model.load(model_path) if model_path else lvo_model.shipped()
-    samples = _real(data, layout) if data else _synthetic(profile, first_seed, cases, workers,
-                                                          cache)
+    samples = _real(data, layout) if data else _corpus(root, family, cache, limit)
     if not samples:
         raise InputError("no cases to evaluate")
-    rows = table(score(model, samples), model.threshold, prevalence)
+    if lofo:
+        typer.echo(f"leave-one-family-out; {len(samples)} cases")
+        typer.echo(format_lofo(leave_one_family_out(samples)))
+        return
+    model = lvo_model.load(model_path) if model_path else lvo_model.shipped()
     typer.echo(f"model {model.name}; {len(samples)} cases")
-    typer.echo(format_table(rows, prevalence, model.threshold))
+    typer.echo(format_table(table(score(model, samples), model.threshold, prevalence),
+                            prevalence, model.threshold))
 
 
 @lvo_app.command("corpus")

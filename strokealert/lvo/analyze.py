@@ -1,8 +1,10 @@
-"""LVO analysis of one CTA: preprocess → quality gate → asymmetry + CNN → fused call → images.
+"""LVO analysis of one CTA: preprocess → quality gate → vessel features → classifier → gates →
+key image.
 
-``analyze_volume`` works on arrays (for the results-to-PACS side, which builds DICOM SC/SEG
-from the MIPs and the heat map); ``analyze_files`` reads DICOM files and returns the ``lvo``
-block of the ``strokealert.analysis/1`` result.
+``analyze_volume`` works on arrays; ``analyze_files`` reads DICOM files and returns the ``lvo``
+block of the ``strokealert.analysis/1`` result. A scan that fails the quality gate or lies out
+of the training distribution gets ``manual_review: true`` with the reason and no confident
+call: ``suspected`` is false and the alert rules raise a manual review instead.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ import numpy as np
 
 from strokealert.dicom.volume import largest_series
 from strokealert.errors import InputError
-from strokealert.lvo import asymmetry, explain, preprocess, quality
-from strokealert.lvo.model import LvoModel, Prediction, shipped
-from strokealert.lvo.slab import Slab, level_mm, thin_slab_mips
+from strokealert.lvo import explain, preprocess, quality, vessels
+from strokealert.lvo.dataset import context_of
+from strokealert.lvo.model import LvoModel, shipped
+from strokealert.lvo.slab import Slab, thin_slab_mips
 
 log = logging.getLogger(__name__)
 
-SIDE_CONFIDENCE = 0.75  # network's share of lateral probability needed to overrule asymmetry
+TERRITORY = {"ICA": "{side} MCA and ACA territory", "M1": "{side} MCA territory",
+             "M2": "{side} MCA branch territory",
+             "basilar": "posterior circulation (brainstem, cerebellum, PCA territories)"}
 
 
 @dataclass
@@ -38,61 +43,68 @@ class LvoResult:
     site: str | None
     model: str
     quality: quality.QualityResult
-    asymmetry: asymmetry.AsymmetryResult
-    cnn_probability: float
+    features: vessels.VesselFeatures
+    ood_score: float  # Mahalanobis distance to the training cases
+    ood_threshold: float
     class_probabilities: dict[str, float]
-    axial_mip: np.ndarray  # (y, x) 2 mm, normalised vessel signal 0..1.5, patient left = +x
-    coronal_mip: np.ndarray  # (z, x), top row superior
-    heatmap: np.ndarray | None  # (axial rows + coronal rows, x) 0..1, same layout as the MIPs
-    marks: tuple[tuple[int, int], ...] | None  # (row, col) of the suspected segment
+    view: explain.KeyView
+    hu: np.ndarray  # canonical HU (for the key image)
+    tissue_hu: float
+    arterial_hu: float
     timings_s: dict[str, float] = field(default_factory=dict)
     slab: Slab | None = None  # native axial thin-slab MIPs around the suspected segment
 
     @property
+    def out_of_distribution(self) -> bool:
+        return self.ood_score > self.ood_threshold
+
+    @property
     def manual_review(self) -> bool:
-        return not self.quality.ok
+        return not self.quality.ok or self.out_of_distribution
+
+    @property
+    def review_reason(self) -> str | None:
+        reasons = list(self.quality.reasons)
+        if self.out_of_distribution:
+            reasons.append(f"scan unlike the training cases (distance {self.ood_score:.1f} > "
+                           f"{self.ood_threshold:.1f}): no automatic call")
+        return "; ".join(reasons) if reasons else None
+
+    @property
+    def segment(self) -> str | None:
+        if not self.suspected or self.site is None:
+            return None
+        return self.site if self.site == "basilar" else f"{self.side} {self.site}"
+
+    @property
+    def territory(self) -> str | None:
+        if not self.suspected or self.site is None:
+            return None
+        return TERRITORY[self.site].format(side=self.side)
 
     def caption(self) -> str:
         if self.suspected:
-            where = " ".join(p for p in (self.side if self.side != "none" else None, self.site)
-                             if p)
-            return f"LVO suspected: {where} (p={self.probability:.2f})"
+            return f"LVO suspected: {self.segment} (p={self.probability:.2f})"
         if self.manual_review:
-            return f"Manual review: {self.quality.reason}"
+            return "Manual review: no automatic LVO call"
         return f"No LVO detected (p={self.probability:.2f})"
 
     def to_block(self, key_images: Sequence[str] = ()) -> dict[str, Any]:
-        block: dict[str, Any] = {
+        return {
             "status": "ok", "error": None,
             "probability": round(self.probability, 4), "suspected": self.suspected,
             "threshold": round(self.threshold, 4), "side": self.side, "site": self.site,
+            "segment": self.segment, "territory": self.territory,
             "model": self.model, "key_images": list(key_images),
             "quality": "ok" if self.quality.ok else "insufficient",
-            "manual_review": self.manual_review,
-            "quality_reason": self.quality.reason,
-            "asymmetry": {"side": self.asymmetry.side, "territory": self.asymmetry.territory,
-                          "log_ratio": {k: round(v, 3)
-                                        for k, v in self.asymmetry.log_ratio.items()}},
+            "manual_review": self.manual_review, "quality_reason": self.review_reason,
+            "ood_score": round(self.ood_score, 2),
+            "vessel_features": self.features.as_dict(),
         }
-        return block
-
-
-def fuse_side(prediction: Prediction, asym_side: str) -> str:
-    """Side of the network when it is sure, else the asymmetry detector's side."""
-    if prediction.site == "basilar":
-        return "none"
-    probs = prediction.class_probabilities
-    left = sum(v for k, v in probs.items() if k.endswith("_left"))
-    right = sum(v for k, v in probs.items() if k.endswith("_right"))
-    share = max(left, right) / max(left + right, 1e-9)
-    network_side = "left" if left >= right else "right"
-    if share >= SIDE_CONFIDENCE or asym_side == "none":
-        return network_side
-    return asym_side
 
 
 def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
-                   model: LvoModel | None = None, explain_images: bool = True) -> LvoResult:
+                   model: LvoModel | None = None) -> LvoResult:
     """Analyse a (z, y, x) CTA in HU, z rising to the head, x to patient left, y posterior;
     ``spacing_mm`` is (z, y, x). Raises :class:`InputError` when no head is found."""
     model = model or shipped()
@@ -100,37 +112,31 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
     started = time.perf_counter()
     canon = preprocess.canonicalise(np.asarray(volume_hu), spacing_mm)
     timings["preprocess"] = time.perf_counter() - started
-    gate = quality.check(canon)
-    asym = asymmetry.analyse(canon.vessel)
-    canvas = preprocess.canvas(canon.vessel)
     t = time.perf_counter()
-    prediction = model.predict(canvas[None], asym.features()[None])[0]
-    timings["model"] = time.perf_counter() - t
-    suspected = prediction.probability >= model.threshold
-    side = fuse_side(prediction, asym.side) if suspected else "none"
-    site = prediction.site if suspected else None
-    heat = marks = None
-    if explain_images and suspected:
-        t = time.perf_counter()
-        best = max((k for k in prediction.class_probabilities if k != "none"),
-                   key=lambda k: prediction.class_probabilities[k])
-        if site != "basilar":
-            best = f"{site}_{side}"
-        heat = explain.grad_cam(model, canvas, best)
-        # Lateral occlusions: mark the missing vessel (mirror minus image) on the suspected
-        # side; the basilar has no mirror partner, so the network's attention marks it.
-        where = heat if site == "basilar" else explain.vessel_deficit(canvas)
-        marks = explain.marker(where, side, site)
-        timings["explain"] = time.perf_counter() - t
-    axial, coronal = preprocess.mips(canon.vessel)
+    gate = quality.check(canon)
+    found = vessels.extract(canon.vessel)
+    probs = model.class_probabilities(found.values[None])[0]
+    probability = float(1.0 - probs[0])
+    site = model.site(found.values[None])[0]
+    ood = float(model.gate.distance(np.array(list(found.values)
+                                             + context_of(canon, found)))[0])
+    timings["features"] = time.perf_counter() - t
+    abstain = not gate.ok or ood > model.gate.threshold
+    suspected = probability >= model.threshold and not abstain
+    side = ("none" if site == "basilar" else found.side) if suspected else "none"
+    called_site = site if suspected else None
+    view = explain.view_for(called_site, found.mark_mm, found.basilar_mark_mm,
+                            explain.willis_level_mm(canon.vessel))
     t = time.perf_counter()
     slab = thin_slab_mips(volume_hu, spacing_mm, canon.rotation, canon.centre_mm,
-                          level_mm(marks))
+                          view.centre_mm[2])
     timings["slab"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - started
-    return LvoResult(prediction.probability, bool(suspected), model.threshold, side, site,
-                     model.name, gate, asym, prediction.cnn_probability,
-                     prediction.class_probabilities, axial, coronal, heat, marks,
+    return LvoResult(probability, bool(suspected), model.threshold, side, called_site,
+                     model.name, gate, found, ood, model.gate.threshold,
+                     {c: round(float(p), 4) for c, p in zip(
+                         ("none", "ICA", "M1", "M2", "basilar"), probs, strict=True)},
+                     view, canon.hu, canon.tissue_hu, canon.arterial_hu,
                      {k: round(v, 3) for k, v in timings.items()}, slab)
 
 
@@ -142,23 +148,21 @@ def cta_files(paths: Sequence[Path]) -> list[Path]:
 def analyze_files(paths: Sequence[Path], out_dir: Path) -> dict[str, Any]:
     """The ``lvo`` block of ``strokealert.analysis/1`` for the CTA DICOM files ``paths``.
 
-    Writes the key images (``lvo_mip.png``, and ``lvo_heatmap.png`` when an LVO is suspected)
-    and the de-identified CTA slab (:data:`~strokealert.contracts.outputs.CTA_SLAB_FILE`, found
-    by name beside them: the block does not list it) to ``out_dir``. Input problems give
+    Writes the key image (``lvo_mip.png``: the thin-slab MIP with the segment marked) and the
+    de-identified CTA slab (:data:`~strokealert.contracts.outputs.CTA_SLAB_FILE`, found by
+    name beside it: the block does not list it) to ``out_dir``. Input problems give
     ``status: failed`` with a readable ``error``.
     """
     try:
         volume, spacing = preprocess.read_dicom_volume(cta_files([Path(p) for p in paths]))
         result = analyze_volume(volume, spacing)
-    except InputError as exc:
+    except (InputError, FileNotFoundError) as exc:
         return {"status": "failed", "error": str(exc)}
-    except FileNotFoundError as exc:
-        return {"status": "failed", "error": str(exc)}
-    names = explain.key_images(result.axial_mip, result.coronal_mip, result.heatmap,
-                               result.marks, result.caption(), out_dir)
+    name = explain.key_image(result.hu, result.view, result.tissue_hu, result.arterial_hu,
+                             result.caption(), out_dir)
     if result.slab is not None:
         result.slab.save(out_dir)
-    return result.to_block(names)
+    return result.to_block([name])
 
 
 def load_model() -> LvoModel:

@@ -1,7 +1,10 @@
-"""Training/evaluation samples: synthetic CTA generated on the fly, or a hospital's own cases.
+"""Training/evaluation samples: the synthetic corpus of every generator family, or a
+hospital's own cases.
 
-A sample is what the model consumes after preprocessing (canvas + asymmetry features) plus
-its label and the strata used in the evaluation table. Real data comes from two layouts:
+A sample is what the classifier consumes (vessel features, gate inputs) plus its label, its
+family and the strata of the evaluation table. Features of the corpus are cached one JSON
+line per case (``<cache>/<family>.jsonl``), so extraction resumes where it stopped and never
+renders or reads a case twice. Real data comes from two layouts:
 
 * ISLES'24: ``**/*cta.nii.gz`` with an optional ``**/*lvo-msk*.nii.gz`` of the same subject
   (non-empty mask = LVO, side from the mask centroid) and an optional ``labels.csv``
@@ -12,9 +15,9 @@ its label and the strata used in the evaluation table. Real data comes from two 
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,85 +25,127 @@ import numpy as np
 from tqdm import tqdm
 
 from strokealert.errors import InputError
-from strokealert.lvo import asymmetry, preprocess, quality
-from strokealert.lvo.model import class_index
-from strokealert.phantoms.cta import HELDOUT, TRAIN, Profile, draw_case, render
+from strokealert.lvo import preprocess, quality, vessels
+from strokealert.lvo.corpus import load_case
+from strokealert.phantoms.cta_families import CaseLabel
 
 
 @dataclass
 class Sample:
-    """One preprocessed case with its label and strata."""
+    """One analysed case with its label and strata."""
 
     case: str
-    canvas: np.ndarray  # (128, 80) float16
-    asym: np.ndarray  # (5,) asymmetry features for fusion
-    asym_side: str
-    label: int  # index into model.CLASSES
-    site: str | None
-    side: str
+    family: str
+    features: list[float]  # vessels.FEATURES, oriented to the suspected side
+    context: list[float]  # log brain mL, log vessel mL, arterial enhancement / 100 HU
+    called_side: str  # the side that lacks vessel
+    site: str | None  # truth: ICA, M1, M2, basilar or None
+    side: str  # truth
+    kind: str  # truth: lvo or the negative kind
     quality_ok: bool
     strata: dict[str, str]
 
-
-def sample_from_volume(case: str, volume_hu: np.ndarray, spacing_mm: Sequence[float],
-                       site: str | None, side: str, strata: dict[str, str]) -> Sample:
-    canon = preprocess.canonicalise(volume_hu, spacing_mm)
-    asym = asymmetry.analyse(canon.vessel)
-    gate = quality.check(canon)
-    return Sample(case, preprocess.canvas(canon.vessel).astype(np.float16), asym.features(),
-                  asym.side, class_index(site, side), site, side, gate.ok, strata)
+    def gate_input(self) -> np.ndarray:
+        return np.array(self.features + self.context)
 
 
-def synthetic_sample(seed: int, profile: Profile = TRAIN) -> Sample:
-    """Generate, render and preprocess synthetic case ``seed`` (≈ 1 s on one core)."""
-    spec = draw_case(seed, profile)
-    rendered = render(spec)
-    strata = {"phase": spec.phase, "noise": f"{spec.noise_hu:g} HU",
-              "slice": f"{spec.spacing_mm[0]:g} mm", "quality": spec.quality,
-              "negative": spec.negative_kind or "-"}
-    return sample_from_volume(f"{profile.name}-{seed}", rendered.volume_hu, rendered.spacing_mm,
-                              spec.lvo_site, spec.side, strata)
+def context_of(canon: preprocess.Canonical, found: vessels.VesselFeatures) -> list[float]:
+    """What the gate sees beside the features: head size, vessel amount, contrast."""
+    return _context(canon.brain_ml, found.total, canon.arterial_hu - canon.tissue_hu)
 
 
-def _synthetic_worker(args: tuple[int, str]) -> Sample:
-    seed, profile_name = args
-    import torch
-
-    torch.set_num_threads(1)
-    return synthetic_sample(seed, {"train": TRAIN, "heldout": HELDOUT}[profile_name])
+def _context(brain_ml: float, vessel_ml: float, enhancement_hu: float) -> list[float]:
+    return [float(np.log(brain_ml)), float(np.log(vessel_ml + 1e-3)), enhancement_hu / 100.0]
 
 
-def generate(seeds: Sequence[int], profile: Profile, workers: int = 1,
-             desc: str = "generating") -> list[Sample]:
-    """Synthetic samples for ``seeds`` with a progress bar (``workers`` processes)."""
-    jobs = [(int(s), profile.name) for s in seeds]
-    if workers <= 1:
-        return [_synthetic_worker(j) for j in tqdm(jobs, desc=desc, unit="case")]
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(tqdm(pool.map(_synthetic_worker, jobs, chunksize=8), total=len(jobs),
-                         desc=desc, unit="case"))
+@dataclass(frozen=True)
+class Analysed:
+    """What a case leaves for the classifier: its vessel map and the quality figures."""
+
+    vessel: np.ndarray  # canonical vessel map (z, y, x), steps of 1 / VESSEL_STEPS
+    brain_ml: float
+    enhancement_hu: float
+    quality_ok: bool
+
+    @classmethod
+    def of(cls, volume_hu: np.ndarray, spacing_mm: Sequence[float]) -> Analysed:
+        canon = preprocess.canonicalise(np.asarray(volume_hu, dtype=np.float32), spacing_mm)
+        return cls(canon.vessel, canon.brain_ml, canon.arterial_hu - canon.tissue_hu,
+                   quality.check(canon).ok)
+
+    @classmethod
+    def failed(cls) -> Analysed:
+        """A case the preprocessing refused: an empty map that fails the quality gate."""
+        shape = tuple(len(g) for g in preprocess.canonical_grid()[::-1])
+        return cls(np.zeros(shape, dtype=np.float32), 1.0, 0.0, False)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("wb") as handle:
+            np.savez_compressed(
+                handle, vessel=np.rint(self.vessel * preprocess.VESSEL_STEPS).astype(np.uint8),
+                meta=np.array(json.dumps({"brain_ml": self.brain_ml,
+                                          "enhancement_hu": self.enhancement_hu,
+                                          "quality_ok": self.quality_ok})))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Analysed:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            vessel = data["vessel"].astype(np.float32) / preprocess.VESSEL_STEPS
+        return cls(vessel, float(meta["brain_ml"]), float(meta["enhancement_hu"]),
+                   bool(meta["quality_ok"]))
+
+    def sample(self, case: str, family: str, site: str | None, side: str, kind: str,
+               strata: dict[str, str]) -> Sample:
+        found = vessels.extract(self.vessel)
+        return Sample(case, family, [float(v) for v in found.values],
+                      _context(self.brain_ml, found.total, self.enhancement_hu), found.side,
+                      site, side, kind, self.quality_ok, strata)
 
 
-def save_samples(samples: Sequence[Sample], path: Path) -> None:
-    """Cache samples in one ``.npz`` (labels and strata as JSON-able arrays)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(
-        path, canvas=np.stack([s.canvas for s in samples]),
-        asym=np.stack([s.asym for s in samples]),
-        label=np.array([s.label for s in samples]),
-        meta=np.array([repr((s.case, s.asym_side, s.site, s.side, s.quality_ok, s.strata))
-                       for s in samples]))
+def sample_from_volume(case: str, family: str, volume_hu: np.ndarray,
+                       spacing_mm: Sequence[float], site: str | None, side: str, kind: str,
+                       strata: dict[str, str]) -> Sample:
+    return Analysed.of(volume_hu, spacing_mm).sample(case, family, site, side, kind, strata)
 
 
-def load_samples(path: Path) -> list[Sample]:
-    import ast
+def _corpus_files(root: Path, family: str) -> list[Path]:
+    """The complete case files of ``family`` under a corpus ``root``, in seed order."""
+    return sorted((root / family).glob("[0-9]*.npz"), key=lambda p: int(p.stem))
 
-    data = np.load(path, allow_pickle=False)
-    out = []
-    for canvas, asym, label, meta in zip(data["canvas"], data["asym"], data["label"],
-                                         data["meta"], strict=True):
-        case, asym_side, site, side, ok, strata = ast.literal_eval(str(meta))
-        out.append(Sample(case, canvas, asym, asym_side, int(label), site, side, ok, strata))
+
+def _corpus_label(path: Path) -> CaseLabel:
+    """The label of a corpus file, from its metadata alone (the volume is not read)."""
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+    return CaseLabel(meta["kind"], meta["site"], meta["side"])
+
+
+def corpus_samples(root: Path, family: str, cache: Path, limit: int | None = None
+                   ) -> list[Sample]:
+    """Samples of the corpus cases of ``family`` under ``root``. Each case's vessel map is
+    cached as ``<cache>/<family>/<seed>.npz`` (uint8, ~100 kB): a case is read and
+    preprocessed once, and the features are recomputed from the maps on every run."""
+    out: list[Sample] = []
+    for path in tqdm(_corpus_files(root, family)[:limit], desc=f"{family} cases", unit="case"):
+        stored = cache / family / f"{path.stem}.npz"
+        if stored.exists():
+            analysed = Analysed.load(stored)
+            label = _corpus_label(path)
+        else:
+            item = load_case(path)
+            try:
+                analysed = Analysed.of(item.volume_hu, item.spacing_mm)
+            except InputError:  # no head found: counted as a manual review, like analyze
+                analysed = Analysed.failed()
+            analysed.save(stored)
+            label = item.label
+        out.append(analysed.sample(f"{family}-{path.stem}", family,
+                                   label.site if label.kind == "lvo" else None, label.side,
+                                   label.kind, {"kind": label.kind}))
     return out
 
 
@@ -217,6 +262,7 @@ def real_samples(root: Path, layout: str) -> Iterator[Sample]:
         volume, spacing = load_case_volume(record)
         # Unknown site on an LVO case: count it as M1 for training (the commonest site).
         site = (record.site or "M1") if record.lvo else None
-        yield sample_from_volume(record.case, volume, spacing, site, record.side,
-                                 {"phase": "real", "noise": "real", "slice": f"{spacing[0]:g} mm",
-                                  "quality": "real", "negative": "-"})
+        yield sample_from_volume(record.case, "local", volume, spacing, site, record.side,
+                                 "lvo" if record.lvo else "normal",
+                                 {"kind": "lvo" if record.lvo else "negative",
+                                  "slice": f"{spacing[0]:.1f} mm"})

@@ -1,8 +1,10 @@
-"""Evaluation: per-site and per-quality-stratum sensitivity, specificity, PPV, AUC, side, ECE.
+"""Evaluation: per-site sensitivity, specificity, PPV, AUC, side accuracy, ECE, abstention.
 
-Every LVO case counts for its own site; the negatives (normal, variants, distal M3/M4
-occlusions, stenoses) are shared by all rows. PPV is recomputed for a stated prevalence from
-sensitivity and specificity (Bayes), since a test set's own mix is arbitrary.
+Every LVO case counts for its own site; the negatives (normal, stenosis, hypoplastic, distal
+occlusion, asymmetric normal trees) are shared by all site rows. PPV is recomputed for a stated
+prevalence from sensitivity and specificity (Bayes), since a test set's own mix is arbitrary.
+Cases the analysis abstains on (quality gate or out-of-distribution gate: manual review) are
+counted in their own column and left out of the other figures: they get no confident call.
 """
 
 from __future__ import annotations
@@ -13,32 +15,34 @@ from dataclasses import dataclass
 import numpy as np
 
 from strokealert.lvo.dataset import Sample
-from strokealert.lvo.model import LvoModel, Prediction
+from strokealert.lvo.model import LvoModel
 
 SITES = ("ICA", "M1", "M2", "basilar")
 
 
 @dataclass
 class Scored:
-    """A sample with its model output; ``side`` is the fused side call."""
+    """A sample with the model's answer."""
 
     sample: Sample
-    prediction: Prediction
-    side: str
+    probability: float
+    site: str  # most likely site (meaningful when flagged)
+    side: str  # called side: none for the basilar
+    ood: float  # distance to the training cases
+    abstained: bool  # quality gate failed or out of distribution
 
 
-def score(model: LvoModel, samples: Sequence[Sample], batch: int = 64) -> list[Scored]:
-    """Run the model over samples (fused side: network side, else the asymmetry side)."""
-    from strokealert.lvo.analyze import fuse_side
-
-    out: list[Scored] = []
-    for start in range(0, len(samples), batch):
-        chunk = samples[start:start + batch]
-        preds = model.predict(np.stack([s.canvas.astype(np.float32) for s in chunk]),
-                              np.stack([s.asym for s in chunk]))
-        out.extend(Scored(s, p, fuse_side(p, s.asym_side)) for s, p in zip(chunk, preds,
-                                                                         strict=True))
-    return out
+def score(model: LvoModel, samples: Sequence[Sample]) -> list[Scored]:
+    """Run the model over samples."""
+    if not samples:
+        return []
+    features = np.array([s.features for s in samples])
+    probs = model.probability(features)
+    sites = model.site(features)
+    distance = model.gate.distance(np.array([s.gate_input() for s in samples]))
+    return [Scored(s, float(p), site, "none" if site == "basilar" else s.called_side, float(d),
+                   (not s.quality_ok) or d > model.gate.threshold)
+            for s, p, site, d in zip(samples, probs, sites, distance, strict=True)]
 
 
 def auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -80,47 +84,42 @@ class Row:
     auc: float
     side_accuracy: float
     ece: float
-    manual_review: int
+    abstained: int
 
 
 def metrics(group: str, rows: Sequence[Scored], threshold: float, prevalence: float) -> Row:
-    labels = np.array([r.sample.label != 0 for r in rows], dtype=bool)
-    probs = np.array([r.prediction.probability for r in rows])
+    """Figures over ``rows`` as given (the caller leaves abstentions out or keeps them apart)."""
+    answered = list(rows)
+    labels = np.array([r.sample.site is not None for r in answered], dtype=bool)
+    probs = np.array([r.probability for r in answered])
     flagged = probs >= threshold
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     sens = float((flagged & labels).sum() / n_pos) if n_pos else float("nan")
     spec = float((~flagged & ~labels).sum() / n_neg) if n_neg else float("nan")
-    lateral = [r for r, lab, f in zip(rows, labels, flagged, strict=True)
+    lateral = [r for r, lab, f in zip(answered, labels, flagged, strict=True)
                if lab and f and r.sample.side in ("left", "right")]
     side_acc = (float(np.mean([r.side == r.sample.side for r in lateral]))
                 if lateral else float("nan"))
-    manual = sum(not r.sample.quality_ok for r in rows)
     return Row(group, n_pos, n_neg, sens, spec, ppv_at(sens, spec, prevalence),
-               auc(labels, probs), side_acc, ece(labels.astype(float), probs), manual)
+               auc(labels, probs), side_acc, ece(labels.astype(float), probs),
+               sum(r.abstained for r in rows))
 
 
 def table(scored: Sequence[Scored], threshold: float, prevalence: float) -> list[Row]:
-    """Rows: all, each site (vs all negatives), each quality stratum, each contrast phase.
-
-    Cases the quality gate sends to manual review are reported in their own row and left out
-    of the others (they get no confident call).
-    """
-    gated = [r for r in scored if r.sample.quality_ok]
-    negatives = [r for r in gated if r.sample.label == 0]
-    rows = [metrics("all (gate passed)", gated, threshold, prevalence)]
+    """Rows: all, each site (vs all negatives), each negative kind (vs all LVO), on the cases
+    the gates let through; then the abstentions (manual review) in a row of their own."""
+    answered = [r for r in scored if not r.abstained]
+    negatives = [r for r in answered if r.sample.site is None]
+    positives = [r for r in answered if r.sample.site is not None]
+    rows = [metrics("all (gate passed)", answered, threshold, prevalence)]
     for site in SITES:
-        cases = [r for r in gated if r.sample.site == site]
-        rows.append(metrics(f"site {site}", cases + negatives, threshold, prevalence))
-    for key in ("phase", "noise", "slice", "negative"):
-        values = sorted({r.sample.strata.get(key, "?") for r in gated})
-        for value in values:
-            if key == "negative" and value == "-":
-                continue
-            cases = [r for r in gated if r.sample.strata.get(key) == value]
-            if key == "negative":
-                cases = cases + [r for r in gated if r.sample.label != 0]
-            rows.append(metrics(f"{key} {value}", cases, threshold, prevalence))
-    refused = [r for r in scored if not r.sample.quality_ok]
+        cases = [r for r in positives if r.sample.site == site]
+        if cases:
+            rows.append(metrics(f"site {site}", cases + negatives, threshold, prevalence))
+    for kind in sorted({r.sample.kind for r in negatives}):
+        cases = [r for r in negatives if r.sample.kind == kind]
+        rows.append(metrics(f"negative {kind}", cases + positives, threshold, prevalence))
+    refused = [r for r in scored if r.abstained]
     if refused:
         rows.append(metrics("quality gate: manual review", refused, threshold, prevalence))
     return rows
@@ -131,12 +130,14 @@ def format_table(rows: Sequence[Row], prevalence: float, threshold: float) -> st
         return "  -  " if np.isnan(v) else f"{v:5.3f}"
 
     head = (f"{'group':<30} {'n+':>4} {'n-':>4} {'sens':>5} {'spec':>5} "
-            f"{'PPV@' + format(prevalence, 'g'):>7} {'AUC':>5} {'side':>5} {'ECE':>5} {'gate':>4}")
+            f"{'PPV@' + format(prevalence, 'g'):>7} {'AUC':>5} {'side':>5} {'ECE':>5} "
+            f"{'abst':>4}")
     lines = [f"threshold {threshold:.3f}; PPV at prevalence {prevalence:g}; side = fraction of "
-             f"lateral true positives with the correct side; gate = cases sent to manual review",
+             f"lateral true positives with the correct side; abst = cases sent to manual review "
+             f"(quality or out-of-distribution gate), left out of the rows above their own",
              head, "-" * len(head)]
     for r in rows:
         lines.append(f"{r.group:<30} {r.n_pos:>4} {r.n_neg:>4} {f(r.sensitivity)} "
                      f"{f(r.specificity)} {f(r.ppv):>7} {f(r.auc)} {f(r.side_accuracy)} "
-                     f"{f(r.ece)} {r.manual_review:>4}")
+                     f"{f(r.ece)} {r.abstained:>4}")
     return "\n".join(lines)

@@ -1,115 +1,96 @@
-"""Explainability and key images: Grad-CAM heat map and de-identified MIP PNGs.
+"""Key image: the occluded segment marked on a thin-slab MIP aligned to the vessel.
 
-The key images are drawn from the aligned vessel map only (no header text, no burnt-in
-annotations of the scanner), so they carry no PHI. Orientation follows radiological
-convention: patient right on the image left.
+The slab is cut from the canonical (midline-aligned) CTA: an axial slab of
+:data:`SLAB_MM` through the segment that lacks filling for the ICA terminus, M1 and M2 (their
+course lies in the axial plane of the aligned head), a coronal slab through the basilar artery
+(which runs head-to-foot). Without a finding, the axial slab through the circle of Willis. The
+image is drawn from voxel values only, with a fixed caption: no header text, so no PHI.
+Orientation follows radiological convention: patient right on the image left.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-from matplotlib import colormaps
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from strokealert.lvo.model import CLASSES, LvoModel, network_input
-from strokealert.lvo.preprocess import canonical_grid
+from strokealert.lvo.preprocess import VOXEL_MM, canonical_grid
 
-UPSCALE = 4
-
-
-def grad_cam(model: LvoModel, canvas: np.ndarray, class_name: str) -> np.ndarray:
-    """Grad-CAM of ``class_name`` on the last residual stage, upsampled to the canvas (0..1)."""
-    from monai.visualize.class_activation_maps import GradCAM
-
-    network = model.network
-    cam = GradCAM(nn_module=network, target_layers="layer4")
-    with torch.enable_grad():
-        heat = cam(x=network_input(canvas[None]), class_idx=CLASSES.index(class_name))
-    network.eval()
-    heat_map: np.ndarray = heat[0, 0].detach().numpy().astype(np.float32)
-    heat_map -= heat_map.min()
-    return heat_map / heat_map.max() if heat_map.max() > 0 else heat_map
+SLAB_MM = 16.0  # thickness of the key image's MIP slab
+UPSCALE = 3
+MARK_RADIUS_MM = 9.0
+KEY_IMAGE = "lvo_mip.png"
 
 
-def vessel_deficit(canvas: np.ndarray) -> np.ndarray:
-    """Where the mirror image has vessel and this side has none (0..1, smoothed): the missing
-    segment of a lateral occlusion stands out on its own side."""
-    missing = np.clip(canvas[:, ::-1] - canvas, 0.0, None)
-    smooth: np.ndarray = ndimage.gaussian_filter(missing, 1.5)
-    return smooth / smooth.max() if smooth.max() > 0 else smooth
+@dataclass(frozen=True)
+class KeyView:
+    """Which slab to show and where the finding is, in canonical mm (x, y, z)."""
+
+    plane: str  # axial or coronal
+    centre_mm: tuple[float, float, float]
+    marked: bool
 
 
-def marker(heat: np.ndarray, side: str, site: str | None) -> tuple[tuple[int, int], ...]:
-    """(row, col) of the suspected segment on the axial and on the coronal part of the canvas.
-
-    The hottest point of ``heat`` on the suspected side (midline band for the basilar).
-    """
-    n_axial = len(canonical_grid()[1])
-    width = heat.shape[1]
-    cols = np.arange(width)
-    x_mm = canonical_grid()[0]
+def view_for(site: str | None, mark_mm: tuple[float, float, float],
+             basilar_mm: tuple[float, float, float], willis_z_mm: float) -> KeyView:
+    """The slab for a finding at ``site`` (None: no finding, the circle of Willis)."""
     if site == "basilar":
-        allowed = np.abs(x_mm) < 10
-    elif side == "left":
-        allowed = x_mm > 0
-    elif side == "right":
-        allowed = x_mm < 0
-    else:
-        allowed = np.ones(width, dtype=bool)
-    points = []
-    for part in (heat[:n_axial], heat[n_axial:]):
-        masked = np.where(allowed[None, :], part, -1.0)
-        r, c = np.unravel_index(int(np.argmax(masked)), masked.shape)
-        points.append((int(r), int(cols[c])))
-    return (points[0], (points[1][0] + n_axial, points[1][1]))
+        return KeyView("coronal", basilar_mm, True)
+    if site is None:
+        return KeyView("axial", (0.0, 0.0, willis_z_mm), False)
+    return KeyView("axial", mark_mm, True)
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
-    return (np.clip(image / 1.0, 0, 1) * 255).astype(np.uint8)
+def willis_level_mm(vessel: np.ndarray) -> float:
+    """Canonical height (mm) of the axial slab with the most vessel in the lower head."""
+    gz = canonical_grid()[2]
+    per_slice = ndimage.uniform_filter1d(vessel.sum(axis=(1, 2)), int(SLAB_MM / VOXEL_MM))
+    low = gz < 10.0
+    return float(gz[low][int(np.argmax(per_slice[low]))])
 
 
-def key_images(axial: np.ndarray, coronal: np.ndarray, heat: np.ndarray | None,
-               marks: tuple[tuple[int, int], ...] | None, caption: str, out_dir: Path,
-               prefix: str = "lvo") -> list[str]:
-    """Write ``<prefix>_mip.png`` (axial + coronal MIP, segment marked) and, with a heat map,
-    ``<prefix>_heatmap.png``. Returns the file names (relative to ``out_dir``)."""
+def slab_mip(hu: np.ndarray, view: KeyView) -> tuple[np.ndarray, tuple[int, int]]:
+    """(MIP image in HU, (row, col) of the centre) of the slab; axial rows run anterior to
+    posterior, coronal rows superior to inferior; columns run patient right to left."""
+    gx, gy, gz = canonical_grid()
+    x, y, z = view.centre_mm
+    half = SLAB_MM / 2
+    col = int(np.argmin(np.abs(gx - x)))
+    if view.plane == "axial":
+        sel = np.abs(gz - z) <= half
+        image = hu[sel].max(axis=0)
+        return image, (int(np.argmin(np.abs(gy - y))), col)
+    sel = np.abs(gy - y) <= half
+    image = hu[:, sel].max(axis=1)[::-1]
+    return image, (len(gz) - 1 - int(np.argmin(np.abs(gz - z))), col)
+
+
+def key_image(hu: np.ndarray, view: KeyView, tissue_hu: float, arterial_hu: float,
+              caption: str, out_dir: Path) -> str:
+    """Write :data:`KEY_IMAGE` (the slab MIP, the segment circled) and return its name."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    n_axial = axial.shape[0]
-    base = np.concatenate([axial, coronal], axis=0)
-    gray = ndimage.zoom(_gray(base), UPSCALE, order=1)
-    rgb = np.stack([gray] * 3, axis=-1)
-    names = []
-    for kind in ("mip", "heatmap"):
-        if kind == "heatmap" and heat is None:
-            continue
-        canvas = rgb.copy()
-        if kind == "heatmap":
-            hot = ndimage.zoom(heat, UPSCALE, order=1)
-            colours = (colormaps["inferno"](hot)[..., :3] * 255).astype(np.float32)
-            alpha = 0.55 * np.clip(hot, 0, 1)[..., None]
-            canvas = (canvas * (1 - alpha) + colours * alpha).astype(np.uint8)
-        image = Image.fromarray(canvas)
-        draw = ImageDraw.Draw(image)
-        draw.line([(0, n_axial * UPSCALE), (image.width, n_axial * UPSCALE)], fill=(90, 90, 90))
-        if marks:
-            for r, c in marks:
-                y, x, rad = r * UPSCALE, c * UPSCALE, 7 * UPSCALE
-                draw.ellipse([x - rad, y - rad, x + rad, y + rad], outline=(255, 64, 64), width=3)
-        footer = Image.new("RGB", (image.width, 44), (0, 0, 0))
-        text = ImageDraw.Draw(footer)
-        text.text((4, 2), caption, fill=(255, 255, 255))
-        text.text((4, 16), "axial MIP (top), coronal MIP (bottom); R = image left", fill=(200,) * 3)
-        text.text((4, 30), "Not for diagnostic use", fill=(255, 200, 0))
-        for label, x in (("R", 4), ("L", image.width - 12)):
-            draw.text((x, 4), label, fill=(255, 255, 0))
-        full = Image.new("RGB", (image.width, image.height + footer.height))
-        full.paste(image, (0, 0))
-        full.paste(footer, (0, image.height))
-        name = f"{prefix}_{kind}.png"
-        full.save(out_dir / name, optimize=False)
-        names.append(name)
-    return names
+    image, (row, col) = slab_mip(hu, view)
+    low, high = tissue_hu - 40.0, max(arterial_hu, tissue_hu + 150.0)
+    gray = (np.clip((image - low) / (high - low), 0, 1) * 255).astype(np.uint8)
+    big = Image.fromarray(ndimage.zoom(gray, UPSCALE, order=1)).convert("RGB")
+    draw = ImageDraw.Draw(big)
+    if view.marked:
+        r = MARK_RADIUS_MM / VOXEL_MM * UPSCALE
+        cy, cx = (row + 0.5) * UPSCALE, (col + 0.5) * UPSCALE
+        draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(255, 64, 64), width=3)
+    for label, x in (("R", 4), ("L", big.width - 12)):
+        draw.text((x, 4), label, fill=(255, 255, 0))
+    footer = Image.new("RGB", (big.width, 44), (0, 0, 0))
+    text = ImageDraw.Draw(footer)
+    text.text((4, 2), caption, fill=(255, 255, 255))
+    text.text((4, 16), f"{view.plane} {SLAB_MM:g} mm slab MIP, midline-aligned; R = image left",
+              fill=(200, 200, 200))
+    text.text((4, 30), "Not for diagnostic use", fill=(255, 200, 0))
+    full = Image.new("RGB", (big.width, big.height + footer.height))
+    full.paste(big, (0, 0))
+    full.paste(footer, (0, big.height))
+    full.save(out_dir / KEY_IMAGE, optimize=False)
+    return KEY_IMAGE

@@ -1,18 +1,20 @@
-"""The LVO network (a MONAI ResNet over aligned vessel MIPs) and its calibrated late fusion.
+"""The LVO classifier on vessel features, and its out-of-distribution gate.
 
-Input: the canonical vessel canvas (axial MIP above coronal MIP, 128 × 80 at 2 mm) and its
-left-right mirror image as a second channel, so every filter sees the two hemispheres side by
-side (the DeepSymNet idea on MIPs). Output: 8 classes, ``none`` plus ICA/M1/M2 on either side
-and basilar. At inference the canvas is also run mirrored (labels swapped) and the logits
-averaged, which makes the model exactly left-right equivariant.
+A multinomial logistic regression (L2-regularised, fitted with L-BFGS) maps the standardised
+:data:`~strokealert.lvo.vessels.FEATURES` of one CTA to five classes: ``none`` and the
+occlusion sites ICA, M1, M2, basilar; p(LVO) = 1 − p(none). The side comes from the features
+(the side that lacks vessel), not from the classifier. Few weights, fitted on several
+independent generator families, so that it learns what an occlusion does to the tree rather
+than what one generator's pictures look like.
 
-p(LVO) is then a logistic fusion of the network's logit with the vessel-asymmetry features,
-fitted on a validation split; that fit is also the probability calibration (Platt scaling).
+The gate: the Mahalanobis distance of the case's features and context (brain volume, vessel
+volume, arterial enhancement) to the training cases, with a shrunk covariance. Above the
+threshold (set out-of-fold on the training cases for ≤ 5 % abstention) the analysis abstains:
+manual review, never a confident call. Weights are one small JSON file.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,131 +22,152 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
-from monai.networks.nets.resnet import ResNet
+from scipy.optimize import minimize
 
-CLASSES = ("none", "ICA_left", "M1_left", "M2_left", "ICA_right", "M1_right", "M2_right",
-           "basilar")
-# Class index after mirroring the image left-right.
-FLIP_PERMUTATION = (0, 4, 5, 6, 1, 2, 3, 7)
-MODEL_NAME = "strokealert-lvo-mipnet"
-WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "lvo_mipnet.pt"
-
-
-def class_index(site: str | None, side: str) -> int:
-    """Class index of a ground-truth (site, side); basilar ignores the side."""
-    if site is None:
-        return 0
-    if site == "basilar":
-        return CLASSES.index("basilar")
-    return CLASSES.index(f"{site}_{side}")
+CLASSES = ("none", "ICA", "M1", "M2", "basilar")
+MODEL_NAME = "strokealert-lvo-vessels"
+WEIGHTS_PATH = Path(__file__).resolve().parent / "weights" / "lvo_vessels.json"
+L2 = 1.0  # ridge on the standardised weights (sum over classes and features)
+SHRINK = 0.2  # covariance shrinkage towards its diagonal for the OOD distance
+OOD_FOLDS = 5
+OOD_QUANTILE = 0.97  # out-of-fold in-distribution quantile of the distance: ≈ 3 % abstain
 
 
-def build_network() -> torch.nn.Module:
-    """A small 2-D ResNet from ``monai.networks`` (about 1.2 M parameters)."""
-    return ResNet(block="basic", layers=[1, 1, 1, 1], block_inplanes=[16, 32, 64, 128],
-                  spatial_dims=2, n_input_channels=2, conv1_t_size=5, conv1_t_stride=2,
-                  num_classes=len(CLASSES))
+def class_index(site: str | None) -> int:
+    """Class index of a ground-truth site (None: no LVO)."""
+    return CLASSES.index(site) if site is not None else 0
 
 
-def network_input(canvases: np.ndarray) -> torch.Tensor:
-    """(N, H, W) canvases → (N, 2, H, W): the image and its mirror."""
-    x = torch.as_tensor(np.ascontiguousarray(canvases), dtype=torch.float32)
-    return torch.stack([x, torch.flip(x, dims=[-1])], dim=1)
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-5, 1 - 1e-5)
-    logit: np.ndarray = np.log(p / (1 - p))
-    return logit
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
 
 
 @dataclass
-class Prediction:
-    """Calibrated output for one CTA."""
+class Gate:
+    """Mahalanobis out-of-distribution gate: mean, precision and threshold."""
 
-    probability: float  # calibrated p(LVO)
-    cnn_probability: float  # 1 − p(none) from the network alone
-    class_probabilities: dict[str, float]
-    site: str | None  # most likely site among the LVO classes
-    side: str  # left/right/none from the network
+    mean: np.ndarray
+    precision: np.ndarray
+    threshold: float
+
+    def distance(self, x: np.ndarray) -> np.ndarray:
+        d = np.atleast_2d(x) - self.mean
+        out: np.ndarray = np.sqrt(np.einsum("ij,jk,ik->i", d, self.precision, d))
+        return out
+
+
+def _gate_fit(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    cov = np.cov(x - mean, rowvar=False) + 1e-6 * np.eye(x.shape[1])
+    shrunk = (1 - SHRINK) * cov + SHRINK * np.diag(np.diag(cov))
+    return mean, np.linalg.inv(shrunk)
+
+
+def fit_gate(x: np.ndarray, seed: int = 0) -> Gate:
+    """Gate on ``x`` (N, D); the threshold is the :data:`OOD_QUANTILE` of out-of-fold
+    distances, so it is measured on cases the fit did not see."""
+    folds = np.random.default_rng(seed).permutation(len(x)) % OOD_FOLDS
+    held: list[np.ndarray] = []
+    for k in range(OOD_FOLDS):
+        mean, precision = _gate_fit(x[folds != k])
+        held.append(Gate(mean, precision, 0.0).distance(x[folds == k]))
+    mean, precision = _gate_fit(x)
+    return Gate(mean, precision, float(np.quantile(np.concatenate(held), OOD_QUANTILE)))
 
 
 @dataclass
 class LvoModel:
-    """Network weights + fusion/calibration + operating threshold + provenance."""
+    """Standardisation + softmax weights + operating threshold + OOD gate + provenance."""
 
-    network: torch.nn.Module
-    fusion_weights: np.ndarray = field(default_factory=lambda: np.array([1.0, 0, 0, 0, 0, 0]))
-    fusion_bias: float = 0.0
+    mean: np.ndarray  # (F,)
+    scale: np.ndarray  # (F,)
+    weights: np.ndarray  # (F, C)
+    bias: np.ndarray  # (C,)
+    gate: Gate
     threshold: float = 0.5
-    version: str = "0.0.0"
+    version: str = "2.0.0"
     metadata: dict[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
         return f"{MODEL_NAME}@{self.version}"
 
-    @torch.no_grad()
-    def class_logits(self, canvases: np.ndarray) -> np.ndarray:
-        """Mirror-averaged logits (N, 8) for (N, H, W) canvases."""
-        self.network.eval()
-        x = network_input(canvases)
-        direct = self.network(x)
-        mirrored = self.network(torch.flip(x, dims=[-1]))[:, list(FLIP_PERMUTATION)]
-        logits: np.ndarray = ((direct + mirrored) / 2).numpy().astype(np.float64)
-        return logits
+    def class_probabilities(self, features: np.ndarray) -> np.ndarray:
+        """(N, C) probabilities for (N, F) features."""
+        z = ((np.atleast_2d(features) - self.mean) / self.scale) @ self.weights + self.bias
+        return _softmax(z)
 
-    def fuse(self, cnn_p: np.ndarray, asym_features: np.ndarray) -> np.ndarray:
-        """Calibrated p(LVO) from the network's p and the asymmetry features (N, 5)."""
-        z = np.column_stack([_logit(cnn_p), asym_features])
-        probability: np.ndarray = 1.0 / (1.0 + np.exp(-(z @ self.fusion_weights
-                                                         + self.fusion_bias)))
-        return probability
-
-    def predict(self, canvases: np.ndarray, asym_features: np.ndarray) -> list[Prediction]:
-        logits = self.class_logits(canvases)
-        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-        cnn_p = 1.0 - probs[:, 0]
-        fused = self.fuse(cnn_p, asym_features)
-        out = []
-        for row, p_cnn, p in zip(probs, cnn_p, fused, strict=True):
-            best = int(np.argmax(row[1:])) + 1
-            name = CLASSES[best]
-            site, _, side = name.partition("_")
-            out.append(Prediction(float(p), float(p_cnn),
-                                  {c: float(v) for c, v in zip(CLASSES, row, strict=True)},
-                                  site, side or "none"))
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """p(LVO) for (N, F) features."""
+        out: np.ndarray = 1.0 - self.class_probabilities(features)[:, 0]
         return out
 
+    def site(self, features: np.ndarray) -> list[str]:
+        """Most likely occlusion site for each row (whatever p(LVO) is)."""
+        probs = self.class_probabilities(features)[:, 1:]
+        return [CLASSES[int(i) + 1] for i in probs.argmax(axis=1)]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"classes": list(CLASSES), "mean": self.mean.tolist(),
+                "scale": self.scale.tolist(), "weights": self.weights.tolist(),
+                "bias": self.bias.tolist(), "threshold": self.threshold,
+                "gate": {"mean": self.gate.mean.tolist(),
+                         "precision": self.gate.precision.tolist(),
+                         "threshold": self.gate.threshold},
+                "version": self.version, "metadata": self.metadata}
+
     def save(self, path: Path) -> Path:
-        """One file: state dict + fusion + metadata (torch.save, weights-only loadable)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        torch.save({
-            "state_dict": {k: v.detach().clone() for k, v in self.network.state_dict().items()},
-            "meta": json.dumps({
-                "fusion_weights": [float(v) for v in self.fusion_weights],
-                "fusion_bias": float(self.fusion_bias), "threshold": float(self.threshold),
-                "version": self.version, "metadata": self.metadata, "classes": list(CLASSES),
-            }),
-        }, buffer)
-        path.write_bytes(buffer.getvalue())
+        path.write_text(json.dumps(self.to_json(), indent=1))
         return path
 
 
+def fit(features: np.ndarray, labels: np.ndarray, gate_inputs: np.ndarray,
+        version: str = "2.0.0", metadata: dict[str, Any] | None = None) -> LvoModel:
+    """Fit the classifier on (N, F) ``features`` with class indices ``labels``, and the gate
+    on (N, D) ``gate_inputs`` (features and context)."""
+    mean = features.mean(axis=0)
+    scale = features.std(axis=0) + 1e-6
+    x = (features - mean) / scale
+    n_f, n_c = x.shape[1], len(CLASSES)
+    onehot = np.eye(n_c)[labels]
+    counts = onehot.sum(axis=0)
+    # The LVO sites together weigh as much as the negatives, each site a equal share: the fit
+    # is then prior-neutral (p = 0.5 at equal evidence) whatever the corpus' mix of sites.
+    target = np.full(n_c, counts[0] / (n_c - 1))
+    target[0] = counts[0]
+    sample_w = (onehot * (target / np.maximum(counts, 1.0))).sum(axis=1)
+    sample_w /= sample_w.mean()
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[: n_f * n_c].reshape(n_f, n_c), theta[n_f * n_c:]
+        p = _softmax(x @ w + b)
+        nll = -float((sample_w * np.log(np.clip((p * onehot).sum(axis=1), 1e-12, None))).sum())
+        err = (p - onehot) * sample_w[:, None]
+        grad_w = x.T @ err + L2 * w
+        return nll + 0.5 * L2 * float((w ** 2).sum()), np.concatenate(
+            [grad_w.ravel(), err.sum(axis=0)])
+
+    result = minimize(loss, np.zeros(n_f * n_c + n_c), jac=True, method="L-BFGS-B",
+                      options={"maxiter": 500})
+    theta = result.x
+    return LvoModel(mean, scale, theta[: n_f * n_c].reshape(n_f, n_c), theta[n_f * n_c:],
+                    fit_gate(gate_inputs), version=version, metadata=metadata or {})
+
+
 def load(path: Path = WEIGHTS_PATH) -> LvoModel:
-    """Load a saved model (safe ``weights_only`` unpickling)."""
-    blob = torch.load(path, map_location="cpu", weights_only=True)
-    meta = json.loads(blob["meta"])
-    if tuple(meta["classes"]) != CLASSES:
-        raise ValueError(f"{path} was trained for other classes: {meta['classes']}")
-    network = build_network()
-    network.load_state_dict(blob["state_dict"])
-    network.eval()
-    return LvoModel(network, np.array(meta["fusion_weights"]), meta["fusion_bias"],
-                    meta["threshold"], meta["version"], meta["metadata"])
+    """Load a saved model (plain JSON)."""
+    blob = json.loads(path.read_text())
+    if tuple(blob["classes"]) != CLASSES:
+        raise ValueError(f"{path} was trained for other classes: {blob['classes']}")
+    gate = blob["gate"]
+    return LvoModel(np.array(blob["mean"]), np.array(blob["scale"]), np.array(blob["weights"]),
+                    np.array(blob["bias"]),
+                    Gate(np.array(gate["mean"]), np.array(gate["precision"]),
+                         float(gate["threshold"])),
+                    float(blob["threshold"]), str(blob["version"]), dict(blob["metadata"]))
 
 
 @lru_cache(maxsize=1)

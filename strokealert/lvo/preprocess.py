@@ -1,10 +1,13 @@
-"""CTA preprocessing: read, reduce to ~2 mm, find the head, align the midline, build MIPs.
+"""CTA preprocessing: read, reduce to ~1.5 mm, find the brain, align the midline, vessel map.
 
 The canonical frame is the head frame: LPS axes with x across the symmetry plane (patient
-left positive), origin at the centroid of the intracranial space, 2 mm voxels. Yaw and roll
-are found from the left-right symmetry of the skull, so off-centre and tilted heads (±15° or
-more) land on the same grid; pitch is left to augmentation. Neck coverage does not disturb
-the head search: only the intracranial space inside the skull counts.
+left positive), origin at the centroid of the brain, 1.5 mm voxels. Yaw and roll are found
+from the left-right symmetry of the brain, so off-centre and tilted heads land on the same
+grid; pitch is left alone (it moves anatomy up or down but keeps the symmetry plane, and every
+feature compares mirrored left/right regions). The brain is the largest soft-tissue body once
+thin connections are eroded away, so neck coverage, a cut skull base or an open skull
+(foramina, sutures) do not disturb it. Only the deep brain (away from the dural sinuses at its
+surface and from bone) takes part in the vessel map.
 """
 
 from __future__ import annotations
@@ -19,28 +22,32 @@ from scipy import ndimage
 from strokealert.dicom.volume import read_volume
 from strokealert.errors import InputError
 
-VOXEL_MM = 2.0
-# Canonical crop relative to the intracranial centroid (mm): x, y, z ranges.
-CROP_X = (-80.0, 80.0)
-CROP_Y = (-80.0, 80.0)
-CROP_Z = (-72.0, 24.0)
-AXIAL_SLAB_Z = (-56.0, 12.0)  # axial MIP: circle of Willis, M1, M2 and insular branches
-CORONAL_SLAB_Y = (-44.0, 36.0)  # coronal MIP: ICAs, M1, basilar
-MIN_INTRACRANIAL_ML = 400.0
+VOXEL_MM = 1.5
+# Canonical crop relative to the brain centroid (mm): x, y, z ranges.
+CROP_X = (-78.0, 78.0)
+CROP_Y = (-96.0, 96.0)
+CROP_Z = (-75.0, 60.0)
+MIN_BRAIN_ML = 400.0
+SOFT_TISSUE_HU = (-30.0, 150.0)  # brain, CSF-free soft tissue and partial-volumed vessels
+DEEP_MM = 3.0  # the vessel map keeps voxels at least this far inside the brain surface
+BONE_MARGIN_MM = 3.0  # ... and this far from bone (skull base, calcified dura)
+CALCIUM_HU = 700.0  # brighter than any contrast-filled lumen
+VESSEL_STEPS = 250  # the vessel map takes values k / VESSEL_STEPS, k = 0..250
 
 
 @dataclass
 class Canonical:
     """The aligned head: HU and vessel map on the canonical grid, plus the pose found."""
 
-    hu: np.ndarray  # (z, y, x) HU, 2 mm, canonical crop
-    vessel: np.ndarray  # (z, y, x) 0..1.5 normalised arterial signal inside the skull
-    intracranial: np.ndarray  # (z, y, x) bool
+    hu: np.ndarray  # (z, y, x) HU, 1.5 mm, canonical crop
+    vessel: np.ndarray  # (z, y, x) 0..1 arterial signal × tubularity in the deep brain
+    brain: np.ndarray  # (z, y, x) bool
     rotation: np.ndarray  # canonical axes → scanner LPS (columns are the head axes)
-    centre_mm: np.ndarray  # intracranial centroid, scanner LPS (x, y, z)
+    centre_mm: np.ndarray  # brain centroid, scanner voxel-mm (x, y, z)
     tissue_hu: float  # median brain HU
-    arterial_hu: float  # robust bright-vessel HU (99.95th percentile inside the skull)
-    cut_top: float  # intracranial area in the top slice / largest slice area (0: vertex covered)
+    arterial_hu: float  # robust bright-vessel HU (99.9th percentile in the deep brain)
+    brain_ml: float  # brain volume found (mL)
+    cut_top: float  # brain area in the top slice / largest slice area (0: vertex covered)
     cut_bottom: float  # the same for the bottom slice (skull base)
     slice_jump: float  # largest normalised head-outline jump between adjacent slices
 
@@ -78,15 +85,17 @@ def bone_mask(hu: np.ndarray) -> np.ndarray:
     return opened | (hu > 900)
 
 
-def intracranial_mask(hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(intracranial space, bone): per-slice filled skull minus bone, largest component."""
-    bone = bone_mask(hu)
-    in_plane = np.zeros((3, 3, 3), dtype=bool)
-    in_plane[1] = ndimage.generate_binary_structure(2, 1)
-    filled = ndimage.binary_fill_holes(bone, structure=in_plane)
-    inside = filled & ~ndimage.binary_dilation(bone, iterations=1) & (hu > -200)
-    inside = ndimage.binary_opening(inside)
-    return _largest_component(inside), bone
+def brain_mask(hu: np.ndarray, spacing_mm: Sequence[float]) -> np.ndarray:
+    """The brain: soft tissue eroded by ~3 mm (cutting it from the scalp, face and neck through
+    the skull's foramina), largest component, grown back and closed over its vessels."""
+    structure = ndimage.generate_binary_structure(3, 1)
+    steps = max(1, int(round(3.0 / float(np.mean(spacing_mm[1:])))))
+    soft = (hu > SOFT_TISSUE_HU[0]) & (hu < SOFT_TISSUE_HU[1])
+    core = _largest_component(ndimage.binary_erosion(soft, structure, iterations=steps))
+    grown = ndimage.binary_dilation(core, structure, iterations=steps)
+    brain: np.ndarray = ndimage.binary_closing(grown & (hu > -200) & (hu < 300), structure,
+                                               iterations=2)
+    return brain
 
 
 def _symmetry_angle(image: np.ndarray, centre_rc: np.ndarray, angles_deg: np.ndarray) -> float:
@@ -167,15 +176,17 @@ def canonical_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def to_canonical(volume: np.ndarray, spacing_mm: Sequence[float], rot: np.ndarray,
                  centre: np.ndarray, order: int = 1, cval: float = -1000.0) -> np.ndarray:
-    """Resample a (z, y, x) volume (voxel-mm frame) onto the canonical crop."""
-    dz, dy, dx = spacing_mm
+    """Resample a (z, y, x) volume (voxel-mm frame) onto the canonical crop (one affine map:
+    canonical index → head mm → scanner mm → input index)."""
     gx, gy, gz = canonical_grid()
-    hz, hy, hx = np.meshgrid(gz, gy, gx, indexing="ij")
-    pts = rot @ np.stack([hx.ravel(), hy.ravel(), hz.ravel()]) + centre[:, None]
-    coords = [pts[2] / dz, pts[1] / dy, pts[0] / dx]
-    out: np.ndarray = ndimage.map_coordinates(volume, coords, order=order, mode="constant",
-                                              cval=cval)
-    return out.reshape(hz.shape).astype(np.float32)
+    flip = np.eye(3)[::-1]  # (z, y, x) ↔ (x, y, z)
+    to_index = np.diag(1.0 / np.asarray(spacing_mm, dtype=np.float64))
+    matrix = to_index @ flip @ rot @ flip * VOXEL_MM
+    offset = to_index @ flip @ (rot @ np.array([gx[0], gy[0], gz[0]]) + centre)
+    out: np.ndarray = ndimage.affine_transform(
+        volume, matrix, offset, output_shape=(len(gz), len(gy), len(gx)), order=order,
+        mode="constant", cval=cval, output=np.float32)
+    return out
 
 
 def canonicalise(volume_hu: np.ndarray, spacing_mm: Sequence[float]) -> Canonical:
@@ -184,29 +195,72 @@ def canonicalise(volume_hu: np.ndarray, spacing_mm: Sequence[float]) -> Canonica
         raise InputError(f"CTA volume must be 3-D with at least 8 voxels a side, got "
                          f"{volume_hu.shape}")
     work, spacing = block_reduce(volume_hu, spacing_mm)
-    inside, bone = intracranial_mask(work)
-    voxel_ml = float(np.prod(spacing)) / 1000.0
-    if inside.sum() * voxel_ml < MIN_INTRACRANIAL_ML:
-        raise InputError("no head found in the CTA (intracranial space too small or missing)")
-    rot, centre = find_pose(inside, work, spacing)
+    # Brain, bone and pose on a ~3 mm copy; only the HU are resampled at 1.5 mm.
+    coarse, coarse_spacing = block_reduce(work, spacing, 2 * VOXEL_MM)
+    brain = brain_mask(coarse, coarse_spacing)
+    brain_ml = float(brain.sum() * np.prod(coarse_spacing) / 1000.0)
+    if brain_ml < MIN_BRAIN_ML:
+        raise InputError("no head found in the CTA (brain too small or missing)")
+    bone = bone_mask(coarse)
+    rot, centre = find_pose(brain, coarse, coarse_spacing)
+    # A coarse voxel's centre lies half a fine block further than its corner.
+    centre += (np.array(coarse_spacing) - np.array(spacing))[::-1] / 2
+    structure = ndimage.generate_binary_structure(3, 2)
+    steps = max(1, round(DEEP_MM / float(np.mean(coarse_spacing))))
+    deep = ndimage.binary_erosion(brain, structure, iterations=steps)
+    deep &= ~ndimage.binary_dilation(bone, structure, iterations=max(
+        1, round(BONE_MARGIN_MM / float(np.mean(coarse_spacing)))))
+    labels = to_canonical(brain.astype(np.float32) + deep, coarse_spacing, rot, centre,
+                          order=0, cval=0.0)
+    brain_c, deep = labels >= 1.0, labels == 2.0
     hu = to_canonical(work, spacing, rot, centre)
-    labels = to_canonical(inside + 2.0 * bone, spacing, rot, centre, order=0, cval=0.0)
-    ic, bone_c = labels == 1.0, labels == 2.0
-    brain_values = hu[ic & (hu > -50) & (hu < 100)]
+    brain_values = hu[brain_c & (hu > -50) & (hu < 100)]
     tissue = float(np.median(brain_values)) if brain_values.size else 35.0
-    # Arterial lumen: the brightest 0.05 % well inside the skull, calcium (> 700 HU) excluded.
-    bright = hu[ndimage.binary_erosion(ic) & (hu < 700)]
-    arterial = float(np.percentile(bright, 99.95)) if bright.size else tissue + 100.0
-    reference = max(arterial, tissue + 150.0)
-    region = ic & ~ndimage.binary_dilation(bone_c)
-    vessel = np.clip((hu - tissue - 30.0) / (reference - tissue - 30.0), 0.0, 1.5)
-    vessel *= region
-    area = inside.sum(axis=(1, 2)).astype(np.float64)
-    cut_top, cut_bottom = float(area[-1] / area.max()), float(area[0] / area.max())
-    return Canonical(hu=hu, vessel=vessel.astype(np.float32), intracranial=ic, rotation=rot,
-                     centre_mm=centre, tissue_hu=tissue, arterial_hu=arterial,
-                     cut_top=cut_top, cut_bottom=cut_bottom,
+    bright = hu[deep & (hu < CALCIUM_HU)]
+    arterial = float(np.percentile(bright, 99.9)) if bright.size else tissue + 100.0
+    vessel = vessel_map(hu, deep, tissue, arterial)
+    # The morphology of brain_mask pulls the mask two slices off the volume's ends: the
+    # coverage checks look at the last slices it can reach.
+    area = brain.sum(axis=(1, 2)).astype(np.float64)
+    return Canonical(hu=hu, vessel=vessel, brain=brain_c, rotation=rot, centre_mm=centre,
+                     tissue_hu=tissue, arterial_hu=arterial, brain_ml=brain_ml,
+                     cut_top=float(area[-3:].max() / area.max()),
+                     cut_bottom=float(area[:3].max() / area.max()),
                      slice_jump=_slice_jump(work > -300, spacing))
+
+
+def vessel_map(hu: np.ndarray, deep: np.ndarray, tissue_hu: float, arterial_hu: float
+               ) -> np.ndarray:
+    """Arterial signal (0..1: HU window from 40 HU above brain to the lumen reference) times a
+    Frangi-type tubularity from the Hessian at 1.5 mm, computed on candidate voxels only.
+
+    Bright tubes have two strongly negative Hessian eigenvalues and one near zero; plates
+    (streaks, the falx) and blobs (plaque, noise) score low."""
+    reference = max(arterial_hu, tissue_hu + 150.0)
+    window = np.clip((hu - tissue_hu - 40.0) / (reference - tissue_hu - 40.0), 0.0, 1.0)
+    window[~deep | (hu >= CALCIUM_HU)] = 0.0
+    candidates = np.nonzero(window > 0.05)
+    out = np.zeros(hu.shape, dtype=np.float32)
+    if candidates[0].size == 0:
+        return out
+    smooth = ndimage.gaussian_filter(np.minimum(hu, CALCIUM_HU).astype(np.float32), 1.0)
+    grads = np.gradient(smooth)
+    hessian = np.empty((candidates[0].size, 3, 3), dtype=np.float32)
+    for i in range(3):
+        second = np.gradient(grads[i])
+        for j in range(i, 3):
+            hessian[:, i, j] = hessian[:, j, i] = second[j][candidates]
+    eig = np.linalg.eigvalsh(hessian)  # ascending: eig[:, 0] most negative
+    order = np.argsort(np.abs(eig), axis=1)
+    l1, l2, l3 = (np.take_along_axis(eig, order[:, k:k + 1], axis=1)[:, 0] for k in range(3))
+    tube = (l2 < 0) & (l3 < 0)
+    ra = np.abs(l2) / np.maximum(np.abs(l3), 1e-6)  # plate-like → 0
+    rb = np.abs(l1) / np.sqrt(np.maximum(np.abs(l2 * l3), 1e-6))  # blob-like → 1
+    score = tube * (1 - np.exp(-(ra ** 2) / 0.5)) * np.exp(-(rb ** 2) / 0.5)
+    out[candidates] = window[candidates] * score
+    # In steps of 1/250: the feature cache stores the map as uint8 without changing it.
+    quantised: np.ndarray = np.round(out * VESSEL_STEPS) / VESSEL_STEPS
+    return quantised.astype(np.float32)
 
 
 def _slice_jump(body: np.ndarray, spacing_mm: Sequence[float]) -> float:
@@ -223,22 +277,6 @@ def _slice_jump(body: np.ndarray, spacing_mm: Sequence[float]) -> float:
     jump = np.hypot(np.diff(cx[idx]), np.diff(cy[idx]))
     smooth = ndimage.median_filter(jump, size=5)
     return float((jump - smooth).max(initial=0.0))
-
-
-def mips(vessel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(axial MIP rows y × cols x, coronal MIP rows z (top = superior) × cols x)."""
-    gx, gy, gz = canonical_grid()
-    zsel = (gz >= AXIAL_SLAB_Z[0]) & (gz < AXIAL_SLAB_Z[1])
-    ysel = (gy >= CORONAL_SLAB_Y[0]) & (gy < CORONAL_SLAB_Y[1])
-    axial = vessel[zsel].max(axis=0)
-    coronal = vessel[:, ysel].max(axis=1)[::-1]
-    return axial, coronal
-
-
-def canvas(vessel: np.ndarray) -> np.ndarray:
-    """The CNN input: axial MIP above coronal MIP, (H, W) float32, x = patient left → right."""
-    axial, coronal = mips(vessel)
-    return np.concatenate([axial, coronal], axis=0).astype(np.float32)
 
 
 def read_dicom_volume(paths: Sequence[Path]) -> tuple[np.ndarray, tuple[float, float, float]]:

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 from strokealert.lvo.preprocess import Canonical
 
-MIN_ARTERIAL_ENHANCEMENT_HU = 110.0  # brightest lumen above brain tissue
+MIN_ARTERIAL_ENHANCEMENT_HU = 75.0  # brightest lumen (99.9th percentile) above brain tissue
 MAX_SLICE_JUMP_MM = 3.0  # head outline jump between neighbouring slices
-MAX_CUT_TOP = 0.3  # intracranial cross-section left in the top slice (fraction of largest)
-MAX_CUT_BOTTOM = 0.6  # the same at the bottom (the skull base must be inside the scan)
+MAX_CUT_TOP = 0.3  # brain cross-section left in the top slice (fraction of largest)
+MAX_CUT_BOTTOM = 0.85  # the same at the bottom: above it the scan starts over the Willis
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,6 @@ def check(canon: Canonical) -> QualityResult:
     if canon.cut_top > MAX_CUT_TOP:
         reasons.append("incomplete coverage: the scan stops below the vertex")
     if canon.cut_bottom > MAX_CUT_BOTTOM:
-        reasons.append("incomplete coverage: the skull base is not included")
+        reasons.append("incomplete coverage: the scan starts above the circle of Willis")
     return QualityResult(not reasons, tuple(reasons), enhancement, canon.slice_jump,
                          canon.cut_top, canon.cut_bottom)

@@ -11,12 +11,10 @@ from pathlib import Path
 import numpy as np
 
 from strokealert.contracts.outputs import CTA_SLAB_FILE
-from strokealert.lvo.preprocess import canonical_grid
 
 SLAB_SLICES = 32  # slices kept
 SLAB_STEP_MM = 2.0  # distance between slice centres (mm; the native spacing when coarser)
 SLAB_THICKNESS_MM = 5.0  # each slice is the MIP of the native slices within this slab (mm)
-WILLIS_Z_MM = -30.0  # circle of Willis below the intracranial centroid, head frame (mm)
 
 
 @dataclass(frozen=True)
@@ -37,16 +35,6 @@ class Slab:
         np.savez(path, hu=self.hu, spacing_mm=np.array(self.spacing_mm),
                             thickness_mm=np.array(self.thickness_mm))
         return path
-
-
-def level_mm(marks: tuple[tuple[int, int], ...] | None) -> float:
-    """Head-frame height (mm) of the suspected segment from its mark on the coronal MIP (top
-    row superior), or of the circle of Willis when nothing is marked."""
-    if not marks:
-        return WILLIS_Z_MM
-    gz = canonical_grid()[2]
-    coronal_row = marks[1][0] - len(canonical_grid()[1])
-    return float(gz[len(gz) - 1 - coronal_row])
 
 
 def thin_slab_mips(volume_hu: np.ndarray, spacing_mm: Sequence[float], rotation: np.ndarray,

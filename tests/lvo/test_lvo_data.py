@@ -10,7 +10,8 @@ import pytest
 
 from strokealert.errors import InputError
 from strokealert.lvo.dataset import dicom_cases, isles_cases, read_nifti_lps, real_samples
-from strokealert.lvo.model import class_index
+from strokealert.lvo.model import CLASSES, class_index
+from strokealert.lvo.vessels import FEATURES
 from strokealert.phantoms.cta import Rendered, write_dicom
 
 
@@ -45,8 +46,9 @@ def test_isles_layout_reads_cta_and_lvo_mask_side(tmp_path: Path, m1_left: Rende
     assert records["sub-stroke0001"].lvo and records["sub-stroke0001"].side == "left"
     assert not records["sub-stroke0002"].lvo
     samples = list(real_samples(tmp_path, "isles"))
-    assert [s.label for s in samples] == [class_index("M1", "left"), 0]
-    assert samples[0].canvas.shape == (128, 80) and samples[0].asym_side == "left"
+    assert [(s.site, s.side) for s in samples] == [("M1", "left"), (None, "none")]
+    assert [class_index(s.site) for s in samples] == [CLASSES.index("M1"), 0]
+    assert len(samples[0].features) == len(FEATURES) and np.isfinite(samples[0].features).all()
 
 
 def test_dicom_folders_with_labels_csv(tmp_path: Path, normal: Rendered) -> None:
@@ -57,7 +59,7 @@ def test_dicom_folders_with_labels_csv(tmp_path: Path, normal: Rendered) -> None
     records = dicom_cases(tmp_path)
     assert [(r.case, r.lvo, r.site) for r in records] == [("case-a", False, None)]
     (sample,) = list(real_samples(tmp_path, "dicom"))
-    assert sample.label == 0 and sample.quality_ok
+    assert sample.site is None and sample.kind == "normal" and sample.quality_ok
     (tmp_path / "labels.csv").write_text("case,lvo,side,site\ncase-a,1,none,M1\n")
     with pytest.raises(InputError, match="needs its side"):
         dicom_cases(tmp_path)

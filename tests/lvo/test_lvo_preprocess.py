@@ -7,8 +7,9 @@ import dataclasses
 import numpy as np
 from scipy import ndimage
 
-from strokealert.lvo import asymmetry
+from strokealert.lvo import vessels
 from strokealert.lvo.preprocess import canonicalise
+from strokealert.lvo.vessels import FEATURES
 from strokealert.phantoms.cta import Rendered, render
 
 from .conftest import case
@@ -52,11 +53,13 @@ def test_neck_coverage_does_not_move_the_head() -> None:
                           - _head_frame_centre(with_neck, c_neck.centre_mm)) < 4.0
 
 
-def test_asymmetry_detector_names_the_occluded_side(m1_left: Rendered, ica_right: Rendered,
-                                                    normal: Rendered) -> None:
-    left = asymmetry.analyse(canonicalise(m1_left.volume_hu, m1_left.spacing_mm).vessel)
-    right = asymmetry.analyse(canonicalise(ica_right.volume_hu, ica_right.spacing_mm).vessel)
-    none = asymmetry.analyse(canonicalise(normal.volume_hu, normal.spacing_mm).vessel)
-    assert left.side == "left" and left.log_ratio[left.territory] < -asymmetry.SIDE_THRESHOLD
-    assert right.side == "right"
-    assert none.score < min(left.score, right.score)
+def test_vessel_features_name_the_side_that_lacks_filling(m1_left: Rendered,
+                                                          ica_right: Rendered,
+                                                          normal: Rendered) -> None:
+    found = {name: vessels.extract(canonicalise(r.volume_hu, r.spacing_mm).vessel)
+             for name, r in (("m1", m1_left), ("ica", ica_right), ("normal", normal))}
+    assert found["m1"].side == "left" and found["m1"].mark_mm[0] > 0
+    assert found["ica"].side == "right" and found["ica"].mark_mm[0] < 0
+    sylvian = FEATURES.index("sylvian_ratio")
+    assert found["normal"].values[sylvian] < min(found["m1"].values[sylvian],
+                                                 found["ica"].values[sylvian]) - 0.5

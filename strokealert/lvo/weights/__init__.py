@@ -1,1 +1,1 @@
-"""Shipped LVO model weights (``lvo_mipnet.pt``) and their ``MODEL_CARD.md`` (package data)."""
+"""Shipped LVO model weights (``lvo_vessels.json``) and their ``MODEL_CARD.md`` (package data)."""
