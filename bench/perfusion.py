@@ -56,9 +56,20 @@ def tile_table(noise_hu: float = 10.0, seeds: int = 3, residue: str = "exponenti
               + f" | CBF change over delays 0-4 s {100 * np.ptp(by_delay) / by_delay.mean():.1f}%")
 
 
-def reference_table(methods: tuple[str, ...], seeds: int = 1) -> None:
+# Before issue 20: bcSVD truncated at 0.25 with a calibration fitted on exponential residues.
+BEFORE = {"method": "bcsvd", "svd_threshold": 0.25, "cbf_calibration": "exponential",
+          "tmax_svd_threshold": None}
+# The compared settings: label -> PerfusionConfig fields ("after" is today's default).
+COMPARED: dict[str, dict[str, object]] = {"before": BEFORE, "after": {}}
+
+
+def _config(fields: dict[str, object], **more: object) -> PerfusionConfig:
+    return PerfusionConfig(**{**fields, **more})  # type: ignore[arg-type]
+
+
+def reference_table(configs: dict[str, dict[str, object]], seeds: int = 1) -> None:
     """Kudo-design reference phantom (perfusion/reference.py): per noise and sampling, per
-    residue shape and method, bias [range over the cells] and voxel spread within a cell of
+    residue shape and setting, bias [range over the cells] and voxel spread within a cell of
     CBF, CBV, MTT (%) and Tmax (s), averaged over ``seeds`` noise draws."""
     print(f"reference phantom (Kudo 2013 design: {len(reference.reference_cells())} CBV/CBF "
           f"cells, MTT 3.4-24 s, delays 0-3 s, 60 s): bias [cell range] spread, "
@@ -69,11 +80,11 @@ def reference_table(methods: tuple[str, ...], seeds: int = 1) -> None:
             for residue in reference.REFERENCE_RESIDUES:
                 draws = [reference.reference_phantom(residue, noise, interval, seed=seed)
                          for seed in range(seeds)]
-                for method in methods:
-                    config = PerfusionConfig(method=method, motion_correction=False)
+                for label, fields in configs.items():
+                    config = _config(fields, motion_correction=False)
                     scores = [reference.score(perfusion.analyze_volume(
                         ph.frames, ph.times, ph.spacing, config).maps, ph) for ph in draws]
-                    print(f"    {residue:11s} {method:8s} " + " | ".join(
+                    print(f"    {residue:11s} {label:8s} " + " | ".join(
                         _score_cell(name, [s[name] for s in scores]) for name in reference.MAPS))
 
 
@@ -86,10 +97,10 @@ def _score_cell(name: str, scores: list[reference.MapScore]) -> str:
             f"{100 * spread:3.0f}%")
 
 
-def head_rows(methods: tuple[str, ...]) -> None:
+def head_rows(configs: dict[str, dict[str, object]]) -> None:
     """Anatomical phantom with each residue shape: core and Tmax > 6 s, truth and each
-    method side by side."""
-    print("anatomical phantom (128x128x16x40), truth | " + " | ".join(methods)
+    setting side by side."""
+    print("anatomical phantom (128x128x16x40), truth | " + " | ".join(configs)
           + ": core mL, Tmax>6 s mL (side, DEFUSE 3)")
     cases = [(f"{residue} {noise:g} HU", {"noise_hu": noise, "residue": residue})
              for residue in ("exponential", "gamma", "box") for noise in (10.0, 20.0)]
@@ -98,11 +109,10 @@ def head_rows(methods: tuple[str, ...]) -> None:
         ph = phantoms.head_phantom(**kwargs)
         t = ph.truth
         cells = [f"{t['core_ml']:5.1f} {t['hypoperfusion_ml']['tmax6']:6.1f}"]
-        for method in methods:
+        for fields in configs.values():
             start = time.perf_counter()
             try:
-                a = perfusion.analyze_volume(ph.frames, ph.times, ph.spacing,
-                                             PerfusionConfig(method=method))
+                a = perfusion.analyze_volume(ph.frames, ph.times, ph.spacing, _config(fields))
             except perfusion.PerfusionError as exc:
                 cells.append(f"failed: {exc}")
                 continue
@@ -113,10 +123,33 @@ def head_rows(methods: tuple[str, ...]) -> None:
         print(f"  {label:25s} " + " | ".join(cells))
 
 
-def _analyze_512(runs: int, motion: bool) -> tuple[list, float] | None:
-    """``runs`` analyses of one 512x512 x 16 x 40 phantom study from its DICOM files, and the
-    seconds strokealert.results takes to make the summary's Secondary Capture from the first
-    (None, after printing why, if one fails)."""
+def issue_table(configs: dict[str, dict[str, object]]) -> None:
+    """Issue 20's table re-measured on the project's head: gamma (shape 3) and box residues
+    (and exponential), 10 HU, regular 1.5-s sampling, the MCA lesion on either side with
+    other noise; core and Tmax > 6 s per setting against the truth."""
+    print("issue 20 table (head phantom, 10 HU, lesion right seed 0 / left seed 1): "
+          "core mL measured/truth (error), Tmax>6 s error, per setting "
+          + " | ".join(configs))
+    for residue in ("exponential", "gamma", "box"):
+        for side, seed in (("right", 0), ("left", 1)):
+            ph = phantoms.head_phantom(noise_hu=10.0, residue=residue, lesion_side=side,
+                                       seed=seed)
+            core_t, tmax6_t = ph.truth["core_ml"], ph.truth["hypoperfusion_ml"]["tmax6"]
+            cells = []
+            for fields in configs.values():
+                f = perfusion.analyze_volume(ph.frames, ph.times, ph.spacing,
+                                             _config(fields)).lesions
+                cells.append(f"{f.core_ml:5.1f}/{core_t:4.1f} ({f.core_ml - core_t:+5.1f} mL)"
+                             f" {100 * (f.hypoperfusion_ml['tmax6'] / tmax6_t - 1):+4.0f} %")
+            print(f"  {residue:11s} {side:5s} " + " | ".join(cells))
+
+
+def _analyze_512(runs: int, motion: bool,
+                 configs: dict[str, dict[str, object]]) -> tuple[dict[str, list], float] | None:
+    """``runs`` analyses per setting (alternating, so both see the same load) of one
+    512x512 x 16 x 40 phantom study from its DICOM files, and the seconds strokealert.results
+    takes to make the summary's Secondary Capture from the first (None, after printing why,
+    if one fails)."""
     import tempfile
 
     import pydicom
@@ -124,35 +157,44 @@ def _analyze_512(runs: int, motion: bool) -> tuple[list, float] | None:
     from strokealert.phantoms.ctp import CtpPhantomOptions, write_ctp_phantom
     from strokealert.results import build_results
 
+    results: dict[str, list] = {label: [] for label in configs}
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "ctp"
         write_ctp_phantom(folder, CtpPhantomOptions(matrix=512, noise_hu=10.0, motion=motion))
         paths = sorted(folder.glob("*.dcm"))
-        results = [perfusion.analyze_files(paths, Path(tmp) / f"out{i}") for i in range(runs)]
+        for i in range(runs):
+            for label, fields in configs.items():
+                results[label].append(perfusion.analyze_files(
+                    paths, Path(tmp) / f"out{label}{i}", _config(fields)))
         headers = [pydicom.dcmread(p, stop_before_pixels=True) for p in paths]
-    failed = [r.error for r in results if r.status != "ok"]
+    failed = [r.error for rs in results.values() for r in rs if r.status != "ok"]
     if failed:
         print(f"{'moved ' if motion else ''}speed run failed: {failed[0]}")
         return None
     start = time.perf_counter()
-    build_results(headers, None, key_images=results[0].key_image_pixels)
+    build_results(headers, None, key_images=results["after"][0].key_image_pixels)
     return results, time.perf_counter() - start
 
 
 def speed(runs: int = 3) -> None:
-    """512x512 x 16 x 40: the whole study from DICOM files, per stage."""
-    analysed = _analyze_512(runs, motion=False)
+    """512x512 x 16 x 40: the whole study from DICOM files, per stage, today's default
+    ("after") against the one before issue 20 in the same process."""
+    analysed = _analyze_512(runs, False, COMPARED)
     if analysed is None:
         return
-    results, sc_s = analysed
-    totals = [r.timings_s["total"] for r in results]
+    by_label, sc_s = analysed
+    totals = {label: [r.timings_s["total"] for r in rs] for label, rs in by_label.items()}
+    results = by_label["after"]
     stages = [r.timings_s for r in results]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     median = {k: float(np.median([s[k] for s in stages])) for k in stages[0] if k != "total"}
+    after, before = np.median(totals["after"]), np.median(totals["before"])
     print(f"speed 512x512x16x40 from 640 DICOM files, motion correction on, maps + PNG "
-          f"written: median {np.median(totals):.2f} s of {runs} runs "
-          f"(min {min(totals):.2f}, max {max(totals):.2f}); peak RSS {peak_gb:.2f} GB "
-          f"(whole benchmark process); core {results[0].to_json()['core_ml']} mL")
+          f"written: median {after:.2f} s of {runs} runs (min {min(totals['after']):.2f}, "
+          f"max {max(totals['after']):.2f}); before {before:.2f} s; after/before "
+          f"{after / before:.2f}; peak RSS {peak_gb:.2f} GB (whole benchmark process); core "
+          f"{results[0].to_json()['core_ml']} mL (before "
+          f"{by_label['before'][0].to_json()['core_ml']} mL)")
     print("  stages (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in median.items())
           + f"; then the summary as DICOM SC (strokealert.results) {sc_s:.2f}")
 
@@ -160,10 +202,10 @@ def speed(runs: int = 3) -> None:
 def speed_moved(runs: int = 3) -> None:
     """The same study with the head moving after the third frame (every later frame is
     registered and resampled)."""
-    analysed = _analyze_512(runs, motion=True)
+    analysed = _analyze_512(runs, True, {"after": {}})
     if analysed is None:
         return
-    results = analysed[0]
+    results = analysed[0]["after"]
     totals = [r.timings_s["total"] for r in results]
     motion_s = [r.timings_s["motion"] for r in results]
     report = results[0].analysis.motion if results[0].analysis else None
@@ -177,7 +219,8 @@ if __name__ == "__main__":
     tile_table(seeds=8)
     tile_table(noise_hu=0.0, seeds=1)  # the methods' own delay and MTT behaviour
     tile_table(residue="box", seeds=1)
-    reference_table(("bcsvd", "osvd"))
-    head_rows(("bcsvd",))
+    reference_table(COMPARED)
+    head_rows(COMPARED)
+    issue_table(COMPARED)
     speed(1 if "--quick" in sys.argv else 3)
     speed_moved(1 if "--quick" in sys.argv else 3)

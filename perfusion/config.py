@@ -10,13 +10,17 @@ TISSUE_DENSITY_G_PER_ML = 1.04
 HEMATOCRIT_FACTOR = 0.73
 
 METHODS = ("bcsvd", "osvd", "ssvd", "tikhonov")
+CBF_CALIBRATIONS = ("exponential", "family", "none")
 
 
 @dataclass
 class PerfusionConfig:
     """Settings of one analysis. Times in s, lengths in mm, volumes in mL, HU for CT values."""
 
-    method: str = "bcsvd"
+    # Tikhonov deconvolution read with the "family" CBF calibration and the bcSVD Tmax
+    # (tmax_svd_threshold): chosen by bench/perfusion.py over bcSVD with an exponential
+    # calibration, whose CBF followed the residue shape (+4 % exponential, +154 % box).
+    method: str = "tikhonov"
     # bcSVD / sSVD truncation, relative to the largest singular value.
     # 0.25 rather than the usual 0.1-0.2: the calibration removes the stronger filter's bias
     # (maps.calibrate) and the lower noise steadies the CBF of low-volume tissue.
@@ -24,14 +28,23 @@ class PerfusionConfig:
     # oSVD: oscillation-index limit (0.095 for CT in OpenPerfusion) and candidate truncations.
     osvd_oscillation_limit: float = 0.095
     osvd_thresholds: tuple[float, ...] = (0.02, 0.04, 0.06, 0.1, 0.15, 0.2, 0.3, 0.5)
-    # Tikhonov regularisation, relative to the largest singular value.
-    tikhonov_lambda: float = 0.1
+    # Tikhonov regularisation, relative to the largest singular value. Light (0.05): the
+    # flatter a residue's top, the less a filter lowers its peak, so the weaker the filter,
+    # the less CBF depends on the residue shape (maps.calibrate removes the rest on average).
+    tikhonov_lambda: float = 0.05
+    # When set, Tmax is read from residues truncated by bcSVD at this threshold (steadier
+    # with noise than a lightly regularised method's; at 20 HU the Tikhonov Tmax alone put
+    # 78-120 mL of normal tissue of the head phantom beyond 6 s) and CBF from the configured
+    # method. None: Tmax from the configured method too.
+    tmax_svd_threshold: float | None = 0.25
     # Correct CBF underestimation and Tmax overestimation of the truncated deconvolution by a
     # noise-free calibration with the study's own AIF (see maps.calibrate).
     bias_correction: bool = True
-    # Residue shape whose CBF loss is corrected: "exponential", "mixed" (geometric mean of
-    # exponential and box) or "none" (Tmax is still corrected). See maps.py.
-    cbf_calibration: str = "exponential"
+    # Residue shapes whose CBF loss is corrected: "family" (geometric mean over gamma
+    # transit-time shapes from the exponential to the box, maps.RESIDUE_FAMILY),
+    # "exponential" or "none". The Tmax shift is that of exponential residues in every case
+    # (a box has no single peak). See maps.apply_calibration.
+    cbf_calibration: str = "family"
     # Correct the upward bias of low CBF on the noise floor (maps.noise_floor_table).
     noise_floor_correction: bool = True
     # Smooth the CBF map before the noise-floor correction, which then removes the mean lift
@@ -96,3 +109,6 @@ class PerfusionConfig:
     def __post_init__(self) -> None:
         if self.method not in METHODS:
             raise ValueError(f"unknown deconvolution method {self.method!r}; one of {METHODS}")
+        if self.cbf_calibration not in CBF_CALIBRATIONS:
+            raise ValueError(f"unknown CBF calibration {self.cbf_calibration!r}; one of "
+                             f"{CBF_CALIBRATIONS}")

@@ -21,9 +21,10 @@ filter calibration. Both work on uncorrected CBF, so the table stays monotonic.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy import special
 
 from perfusion.config import PerfusionConfig
 from perfusion.deconvolve import deconvolve
@@ -31,15 +32,32 @@ from perfusion.deconvolve import deconvolve
 
 @dataclass
 class Calibration:
-    """CBF ratio (estimate/truth) of exponential and of box residues, and the Tmax shift (s)
-    of exponential residues, each by estimated MTT (s, increasing)."""
+    """What the filter makes of noise-free curves, by the estimated MTT (s, increasing): the
+    CBF ratio (estimate/truth) and the Tmax shift (s) of exponential residues, and the CBF
+    ratio of every shape of RESIDUE_FAMILY (rows; ``family_mtt_s`` holds each shape's MTTs,
+    row 0 is the exponential)."""
 
     mtt_s: np.ndarray
     cbf_ratio: np.ndarray
     tmax_shift_s: np.ndarray
-    box_mtt_s: np.ndarray
-    box_cbf_ratio: np.ndarray
+    family_mtt_s: np.ndarray
+    family_cbf_ratio: np.ndarray
     cbf_shape: str = "exponential"
+
+
+# Gamma shapes of the transit-time distributions the "family" calibration averages over:
+# 1 is the exponential residue (one compartment), inf the box (plug flow). Shape 3, the
+# reference phantom's gamma residue, is deliberately not among them.
+RESIDUE_FAMILY = (1.0, 1.6, 2.5, 4.0, 6.4, 10.0, np.inf)
+
+
+def family_residue(shape: float, t: np.ndarray, mtt_s: np.ndarray) -> np.ndarray:
+    """R(t) (rows: ``mtt_s``, s) with R(0) = 1 and area MTT for transit times gamma-distributed
+    with ``shape`` (1: exponential; inf: box)."""
+    if np.isinf(shape):
+        return (t[None, :] < mtt_s[:, None]).astype(float)
+    survival: np.ndarray = special.gammaincc(shape, shape * t[None, :] / mtt_s[:, None])
+    return survival
 
 
 MIN_LAG_S = -4.0
@@ -99,6 +117,21 @@ def integral(curves: np.ndarray, dt: float) -> np.ndarray:
 def raw_maps(curves: np.ndarray, aif: np.ndarray, dt: float, config: PerfusionConfig,
              position_curves: np.ndarray | None = None,
              basis: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Uncorrected cbf, cbv, mtt, tmax, ttp for curves (voxels, N) and the AIF (N,)
+    (``single_filter_maps``); with ``config.tmax_svd_threshold`` set, Tmax comes from residues
+    truncated by bcSVD at that threshold and everything else from the configured method."""
+    maps = single_filter_maps(curves, aif, dt, config, position_curves, basis)
+    if config.tmax_svd_threshold is not None:
+        steady = replace(config, method="bcsvd", svd_threshold=config.tmax_svd_threshold,
+                         tmax_svd_threshold=None)
+        maps["tmax"] = single_filter_maps(curves, aif, dt, steady, position_curves,
+                                          basis)["tmax"]
+    return maps
+
+
+def single_filter_maps(curves: np.ndarray, aif: np.ndarray, dt: float,
+                       config: PerfusionConfig, position_curves: np.ndarray | None = None,
+                       basis: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Uncorrected cbf, cbv, mtt, tmax, ttp for curves (voxels, N) and the AIF (N,).
 
     The maximum of a noisy residue is biased upwards (it picks noise), which lifts the CBF
@@ -145,20 +178,18 @@ def raw_maps(curves: np.ndarray, aif: np.ndarray, dt: float, config: PerfusionCo
             "ttp": ttp.astype(np.float32)}
 
 
-def exponential_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
-                       config: PerfusionConfig, shape: str = "exponential",
-                       delay_s: float = 0.0) -> np.ndarray:
-    """Noise-free tissue curves (len(mtts), N) for exponential (or box) residues arriving
+def residue_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
+                   config: PerfusionConfig, shape: float = 1.0,
+                   delay_s: float = 0.0) -> np.ndarray:
+    """Noise-free tissue curves (len(mtts), N) for residues of gamma ``shape`` (1: exponential,
+    inf: box; family_residue) with MTTs ``mtts`` (s) and CBF ``cbf`` (mL/100 g/min), arriving
     ``delay_s`` after the AIF."""
     upsample = 10
     n = aif.size
     fine_t = np.arange(n * upsample) * dt / upsample
     fine_aif = np.interp(fine_t, np.arange(n) * dt, aif)
     flow = config.density_g_per_ml / config.hematocrit_factor * cbf / 6000.0
-    if shape == "box":
-        residue = (fine_t[None, :] < mtts[:, None]).astype(float)
-    else:
-        residue = np.exp(-fine_t[None, :] / mtts[:, None])
+    residue = family_residue(shape, fine_t, mtts)
     shift = int(round(delay_s / dt * upsample))
     if shift:
         residue = np.concatenate([np.zeros((mtts.size, shift)), residue[:, :-shift]], axis=1)
@@ -169,20 +200,21 @@ def exponential_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
 
 
 def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibration:
-    """Deconvolve noise-free exponential and box residue curves made with ``aif``."""
+    """Deconvolve noise-free curves made with ``aif`` for every shape of RESIDUE_FAMILY."""
     mtt_true = np.geomspace(1.0, 40.0, 48)
     cbf_true = 60.0  # arbitrary: the filter is linear
-    found = []
-    for shape in ("exponential", "box"):
-        curves = exponential_curves(aif, dt, mtt_true, cbf_true, config, shape)
-        raw = raw_maps(curves, aif, dt, config)
-        order = np.argsort(raw["mtt"])
-        found.append((np.maximum.accumulate(raw["mtt"][order]).astype(float),
-                      (raw["cbf"][order] / cbf_true).astype(float),
-                      raw["tmax"][order].astype(float)))
-    (mtt_e, ratio_e, shift_e), (mtt_b, ratio_b, _) = found
-    return Calibration(mtt_s=mtt_e, cbf_ratio=ratio_e, tmax_shift_s=shift_e,
-                       box_mtt_s=mtt_b, box_cbf_ratio=ratio_b,
+    curves = np.concatenate([residue_curves(aif, dt, mtt_true, cbf_true, config, shape)
+                             for shape in RESIDUE_FAMILY])
+    raw = raw_maps(curves, aif, dt, config)
+    tables = []
+    for rows in np.split(np.arange(curves.shape[0]), len(RESIDUE_FAMILY)):
+        order = rows[np.argsort(raw["mtt"][rows])]
+        tables.append((np.maximum.accumulate(raw["mtt"][order]).astype(float),
+                       (raw["cbf"][order] / cbf_true).astype(float),
+                       raw["tmax"][order].astype(float)))
+    mtt, ratio, shift = (np.stack(column) for column in zip(*tables, strict=True))
+    return Calibration(mtt_s=mtt[0], cbf_ratio=ratio[0], tmax_shift_s=shift[0],
+                       family_mtt_s=mtt, family_cbf_ratio=ratio,
                        cbf_shape=config.cbf_calibration)
 
 
@@ -195,18 +227,20 @@ def mtt_of(cbf: np.ndarray, cbv: np.ndarray) -> np.ndarray:
 def apply_calibration(maps: dict[str, np.ndarray], calibration: Calibration | None,
                       lookup_mtt: np.ndarray | None = None) -> None:
     """Subtract the Tmax shift of exponential residues (a box has no single peak) and divide
-    CBF by the ratio of the configured shape: exponential, the geometric mean of exponential
-    and box ("mixed"), or none. Both are looked up by ``lookup_mtt`` (s; default the
-    voxel's own uncorrected MTT)."""
+    CBF by the filter's ratio, both looked up by ``lookup_mtt`` (s; default the voxel's own
+    uncorrected MTT): for "exponential" the ratio of exponential residues, for "family" the
+    geometric mean of the ratios of every shape of RESIDUE_FAMILY (each shape's table read at
+    the same estimated MTT), for "none" no CBF correction."""
     if calibration is not None:
         mtt = maps["mtt"] if lookup_mtt is None else lookup_mtt
         shift = np.interp(mtt, calibration.mtt_s, calibration.tmax_shift_s)
         if calibration.cbf_shape != "none":
-            ratio = np.interp(mtt, calibration.mtt_s, calibration.cbf_ratio)
-            if calibration.cbf_shape == "mixed":
-                ratio_b = np.interp(mtt, calibration.box_mtt_s,
-                                    calibration.box_cbf_ratio)
-                ratio = np.sqrt(np.clip(ratio, 0.05, None) * np.clip(ratio_b, 0.05, None))
+            tables = zip(calibration.family_mtt_s, calibration.family_cbf_ratio, strict=True) \
+                if calibration.cbf_shape == "family" else \
+                [(calibration.mtt_s, calibration.cbf_ratio)]
+            logs = [np.log(np.clip(np.interp(mtt, mtt_s, ratio_s), 0.05, None))
+                    for mtt_s, ratio_s in tables]
+            ratio = np.exp(np.mean(logs, axis=0))
             maps["cbf"] = (maps["cbf"] / np.clip(ratio, 0.2, None)).astype(np.float32)
         maps["tmax"] = np.clip(maps["tmax"] - shift, 0.0, None).astype(np.float32)
     maps["mtt"] = mtt_of(maps["cbf"], maps["cbv"])
@@ -263,7 +297,7 @@ def noise_floor_table(aif: np.ndarray, dt: float, config: PerfusionConfig,
         for i, cbv in enumerate(NOISE_FLOOR_CBV):
             mtts = 60.0 * cbv / NOISE_FLOOR_CBF[flowing]
             signal = np.zeros((columns, aif.size), dtype=np.float32)
-            signal[flowing] = (exponential_curves(aif, dt, mtts, 1.0, config, delay_s=delay)
+            signal[flowing] = (residue_curves(aif, dt, mtts, 1.0, config, delay_s=delay)
                                * NOISE_FLOOR_CBF[flowing, None])
             curves = (signal[:, None, :] + noise.curves[None]).reshape(-1, aif.size)
             position = (signal[:, None, :] + noise.position_curves[None]).reshape(-1, aif.size)
