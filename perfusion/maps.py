@@ -6,8 +6,9 @@ CBV = (k_H/rho) * 100 * integral(C_t) / integral(C_a), MTT = 60 * CBV / CBF (cen
 Bias correction (``PerfusionConfig.bias_correction``): a truncated deconvolution is a low-pass
 filter of the residue, so it lowers the CBF of short-MTT tissue and moves the residue's peak
 later. For the circulant methods the filter depends only on the AIF, not on the delay, so we
-measure it on noise-free exponential-residue curves made with the study's own AIF (MTT 1-40 s)
-and divide CBF by the measured ratio and subtract the measured Tmax shift, looked up by an
+measure it on noise-free curves made with the study's own AIF (MTT 1-40 s) for every residue
+shape of RESIDUE_FAMILY and divide CBF by the measured ratio (exponential, or the geometric
+mean over the family: ``cbf_calibration``) and subtract the exponential Tmax shift, looked up by an
 MTT (the caller's: ``analyze`` uses the regional CBV over the noise-corrected CBF, because a
 single voxel's noisy MTT makes the lookup erratic). oSVD chooses its filter per voxel from the
 noise, so it is left as is.
