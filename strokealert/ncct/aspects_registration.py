@@ -114,16 +114,22 @@ def scan_geometry(shape: tuple[int, ...], spacing_mm: tuple[float, float, float]
     return (sx, sy, sz), (-(nx - 1) / 2 * sx, -(ny - 1) / 2 * sy, -(nz - 1) / 2 * sz)
 
 
-def _working_image(volume_hu: NDArray[np.floating], spacing_mm: tuple[float, float, float]
-                   ) -> sitk.Image:
-    """The scan block-averaged in-plane, resampled to WORK_MM isotropic and clipped."""
-    sz, sy, sx = spacing_mm
-    f = max(1, int(WORK_MM / max(sx, sy) / 1.5))
+def _block_average(volume_hu: NDArray[np.floating], f: int) -> NDArray[np.float32]:
+    """Mean of in-plane blocks of f x f pixels (edges that do not fill a block dropped)."""
     nz, ny, nx = volume_hu.shape
     ny_, nx_ = ny // f * f, nx // f * f
     vol = np.asarray(volume_hu[:, :ny_, :nx_], dtype=np.float32)
     if f > 1:
         vol = vol.reshape(nz, ny_ // f, f, nx_ // f, f).mean(axis=(2, 4))
+    return vol
+
+
+def _working_image(volume_hu: NDArray[np.floating], spacing_mm: tuple[float, float, float]
+                   ) -> sitk.Image:
+    """The scan block-averaged in-plane, resampled to WORK_MM isotropic and clipped."""
+    sz, sy, sx = spacing_mm
+    f = max(1, int(WORK_MM / max(sx, sy) / 1.5))
+    vol = _block_average(volume_hu, f)
     block_spacing = (sx * f, sy * f, sz)
     _, origin = scan_geometry(vol.shape, (sz, sy * f, sx * f))
     img = _image(np.clip(vol, *CLIP_HU), block_spacing, origin)
@@ -245,11 +251,7 @@ def _deep_image(volume_hu: NDArray[np.floating], spacing_mm: tuple[float, float,
     """The scan block-averaged in-plane to about DEEP_MM, in the DEEP_CLIP_HU window."""
     sz, sy, sx = spacing_mm
     f = max(1, int(DEEP_MM / max(sx, sy)))
-    nz, ny, nx = volume_hu.shape
-    ny_, nx_ = ny // f * f, nx // f * f
-    vol = np.asarray(volume_hu[:, :ny_, :nx_], dtype=np.float32)
-    if f > 1:
-        vol = vol.reshape(nz, ny_ // f, f, nx_ // f, f).mean(axis=(2, 4))
+    vol = _block_average(volume_hu, f)
     _, origin = scan_geometry(vol.shape, (sz, sy * f, sx * f))
     return _image(np.clip(vol, *DEEP_CLIP_HU), (sx * f, sy * f, sz), origin)
 
