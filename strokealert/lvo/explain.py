@@ -81,16 +81,19 @@ def key_image(hu: np.ndarray, view: KeyView, tissue_hu: float, arterial_hu: floa
         r = MARK_RADIUS_MM / VOXEL_MM * UPSCALE
         cy, cx = (row + 0.5) * UPSCALE, (col + 0.5) * UPSCALE
         draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(255, 64, 64), width=3)
+    header = Image.new("RGB", (big.width, 20), (0, 0, 0))
+    marks = ImageDraw.Draw(header)
     for label, x in (("R", 4), ("L", big.width - 12)):
-        draw.text((x, 4), label, fill=(255, 255, 0))
+        marks.text((x, 4), label, fill=(255, 255, 0))
     footer = Image.new("RGB", (big.width, 44), (0, 0, 0))
     text = ImageDraw.Draw(footer)
     text.text((4, 2), caption, fill=(255, 255, 255))
     text.text((4, 16), f"{view.plane} {SLAB_MM:g} mm slab MIP, midline-aligned; R = image left",
               fill=(200, 200, 200))
     text.text((4, 30), "Not for diagnostic use", fill=(255, 200, 0))
-    full = Image.new("RGB", (big.width, big.height + footer.height))
-    full.paste(big, (0, 0))
-    full.paste(footer, (0, big.height))
+    full = Image.new("RGB", (big.width, header.height + big.height + footer.height))
+    full.paste(header, (0, 0))
+    full.paste(big, (0, header.height))
+    full.paste(footer, (0, header.height + big.height))
     full.save(out_dir / KEY_IMAGE, optimize=False)
     return KEY_IMAGE
