@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from strokealert.contracts.outputs import NCCT_BLOOD_FILE
 from strokealert.dicom.volume import largest_series, read_volume
 from strokealert.errors import InputError
 from strokealert.ncct import brain, ich, keyimage
+from strokealert.ncct.aspects import AspectsError, score_aspects, write_aspects_key_image
 
 PROBABILITY_SLOPE = 3.0  # logistic slope on ln(volume / SUSPECT_ML)
 
@@ -72,6 +74,9 @@ class NcctAnalysis:
         if self.aspects is not None:
             block["aspects"] = self.aspects.to_block()
         return block
+
+
+ASPECTS_KEY_IMAGE = "ncct_aspects.png"
 
 
 def _probability(volume_ml: float) -> float:
@@ -132,4 +137,19 @@ def analyze_files(paths: list[Path], out_dir: Path) -> dict[str, Any]:
         return {"status": "failed", "error": str(exc)}
     name = keyimage.ich_image(volume, result.blood_mask > 0, result.caption(), out_dir,
                               pixel_aspect=spacing[1] / spacing[2])
-    return result.to_block([name])
+    key_images = [name]
+    if result.suspected:
+        np.savez_compressed(out_dir / NCCT_BLOOD_FILE, labels=result.blood_mask)
+    aspects_error = None
+    try:
+        result.aspects = score_aspects(volume, spacing)
+    except AspectsError as exc:
+        aspects_error = str(exc)
+    if result.aspects is not None:
+        write_aspects_key_image(result.aspects, volume, out_dir / ASPECTS_KEY_IMAGE)
+        key_images.append(ASPECTS_KEY_IMAGE)
+    block = result.to_block(key_images)
+    if aspects_error is not None:
+        block["aspects"] = {"score": None, "manual_review": True,
+                            "reason": f"ASPECTS not scored: {aspects_error}"}
+    return block

@@ -22,9 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from strokealert.contracts.analysis import BLEED_KINDS
 from strokealert.ncct.brain import BONE_HU, Head
 
-BLEED_KINDS = ("intraparenchymal", "intraventricular", "subarachnoid", "subdural", "epidural")
+__all__ = ["BLEED_KINDS"]
 BLOOD_LOW_HU = 50.0
 BLOOD_HIGH_HU = 100.0
 DENSE_RIM_MM = 2.5

@@ -1,9 +1,9 @@
 """End to end, issue 19's done-when: an NCCT-only study sent by DCMTK storescu (the scanner) to a
 real ``strokealert serve`` gives a ``critical`` haemorrhage alert within 10 s of its last image
 when it holds blood, paged along the haemorrhage policy (the neurosurgeon's phone), with the
-NCCT's SC and SR in the PACS; a study without blood gives no haemorrhage alert and its case
-carries the NCCT block. (ASPECTS on the case waits for ``strokealert.ncct.analyze_files`` to put
-the ``aspects`` finding in its block.) Both studies in one server run; the latency is printed."""
+NCCT's SC, SEG and SR in the PACS; a study without blood gives no haemorrhage alert and its case
+carries the NCCT block with its ASPECTS. Both studies in one server run; the latency is
+printed."""
 
 from __future__ import annotations
 
@@ -34,6 +34,7 @@ pytestmark = pytest.mark.skipif(
 
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.34"
 SC_CLASS = "1.2.840.10008.5.1.4.1.1.7"
+SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
 ALERT_WITHIN_S = 10.0
 
 ONCALL = {
@@ -148,7 +149,8 @@ def test_ncct_only_studies_alert_on_blood_within_10_s_and_not_without(tmp_path: 
                 return found
 
             deadline = time.monotonic() + 30
-            while not {SC_CLASS, SR_CLASS} <= ncct_objects() and time.monotonic() < deadline:
+            expected = {SC_CLASS, SEG_CLASS, SR_CLASS}
+            while not expected <= ncct_objects() and time.monotonic() < deadline:
                 time.sleep(0.5)
             objects = ncct_objects()
             time.sleep(1.0)  # a (wrong) alert for the clean study would be out by now
@@ -160,4 +162,6 @@ def test_ncct_only_studies_alert_on_blood_within_10_s_and_not_without(tmp_path: 
     assert paged == {"tok-neurologist", "tok-neurosurgeon"}, "not paged along the ICH policy"
     assert clean["alert"]["level"] == "none"
     assert clean["ncct"]["ich"]["suspected"] is False
-    assert {SC_CLASS, SR_CLASS} <= objects, "the NCCT's key image and SR did not reach PACS"
+    assert 0 <= clean["ncct"]["aspects"]["score"] <= 10
+    assert {SC_CLASS, SEG_CLASS, SR_CLASS} <= objects, \
+        "the NCCT's key image, SEG and SR did not reach PACS"

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from strokealert.contracts.analysis import NcctBlock
+from strokealert.contracts.analysis import BLEED_KINDS, NcctBlock
+from strokealert.contracts.outputs import NCCT_BLOOD_FILE
 from strokealert.ncct import analyze_files, analyze_volume
 from strokealert.phantoms.ncct_families import MIMICS, NcctLabel, fields, geometric, write_case
 
@@ -26,8 +27,13 @@ def test_parenchymal_bleed_from_dicom_gives_a_valid_block(tmp_path: Path) -> Non
     assert abs(ich["volume_ml"] - truth) <= max(2.0, 0.2 * truth)
     assert ich["abc2_ml"] is not None and ich["abc2_ml"] > 0
     assert ich["side"] in ("left", "right") and ich["location"].startswith(ich["side"])
-    assert block["key_images"] == ["ncct_ich.png"]
+    assert block["key_images"] == ["ncct_ich.png", "ncct_aspects.png"]
     assert (tmp_path / "out" / "ncct_ich.png").stat().st_size > 1000
+    assert 0 <= block["aspects"]["score"] <= 10
+    with np.load(tmp_path / "out" / NCCT_BLOOD_FILE) as saved:
+        labels = saved["labels"]
+    assert labels.shape == case.volume_hu.shape
+    assert BLEED_KINDS[int(labels.max()) - 1] == "intraparenchymal"
 
 
 def test_subdural_bleed_is_found() -> None:
