@@ -25,7 +25,7 @@ from strokealert.dicom.store import part10_header, write_atomic
 @pytest.mark.parametrize(("sop_class", "sop_uid", "syntax"), [
     (CTImageStorage, "1.2.3.4", ImplicitVRLittleEndian),       # even-length UIDs
     (CTImageStorage, "1.2.3.45", ExplicitVRLittleEndian),      # odd: NUL-padded
-    (SecondaryCaptureImageStorage, generate_uid(), JPEGLSLossless),
+    (SecondaryCaptureImageStorage, "1.2.826.0.1.3680043.8.498.1" + "0" * 30, JPEGLSLossless),
 ])
 def test_part10_header_matches_pydicom(sop_class: str, sop_uid: str, syntax: str) -> None:
     expected = b"\x00" * 128 + b"DICM" + encode_file_meta(create_file_meta(
