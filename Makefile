@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+TEST_WORKERS ?= 2  # pytest-xdist workers: the suite waits on sockets and servers a lot
 
 .PHONY: test demo install lint bench clean
 
@@ -20,7 +21,7 @@ test: $(STAMP)
 	$(VENV)/bin/ruff check strokealert perfusion notifications tests bench
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy strokealert perfusion notifications
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS)
 
 demo: $(STAMP)
 	$(PY) -m strokealert.demo
