@@ -46,11 +46,11 @@ class Service:
     @classmethod
     def default(cls, settings: Settings) -> Service:
         """Everything ``strokealert serve`` runs, started in this order (stopped in reverse):
-        alerting (outbox relay, embedded scheduler), the pipeline (executor warmed up, then
-        its dispatcher), the web app, the HL7 MLLP listener when configured
-        (``settings.hl7_listening``), and last the DICOM ingest, so that images are accepted
-        only once everything that handles them is ready. The ingest (receiver + indexer) runs
-        in a child process of its own (:class:`IngestProcess`), started and stopped with the
+        alerting (outbox relay, embedded scheduler), the pipeline (executor warmed up, then its
+        dispatcher), the web app, the monitoring's periodic alarm check, the HL7 MLLP listener when
+        configured (``settings.hl7_listening``), and last the DICOM ingest, so that images are
+        accepted only once everything that handles them is ready. The ingest (receiver + indexer)
+        runs in a child process of its own (:class:`IngestProcess`), started and stopped with the
         rest; its completions wake the pipeline here.
         """
         from strokealert.alerting import AlertingComponent
@@ -58,11 +58,13 @@ class Service:
         from strokealert.hl7.mllp import MllpListener
         from strokealert.hl7.receive import Receiver
         from strokealert.pipeline.component import PipelineComponent
+        from strokealert.pipeline.monitor import MonitoringSweep
 
         service = cls(settings)
         service.add(AlertingComponent(settings, service.factory))
         pipeline = service.add(PipelineComponent(settings, service.factory))
         service.add(WebComponent(settings))  # its own pool (api.app.web_engine)
+        service.add(MonitoringSweep(settings, service.factory))
         if settings.hl7_listening:
             service.add(MllpListener(settings, Receiver(settings, service.factory)))
         service.ingest = IngestProcess(settings)

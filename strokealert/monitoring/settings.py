@@ -69,6 +69,10 @@ class MonitoringConfig(BaseModel):
                                  "drift is judged")
     baseline_days: float = Field(90.0, gt=0, description="local baseline: the analyses of this "
                                  "many days before the window")
+    sweep_interval_s: float = Field(900.0, gt=0, description="seconds between re-checks of "
+                                    "the alarms by ``strokealert serve`` (besides the checks "
+                                    "after each analysis and each reader's confirmation), so "
+                                    "that confirmations from HL7 reports count too")
     admin_policy: str = Field("admin", description="escalation policy that gets operational "
                               "alerts (never the stroke team's)")
     oru: OruMapping = Field(default_factory=OruMapping)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from strokealert import alerting
 from strokealert.config import Settings
 from strokealert.db.models.cases import Case
 from strokealert.monitoring import alarms, fingerprint
+from strokealert.monitoring.overview import ANALYSES
 from strokealert.monitoring.settings import MonitoringConfig
 
 log = logging.getLogger(__name__)
@@ -63,3 +65,44 @@ def after_alert(factory: sessionmaker[Session], settings: Settings, *, analysis:
     except Exception:
         log.exception("monitoring: fingerprint of a %s analysis failed (the alert is out)",
                       analysis)
+
+
+class MonitoringSweep:
+    """A ``strokealert serve`` component: every ``sweep_interval_s`` it re-checks the alarms of
+    every analysis, so that confirmations that came from final reports over HL7 (the listener
+    may not page) and the mere passing of time open or close episodes too. The database holds
+    the episodes; this thread only wakes the check."""
+
+    def __init__(self, settings: Settings, factory: sessionmaker[Session]) -> None:
+        self.settings = settings
+        self.factory = factory
+        self.interval_s = MonitoringConfig.from_settings(settings).sweep_interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def sweep(self) -> list[Any]:
+        """Check every analysis once (each in its own transaction); the episodes opened."""
+        opened: list[Any] = []
+        for analysis in ANALYSES:
+            try:
+                with self.factory.begin() as session:
+                    opened += check_alarms(session, self.settings, self.factory, analysis,
+                                           alerting.now())
+            except Exception:
+                log.exception("monitoring: the periodic check of %s failed", analysis)
+        return opened
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sweep()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="monitoring-sweep", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None

@@ -4,6 +4,7 @@ new one. Unconfirmed positive calls never count."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from notifications.models import Alert
 from strokealert.config import Settings
 from strokealert.db.models.monitoring import Episode
 from strokealert.monitoring.fingerprint import InputValues
-from strokealert.pipeline.monitor import check_alarms
+from strokealert.pipeline.monitor import MonitoringSweep, check_alarms
 from tests.monitoring.conftest import add_case, confirm, lvo_block
 
 START = datetime(2026, 10, 1, 8, 0, tzinfo=UTC)
@@ -51,3 +52,29 @@ def test_ppv_below_the_floor_alerts_once_per_episode(
     assert len(reopened) == 1
     with factory() as session:
         assert len(list(session.scalars(select(Alert)))) == 2  # one per episode
+
+
+def test_the_periodic_sweep_judges_confirmations_that_came_without_a_check(
+        tmp_path: Path, sqlite_url: str, factory: sessionmaker[Session],
+        clock: FakeClock) -> None:
+    """Final reports over HL7 confirm cases without re-checking the alarms; the service's
+    sweep does, once per episode, and its thread starts and stops on request."""
+    settings = Settings(database_url=sqlite_url, data_dir=tmp_path,
+                        monitoring={"ppv_floor": 0.5, "ppv_min_confirmed": 10,
+                                    "sweep_interval_s": 0.05})
+    with factory.begin() as session:
+        for _ in range(12):
+            now = clock.advance(minutes=30)
+            confirm(session, add_case(session, lvo_block(positive=True), InputValues(), now),
+                    now, lvo=False)
+    sweep = MonitoringSweep(settings, factory)
+    assert [(e.kind, e.value) for e in sweep.sweep()] == [("ppv_floor", 0.0)]
+    sweep.start()
+    try:
+        clock.advance(minutes=5)
+        time.sleep(0.3)  # several sweeps: the episode is open, nothing more is sent
+    finally:
+        sweep.stop()
+    with factory() as session:
+        assert len(list(session.scalars(select(Episode)))) == 1
+        assert len(list(session.scalars(select(Alert)))) == 1
