@@ -118,6 +118,8 @@ def corpus(
     families: list[str] = typer.Option(["original", "willis", "grown", "traced"], "--families",
                                        help="generator families (repeat the option)"),
     per_family: int = typer.Option(220, min=1, help="cases per family"),
+    first: int = typer.Option(0, min=0, help="skip the plan's first cases (a second corpus "
+                              "of other seeds)"),
     matrix: int = typer.Option(192, min=64, max=1024, help="in-plane size of the volumes"),
     root: Path | None = typer.Option(None, help="corpus folder (default: "
                                      "$STROKEALERT_DATA_DIR/lvo-corpus or var/lvo-corpus)"),
@@ -131,8 +133,9 @@ def corpus(
         raise InputError(f"unknown families {unknown} (one of {', '.join(FAMILIES)})")
     folder = root or default_root()
     for family in families:
-        build(folder, family, per_family, matrix=matrix, workers=workers)
-    typer.echo(f"corpus at {folder}: {per_family} cases per family for {', '.join(families)}")
+        build(folder, family, per_family, matrix=matrix, workers=workers, first=first)
+    typer.echo(f"corpus at {folder}: plan cases {first}-{per_family - 1} of each of "
+               f"{', '.join(families)}")
 
 
 def phantom_cta(

@@ -222,14 +222,14 @@ def _build_one(job: tuple[str, str, int, str, str | None, str, int]) -> str | No
 
 
 def build(root: Path, family: str, n: int, *, matrix: int = 192, workers: int = 1,
-          progress: bool = True) -> None:
-    """Render the cases of ``label_plan(family, n)`` that ``root`` does not hold yet.
+          progress: bool = True, first: int = 0) -> None:
+    """Render the cases of ``label_plan(family, n)[first:]`` that ``root`` does not hold yet.
 
     Resumable: existing files are kept. A root holds one matrix per family; an existing
     case of another matrix raises :class:`InputError` rather than mixing resolutions. A case
     whose rendering fails is logged and left out; the others are still rendered.
     """
-    plan = label_plan(family, n)
+    plan = label_plan(family, n)[first:]
     missing = []
     for seed, label in plan:
         path = case_path(root, family, seed)
@@ -239,7 +239,7 @@ def build(root: Path, family: str, n: int, *, matrix: int = 192, workers: int = 
                 raise InputError(f"{path} was rendered at matrix {found}, not {matrix}")
             continue
         missing.append((str(root), family, seed, label.kind, label.site, label.side, matrix))
-    bar = tqdm(total=len(missing), desc=f"{family} ({n - len(missing)}/{n} cached)",
+    bar = tqdm(total=len(missing), desc=f"{family} ({len(plan) - len(missing)}/{len(plan)} cached)",
                unit="case", disable=not progress)
     with bar, ProcessPoolExecutor(max_workers=workers) if workers > 1 else nullcontext() as pool:
         results = pool.map(_build_one, missing) if pool is not None else map(_build_one, missing)
