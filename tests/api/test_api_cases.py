@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from strokealert import alerting
 from strokealert.cases import upsert_case_from_analysis
+from strokealert.db.models.audit import AuditEvent
 from strokealert.db.models.cases import Case
 from strokealert.db.models.ingest import Instance, Series, Study
 from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume
@@ -79,4 +80,9 @@ def test_case_from_analysis_with_dicom_times(tmp_path: Path) -> None:
     image = client.get(f"/cases/{case_id}/images/0")
     assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
     assert client.get(f"/cases/{case_id}/images/1").status_code == 404
+    with env.factory() as session:
+        views = [e.detail for e in session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "phi_view",
+                                     AuditEvent.object_id == case_id))]
+    assert {"via": "key_image", "index": 0} in views  # the image shown is audited
     assert "patient" not in str(history).lower()

@@ -148,19 +148,31 @@ def api_timeline(request: Request, session: DB, principal: TimelineEditor, case_
 
 
 @router.get("/cases/{case_id}/images/{index}", include_in_schema=False)
-def key_image(session: DB, _principal: Viewer, case_id: str, index: int) -> Response:
-    path = images.key_image_path(get_case(session, case_id), index)
+def key_image(request: Request, session: DB, principal: Viewer, case_id: str,
+              index: int) -> Response:
+    """Key image ``index`` of the case; audited as a view of the patient's images."""
+    case = get_case(session, case_id)
+    path = images.key_image_path(case, index)
     if path is None:
         raise HTTPException(404, "no such image")
+    audit(request, session, principal, "phi_view", object_type="case", object_id=case.id,
+          detail={"via": "key_image", "index": index})
+    session.commit()
     return FileResponse(path, headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.get("/cases/{case_id}/maps/{name}/{z}", include_in_schema=False)
-def map_slice(session: DB, _principal: Viewer, case_id: str, name: str, z: int) -> Response:
-    path = images.map_path(get_case(session, case_id), name)
+def map_slice(request: Request, session: DB, principal: Viewer, case_id: str, name: str,
+              z: int) -> Response:
+    """Slice ``z`` of a perfusion map as PNG; audited as a view of the patient's images."""
+    case = get_case(session, case_id)
+    path = images.map_path(case, name)
     png = images.slice_png(path, name, z) if path is not None else None
     if png is None:
         raise HTTPException(404, "no such map slice")
+    audit(request, session, principal, "phi_view", object_type="case", object_id=case.id,
+          detail={"via": "map", "map": name, "slice": z})
+    session.commit()
     return Response(png, media_type="image/png",
                     headers={"Cache-Control": "private, max-age=300"})
 

@@ -24,7 +24,7 @@ class Job(Base):
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     study_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
     series_instance_uid: Mapped[str] = mapped_column(String(64), index=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "perfusion" | "lvo"
+    kind: Mapped[str] = mapped_column(String(16))  # "perfusion" | "lvo" | "ncct"
     instance_count: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="queued", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
