@@ -72,7 +72,10 @@ def test_an_ncct_only_study_is_analysed_and_a_bleed_is_critical(tmp_path: Path) 
     assert result["alert"]["reasons"][0].startswith("Haemorrhage suspected: intraparenchymal, ")
     source = pydicom.dcmread(next((tmp_path / "in" / "dicom").glob("*.dcm")))
     objects = [pydicom.dcmread(tmp_path / "out" / name) for name in result["dicom_results"]]
-    assert {ds.Modality for ds in objects} >= {"OT", "SR"}
+    assert {ds.Modality for ds in objects} >= {"OT", "SEG", "SR"}
     assert {ds.StudyInstanceUID for ds in objects} == {source.StudyInstanceUID}
-    [key_image] = [ds for ds in objects if ds.Modality == "OT"]
-    assert key_image.ReferencedSeriesSequence[0].SeriesInstanceUID == source.SeriesInstanceUID
+    key_images = [ds for ds in objects if ds.Modality == "OT"]
+    assert len(key_images) == 2  # the haemorrhage and the ASPECTS regions
+    for key_image in key_images:
+        assert key_image.ReferencedSeriesSequence[0].SeriesInstanceUID == \
+            source.SeriesInstanceUID

@@ -24,7 +24,7 @@ from strokealert.db.models.ingest import Instance, Series, Study
 from strokealert.dicom.ingest import IngestComponent
 from strokealert.dicom.sender import send_files
 from strokealert.phantoms.series import SeriesInfo, StudyInfo, write_volume
-from strokealert.pipeline.jobs import consume_completion_events
+from strokealert.pipeline.jobs import consume_completion_events, execute_job
 from tests.api.helpers import analysis, login, make_env
 
 
@@ -143,8 +143,9 @@ def test_wall_clock_outside_dst_changes_has_no_note() -> None:
 
 def test_the_pipeline_reads_a_received_study_in_the_configured_zone(
         migrated_url: str, tmp_path: Path, free_port: int) -> None:
-    # Received over DICOM and decided by the pipeline (an NCCT alone: manual review), on a
-    # site in New York; the header has no offset: 09:37 EST is 14:37Z.
+    # Received over DICOM and decided by the pipeline's job (an NCCT alone, a uniform block:
+    # no head found, manual review), on a site in New York; the header has no offset: 09:37
+    # EST is 14:37Z.
     settings = Settings(database_url=migrated_url, data_dir=tmp_path / "data",
                         dicom_port=free_port, dicom_host="127.0.0.1", series_quiet_s=0.5,
                         study_quiet_s=1.0, secret_key="k", timezone="America/New_York")
@@ -164,7 +165,8 @@ def test_the_pipeline_reads_a_received_study_in_the_configured_zone(
         deadline = time.monotonic() + 20
         ncct_at = None
         while ncct_at is None and time.monotonic() < deadline:
-            consume_completion_events(factory, settings)
+            for job_id in consume_completion_events(factory, settings):
+                execute_job(factory, settings, job_id)
             with factory() as session:
                 ncct_at = session.scalar(select(Case.ncct_at).where(
                     Case.study_instance_uid == study.study_instance_uid))
