@@ -132,14 +132,22 @@ def deliver_push(context, page, base: str, message: dict) -> None:  # type: igno
     """Hand ``message`` to our service worker through the DevTools protocol."""
     cdp = context.new_cdp_session(page)
     registrations: list[dict] = []
+    versions: list[dict] = []
     cdp.on("ServiceWorker.workerRegistrationUpdated",
            lambda event: registrations.extend(event["registrations"]))
+    cdp.on("ServiceWorker.workerVersionUpdated", lambda event: versions.extend(event["versions"]))
     cdp.send("ServiceWorker.enable")
-    deadline = time.monotonic() + 10
-    while not any(r["scopeURL"] == base + "/" for r in registrations):
-        assert time.monotonic() < deadline, registrations
+
+    def activated() -> dict | None:
+        """Our registration once its worker is activated (a push before that is dropped)."""
+        ours = [r for r in registrations if r["scopeURL"] == base + "/"]
+        ready = {v["registrationId"] for v in versions if v.get("status") == "activated"}
+        return next((r for r in ours if r["registrationId"] in ready), None)
+
+    deadline = time.monotonic() + 30
+    while (registration := activated()) is None:
+        assert time.monotonic() < deadline, (registrations, versions)
         page.wait_for_timeout(100)
-    registration = next(r for r in registrations if r["scopeURL"] == base + "/")
     cdp.send("ServiceWorker.deliverPushMessage",
              {"origin": base, "registrationId": registration["registrationId"],
               "data": json.dumps(message)})
@@ -149,7 +157,7 @@ def wait_for_notifications(page) -> list[dict]:  # type: ignore[no-untyped-def]
     script = """async () => (await (await navigator.serviceWorker.ready).getNotifications())
         .map((n) => ({ title: n.title, body: n.body, tag: n.tag,
                        requireInteraction: n.requireInteraction, url: n.data.url }))"""
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while not (shown := page.evaluate(script)):
         assert time.monotonic() < deadline, "the service worker showed no notification"
         page.wait_for_timeout(100)
