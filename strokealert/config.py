@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     hl7_code_stroke_reasons: list[str] = Field(
         default_factory=lambda: ["CODE STROKE", "STROKE ALERT"],
         description="admit reasons (PV2-3 code or text) that open a case on ED arrival")
+    hl7_retention_days: float = Field(
+        30.0, gt=0, description="stored HL7 messages (raw text, PHI) received longer ago are "
+                                "deleted every retention_interval_s; their timeline values stay")
 
     # --- web / API ---
     http_host: str = "0.0.0.0"

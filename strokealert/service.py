@@ -48,15 +48,17 @@ class Service:
         """Everything ``strokealert serve`` runs, started in this order (stopped in reverse):
         alerting (outbox relay, embedded scheduler), the pipeline (executor warmed up, then its
         dispatcher), the web app, the monitoring's periodic alarm check, the HL7 MLLP listener when
-        configured (``settings.hl7_listening``), and last the DICOM ingest, so that images are
-        accepted only once everything that handles them is ready. The ingest (receiver + indexer)
-        runs in a child process of its own (:class:`IngestProcess`), started and stopped with the
-        rest; its completions wake the pipeline here.
+        configured (``settings.hl7_listening``), the HL7 message retention purge, and last the
+        DICOM ingest, so that images are accepted only once everything that handles them is
+        ready. The ingest (receiver + indexer) runs in a child process of its own
+        (:class:`IngestProcess`), started and stopped with the rest; its completions wake the
+        pipeline here.
         """
         from strokealert.alerting import AlertingComponent
         from strokealert.api.server import WebComponent
         from strokealert.hl7.mllp import MllpListener
         from strokealert.hl7.receive import Receiver
+        from strokealert.hl7.retention import Hl7Retention
         from strokealert.pipeline.component import PipelineComponent
         from strokealert.pipeline.monitor import MonitoringSweep
 
@@ -67,6 +69,7 @@ class Service:
         service.add(MonitoringSweep(settings, service.factory))
         if settings.hl7_listening:
             service.add(MllpListener(settings, Receiver(settings, service.factory)))
+        service.add(Hl7Retention(settings, service.factory))  # also messages of a past listener
         service.ingest = IngestProcess(settings)
         service.ingest.on_series_complete.append(pipeline.wake)
         service.ingest.on_study_complete.append(pipeline.wake)

@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from strokealert import db
@@ -25,6 +25,7 @@ from strokealert.db.models.hl7 import Hl7Message, TimelineEvent
 from strokealert.db.models.ingest import Study
 from strokealert.hl7.mllp import MllpListener
 from strokealert.hl7.receive import Receiver
+from strokealert.hl7.retention import Hl7Retention
 from strokealert.timeline import provenance
 from tests.api.helpers import analysis
 from tests.hl7.mllp_client import MESSAGES, message, mllp_send
@@ -104,6 +105,31 @@ def test_code_stroke_sequence_fills_the_timeline_once(feed: Feed) -> None:
     assert [m.resends for m in feed.messages()] == [1, 1, 1]
     with feed.factory() as session:
         assert session.scalar(select(func.count()).select_from(TimelineEvent)) == 3
+
+
+def test_messages_past_the_retention_are_deleted_and_their_times_stay(feed: Feed) -> None:
+    acks = mllp_send(feed.port, MESSAGES / "code_stroke.hl7")
+    case = feed.case()
+    first, second, third = feed.messages()
+    with feed.factory.begin() as session:
+        session.execute(update(Hl7Message).where(Hl7Message.id.in_([first.id, second.id]))
+                        .values(received_at=datetime.now(UTC) - timedelta(days=31)))
+    assert feed.settings.hl7_retention_days == 30.0
+    assert Hl7Retention(feed.settings, feed.factory).purge() == 2
+    assert [m.control_id for m in feed.messages()] == ["CS0003"]
+    with feed.factory() as session:
+        events = list(session.scalars(select(TimelineEvent).order_by(TimelineEvent.id)))
+    assert [e.message_id for e in events] == [None, None, third.id]
+    assert [e.outcome for e in events] == ["applied"] * 3
+    assert feed.case().arrival_at == case.arrival_at == at("2026-11-20T09:20:00-05:00")
+    # Nothing else is old enough: a second purge deletes nothing.
+    assert Hl7Retention(feed.settings, feed.factory).purge() == 0
+    # A resend of a deleted message is stored and applied like a new one: the same times.
+    assert mllp_send(feed.port, MESSAGES / "code_stroke.hl7") == acks
+    assert [(m.control_id, m.resends) for m in feed.messages()] == [
+        ("CS0003", 1), ("CS0001", 0), ("CS0002", 0)]
+    after = feed.case()
+    assert (after.arrival_at, after.needle_at) == (case.arrival_at, case.needle_at)
 
 
 def test_bad_messages_get_ae_or_ar_and_are_kept(feed: Feed) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from strokealert.config import load_settings
 from strokealert.hl7.mllp import MllpListener
+from strokealert.hl7.retention import Hl7Retention
 from strokealert.service import Service
 
 
@@ -31,5 +32,7 @@ def test_the_listener_is_a_component_of_serve_only_when_configured(
     try:
         listeners = [c for c in service.components if isinstance(c, MllpListener)]
         assert len(listeners) == int(listening)
+        # Stored messages are purged whether or not the listener is on now.
+        assert sum(isinstance(c, Hl7Retention) for c in service.components) == 1
     finally:
         service.engine.dispose()
