@@ -54,15 +54,27 @@ class Canonical:
 
 def block_reduce(volume: np.ndarray, spacing_mm: Sequence[float], target_mm: float = VOXEL_MM
                  ) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """Mean over integer blocks so that each axis gets close to ``target_mm`` (float32)."""
+    """Mean over integer blocks so that each axis gets close to ``target_mm`` (float32).
+
+    Whole blocks only. Sums of strided slices, 16 output slices at a time (a small copy): exact
+    in int32 for 8- and 16-bit input (the stored CTA), float64 otherwise; about three times
+    faster than a reshape-and-mean over three axes."""
     factors = [max(1, int(round(target_mm / s))) for s in spacing_mm]
-    shape = [n // f * f for n, f in zip(volume.shape, factors, strict=True)]
-    trimmed = volume[: shape[0], : shape[1], : shape[2]]
-    out = np.empty([n // f for n, f in zip(shape, factors, strict=True)], dtype=np.float32)
     fz, fy, fx = factors
-    for z0 in range(0, out.shape[0], 16):  # chunks keep the float copy small
-        part = trimmed[z0 * fz:(z0 + 16) * fz].astype(np.float32)
-        out[z0:z0 + 16] = part.reshape(-1, fz, out.shape[1], fy, out.shape[2], fx).mean((1, 3, 5))
+    nz, ny, nx = (n // f for n, f in zip(volume.shape, factors, strict=True))
+    exact = volume.dtype.kind in "iu" and volume.dtype.itemsize <= 2
+    accumulator = np.int32 if exact else np.float64
+    out = np.empty((nz, ny, nx), dtype=np.float32)
+    for z0 in range(0, nz, 16):
+        z1 = min(z0 + 16, nz)
+        part = volume[z0 * fz:z1 * fz, :ny * fy, :nx * fx]
+        along_x = part[..., 0::fx].astype(accumulator)
+        for k in range(1, fx):
+            np.add(along_x, part[..., k::fx], out=along_x)
+        along_y = along_x[:, 0::fy].copy()
+        for k in range(1, fy):
+            np.add(along_y, along_x[:, k::fy], out=along_y)
+        out[z0:z1] = along_y.reshape(z1 - z0, fz, ny, nx).sum(axis=1) / float(fz * fy * fx)
     new_spacing = (float(spacing_mm[0] * fz), float(spacing_mm[1] * fy),
                    float(spacing_mm[2] * fx))
     return out, new_spacing
