@@ -57,9 +57,9 @@ def write_synthetic(family: str, out_dir: Path, count: int, first_seed: int = 0,
                     matrix: int = 256) -> Path:
     """Render ``count`` cases of ``family`` (seeds ``first_seed`` …) as DICOM series under
     ``out_dir`` with ``labels.csv``; cases already written are kept. Returns ``out_dir``."""
-    from strokealert.phantoms.ncct_families import fields, geometric
+    from strokealert.phantoms.ncct_families import fields, geometric, projected
 
-    module = {"geometric": geometric, "fields": fields}[family]
+    module = {"geometric": geometric, "fields": fields, "projected": projected}[family]
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in tqdm(range(first_seed, first_seed + count), desc=f"{family} cases",
