@@ -59,12 +59,23 @@ def tile_table(noise_hu: float = 10.0, seeds: int = 3, residue: str = "exponenti
 # Before issue 20: bcSVD truncated at 0.25 with a calibration fitted on exponential residues.
 BEFORE = {"method": "bcsvd", "svd_threshold": 0.25, "cbf_calibration": "exponential",
           "tmax_svd_threshold": None}
-# The compared settings: label -> PerfusionConfig fields ("after" is today's default).
-COMPARED: dict[str, dict[str, object]] = {"before": BEFORE, "after": {}}
+# The compared settings, label -> PerfusionConfig fields: before issue 20; Tikhonov with the
+# CBF calibration averaged over a family of residue shapes (issue 20, first step); the same
+# deconvolution with the calibration of the residue shape fitted from the study's curves
+# (perfusion/fit.py).
+COMPARED: dict[str, dict[str, object]] = {
+    "bcsvd": BEFORE,
+    "family": {"method": "tikhonov", "cbf_calibration": "family"},
+    "fitted": {"method": "tikhonov", "cbf_calibration": "fitted"},
+}
 
 
 def _config(fields: dict[str, object], **more: object) -> PerfusionConfig:
     return PerfusionConfig(**{**fields, **more})  # type: ignore[arg-type]
+
+
+# The label whose settings are today's defaults.
+DEFAULT = next(label for label, fields in COMPARED.items() if _config(fields) == PerfusionConfig())
 
 
 def reference_table(configs: dict[str, dict[str, object]], seeds: int = 1) -> None:
@@ -172,40 +183,38 @@ def _analyze_512(runs: int, motion: bool,
         print(f"{'moved ' if motion else ''}speed run failed: {failed[0]}")
         return None
     start = time.perf_counter()
-    build_results(headers, None, key_images=results["after"][0].key_image_pixels)
+    build_results(headers, None, key_images=results[DEFAULT][0].key_image_pixels)
     return results, time.perf_counter() - start
 
 
 def speed(runs: int = 3) -> None:
-    """512x512 x 16 x 40: the whole study from DICOM files, per stage, today's default
-    ("after") against the one before issue 20 in the same process."""
+    """512x512 x 16 x 40: the whole study from DICOM files, per stage, every compared
+    setting in the same process (the stages of today's default)."""
     analysed = _analyze_512(runs, False, COMPARED)
     if analysed is None:
         return
     by_label, sc_s = analysed
     totals = {label: [r.timings_s["total"] for r in rs] for label, rs in by_label.items()}
-    results = by_label["after"]
+    results = by_label[DEFAULT]
     stages = [r.timings_s for r in results]
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     median = {k: float(np.median([s[k] for s in stages])) for k in stages[0] if k != "total"}
-    after, before = np.median(totals["after"]), np.median(totals["before"])
     print(f"speed 512x512x16x40 from 640 DICOM files, motion correction on, maps + PNG "
-          f"written: median {after:.2f} s of {runs} runs (min {min(totals['after']):.2f}, "
-          f"max {max(totals['after']):.2f}); before {before:.2f} s; after/before "
-          f"{after / before:.2f}; peak RSS {peak_gb:.2f} GB (whole benchmark process); core "
-          f"{results[0].to_json()['core_ml']} mL (before "
-          f"{by_label['before'][0].to_json()['core_ml']} mL)")
+          f"written, median of {runs} run(s): " + "; ".join(
+              f"{label} {np.median(t):.2f} s (core {by_label[label][0].to_json()['core_ml']} mL)"
+              for label, t in totals.items())
+          + f"; default {DEFAULT}; peak RSS {peak_gb:.2f} GB (whole benchmark process)")
     print("  stages (median s): " + ", ".join(f"{k} {v:.2f}" for k, v in median.items())
           + f"; then the summary as DICOM SC (strokealert.results) {sc_s:.2f}")
 
 
 def speed_moved(runs: int = 3) -> None:
     """The same study with the head moving after the third frame (every later frame is
-    registered and resampled)."""
-    analysed = _analyze_512(runs, True, {"after": {}})
+    registered and resampled), today's default."""
+    analysed = _analyze_512(runs, True, {DEFAULT: COMPARED[DEFAULT]})
     if analysed is None:
         return
-    results = analysed[0]["after"]
+    results = analysed[0][DEFAULT]
     totals = [r.timings_s["total"] for r in results]
     motion_s = [r.timings_s["motion"] for r in results]
     report = results[0].analysis.motion if results[0].analysis else None

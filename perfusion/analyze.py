@@ -25,7 +25,9 @@ from perfusion.denoise import (
     smoothing_sigma_px,
 )
 from perfusion.errors import PerfusionError
+from perfusion.fit import pooled_shape_weights
 from perfusion.maps import (
+    SHAPES,
     NoiseSamples,
     apply_calibration,
     compute_maps,
@@ -163,6 +165,10 @@ def analyze_volume(
     else:
         volumes = enhancement
     smoothed = denoise(volumes, tissue, sigma)
+    shape_weights = None
+    if config.bias_correction and config.cbf_calibration == "fitted":
+        shape_weights = pooled_shape_weights(smoothed, tissue, inputs.aif, dt, basis, voxel_mm,
+                                      config.shape_pool_mm, config.shape_fit_stride_mm)
     wider = denoise(smoothed, tissue, sigma)  # sigma * sqrt(2): where the residue peaks
     noise_samples = None
     if config.noise_floor_correction and noise > 0:
@@ -202,13 +208,23 @@ def analyze_volume(
         # The noise lifts the residue's peak; averaged values are corrected by the mean lift,
         # single voxels by the median one (maps.noise_floor_table).
         statistic = "mean" if config.cbf_smoothing else "median"
-        table = noise_floor_table(inputs.aif, dt, config, noise_samples, statistic)
-        cbf, tmax_lift = correct_noise_floor(in_tissue["cbf"], in_tissue["tmax"],
-                                             regional_cbv, table)
+        # The lift depends on the residue's shape: with fitted shapes, the voxels are
+        # corrected by the table of their likeliest shape.
+        shapes = np.zeros(regional_cbv.size, dtype=int) if shape_weights is None else \
+            np.argmax(shape_weights[:, tissue], axis=0)
+        cbf, tmax_lift = np.empty_like(regional_cbv), np.empty_like(regional_cbv)
+        for index in np.unique(shapes):
+            table = noise_floor_table(inputs.aif, dt, config, noise_samples, statistic,
+                                      SHAPES[index])
+            chosen = shapes == index
+            cbf[chosen], tmax_lift[chosen] = correct_noise_floor(
+                in_tissue["cbf"][chosen], in_tissue["tmax"][chosen], regional_cbv[chosen],
+                table)
         in_tissue["cbf"] = np.clip(cbf, 0.0, None)
         in_tissue["tmax"] = np.clip(in_tissue["tmax"] - tmax_lift, 0.0, None)
     in_tissue["mtt"] = mtt_of(in_tissue["cbf"], in_tissue["cbv"])
-    apply_calibration(in_tissue, calibration, mtt_of(in_tissue["cbf"], regional_cbv))
+    apply_calibration(in_tissue, calibration, mtt_of(in_tissue["cbf"], regional_cbv),
+                      None if shape_weights is None else shape_weights[:, tissue].T)
     for name in ("cbf", "mtt", "tmax"):
         maps[name][tissue] = in_tissue[name]
     if config.tmax_smoothing:
@@ -226,7 +242,8 @@ def analyze_volume(
     lap("lesions")
     return VolumeAnalysis(maps=maps, tissue=tissue, lesions=found, inputs=inputs, times=times_s,
                           spacing=voxel_mm, affine=affine, baseline=baseline, motion=report,
-                          noise_hu=noise, calibration=calibration, timings_s=timings)
+                          noise_hu=noise, calibration=calibration, timings_s=timings,
+                          residue_shapes=shape_weights)
 
 
 def analyze_files(paths: Sequence[Path], out_dir: Path,

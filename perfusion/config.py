@@ -10,7 +10,7 @@ TISSUE_DENSITY_G_PER_ML = 1.04
 HEMATOCRIT_FACTOR = 0.73
 
 METHODS = ("bcsvd", "osvd", "ssvd", "tikhonov")
-CBF_CALIBRATIONS = ("exponential", "family", "none")
+CBF_CALIBRATIONS = ("exponential", "family", "fitted", "none")
 
 
 @dataclass
@@ -45,6 +45,15 @@ class PerfusionConfig:
     # "exponential" or "none". The Tmax shift is that of exponential residues in every case
     # (a box has no single peak). See maps.apply_calibration.
     cbf_calibration: str = "family"
+    # "fitted" calibration (perfusion.fit): each shape's fitting error is averaged over a
+    # Gaussian of this sigma (mm), the residue shape being a property of the tissue that
+    # varies slowly, or over the whole study (None), and computed on voxels this far apart
+    # (mm) in-plane. The whole study by default: the shapes of short-MTT tissue (normal grey
+    # and white matter) are hard to tell apart, and a calibration that changes between the
+    # normal hemisphere and the lesion changes the relative CBF that defines the core (head
+    # phantom, box residues, 10 HU: core +47 mL with a 20-mm pool, +12 with the study's).
+    shape_pool_mm: float | None = None
+    shape_fit_stride_mm: float = 4.0
     # Correct the upward bias of low CBF on the noise floor (maps.noise_floor_table).
     noise_floor_correction: bool = True
     # Smooth the CBF map before the noise-floor correction, which then removes the mean lift

@@ -35,8 +35,8 @@ from perfusion.deconvolve import deconvolve
 class Calibration:
     """What the filter makes of noise-free curves, by the estimated MTT (s, increasing): the
     CBF ratio (estimate/truth) and the Tmax shift (s) of exponential residues, and the CBF
-    ratio of every shape of RESIDUE_FAMILY (rows; ``family_mtt_s`` holds each shape's MTTs,
-    row 0 is the exponential)."""
+    ratio of every shape of SHAPES (rows; ``family_mtt_s`` holds each shape's MTTs, row 0 is
+    the exponential, the first len(RESIDUE_FAMILY) rows are RESIDUE_FAMILY)."""
 
     mtt_s: np.ndarray
     cbf_ratio: np.ndarray
@@ -52,9 +52,18 @@ class Calibration:
 RESIDUE_FAMILY = (1.0, 1.6, 2.5, 4.0, 6.4, 10.0, np.inf)
 
 
-def family_residue(shape: float, t: np.ndarray, mtt_s: np.ndarray) -> np.ndarray:
+# The shapes among which perfusion.fit identifies a tissue's residue: the family and the
+# linear residue (transit times uniform up to twice the MTT).
+SHAPES: tuple[float | str, ...] = (*RESIDUE_FAMILY, "linear")
+
+
+def family_residue(shape: float | str, t: np.ndarray, mtt_s: np.ndarray) -> np.ndarray:
     """R(t) (rows: ``mtt_s``, s) with R(0) = 1 and area MTT for transit times gamma-distributed
-    with ``shape`` (1: exponential; inf: box)."""
+    with ``shape`` (1: exponential; inf: box), or uniform up to 2 MTT ("linear")."""
+    if shape == "linear":
+        linear: np.ndarray = np.clip(1.0 - t[None, :] / (2.0 * mtt_s[:, None]), 0.0, None)
+        return linear
+    shape = float(shape)
     if np.isinf(shape):
         return (t[None, :] < mtt_s[:, None]).astype(float)
     survival: np.ndarray = special.gammaincc(shape, shape * t[None, :] / mtt_s[:, None])
@@ -180,7 +189,7 @@ def single_filter_maps(curves: np.ndarray, aif: np.ndarray, dt: float,
 
 
 def residue_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
-                   config: PerfusionConfig, shape: float = 1.0,
+                   config: PerfusionConfig, shape: float | str = 1.0,
                    delay_s: float = 0.0) -> np.ndarray:
     """Noise-free tissue curves (len(mtts), N) for residues of gamma ``shape`` (1: exponential,
     inf: box; family_residue) with MTTs ``mtts`` (s) and CBF ``cbf`` (mL/100 g/min), arriving
@@ -201,14 +210,14 @@ def residue_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
 
 
 def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibration:
-    """Deconvolve noise-free curves made with ``aif`` for every shape of RESIDUE_FAMILY."""
+    """Deconvolve noise-free curves made with ``aif`` for every shape of SHAPES."""
     mtt_true = np.geomspace(1.0, 40.0, 48)
     cbf_true = 60.0  # arbitrary: the filter is linear
     curves = np.concatenate([residue_curves(aif, dt, mtt_true, cbf_true, config, shape)
-                             for shape in RESIDUE_FAMILY])
+                             for shape in SHAPES])
     raw = raw_maps(curves, aif, dt, config)
     tables = []
-    for rows in np.split(np.arange(curves.shape[0]), len(RESIDUE_FAMILY)):
+    for rows in np.split(np.arange(curves.shape[0]), len(SHAPES)):
         order = rows[np.argsort(raw["mtt"][rows])]
         tables.append((np.maximum.accumulate(raw["mtt"][order]).astype(float),
                        (raw["cbf"][order] / cbf_true).astype(float),
@@ -225,23 +234,41 @@ def mtt_of(cbf: np.ndarray, cbv: np.ndarray) -> np.ndarray:
         return np.where(cbf > 1e-3, 60.0 * cbv / cbf, 0.0).astype(np.float32)
 
 
+def shape_weights(calibration: Calibration, voxels: int,
+                  fitted: np.ndarray | None = None) -> np.ndarray:
+    """Weights (voxels, shapes of SHAPES) of the shapes' CBF ratios in the calibration:
+    row 0 (the exponential) for "exponential", the RESIDUE_FAMILY rows alike for "family",
+    ``fitted`` (the voxels' weights of the shapes, perfusion.fit) for "fitted"."""
+    if calibration.cbf_shape == "fitted":
+        if fitted is None:
+            raise ValueError('the "fitted" CBF calibration needs the voxels\' shape weights')
+        return fitted
+    weights = np.zeros((voxels, len(SHAPES)), dtype=np.float32)
+    if calibration.cbf_shape == "family":
+        weights[:, : len(RESIDUE_FAMILY)] = 1.0 / len(RESIDUE_FAMILY)
+    else:
+        weights[:, 0] = 1.0
+    return weights
+
+
 def apply_calibration(maps: dict[str, np.ndarray], calibration: Calibration | None,
-                      lookup_mtt: np.ndarray | None = None) -> None:
+                      lookup_mtt: np.ndarray | None = None,
+                      fitted: np.ndarray | None = None) -> None:
     """Subtract the Tmax shift of exponential residues (a box has no single peak) and divide
     CBF by the filter's ratio, both looked up by ``lookup_mtt`` (s; default the voxel's own
-    uncorrected MTT): for "exponential" the ratio of exponential residues, for "family" the
-    geometric mean of the ratios of every shape of RESIDUE_FAMILY (each shape's table read at
-    the same estimated MTT), for "none" no CBF correction."""
+    uncorrected MTT): the weighted geometric mean of the ratios of the shapes of SHAPES, each
+    shape's table read at the same estimated MTT, with ``shape_weights`` (``fitted``: the
+    voxels' weights of the shapes, for the "fitted" calibration); "none": no CBF correction."""
     if calibration is not None:
         mtt = maps["mtt"] if lookup_mtt is None else lookup_mtt
         shift = np.interp(mtt, calibration.mtt_s, calibration.tmax_shift_s)
         if calibration.cbf_shape != "none":
-            tables = zip(calibration.family_mtt_s, calibration.family_cbf_ratio, strict=True) \
-                if calibration.cbf_shape == "family" else \
-                [(calibration.mtt_s, calibration.cbf_ratio)]
-            logs = [np.log(np.clip(np.interp(mtt, mtt_s, ratio_s), 0.05, None))
-                    for mtt_s, ratio_s in tables]
-            ratio = np.exp(np.mean(logs, axis=0))
+            weights = shape_weights(calibration, mtt.size, fitted)
+            logs = np.stack([np.log(np.clip(np.interp(mtt, mtt_s, ratio_s), 0.05, None))
+                             for mtt_s, ratio_s in zip(calibration.family_mtt_s,
+                                                       calibration.family_cbf_ratio,
+                                                       strict=True)], axis=-1)
+            ratio = np.exp(np.sum(weights * logs, axis=-1))
             maps["cbf"] = (maps["cbf"] / np.clip(ratio, 0.2, None)).astype(np.float32)
         maps["tmax"] = np.clip(maps["tmax"] - shift, 0.0, None).astype(np.float32)
     maps["mtt"] = mtt_of(maps["cbf"], maps["cbv"])
@@ -274,9 +301,10 @@ class NoiseFloor:
 
 
 def noise_floor_table(aif: np.ndarray, dt: float, config: PerfusionConfig,
-                      noise: NoiseSamples, statistic: str = "mean") -> NoiseFloor:
-    """Uncorrected CBF of known curves with this study's noise (mean or median over the noise
-    samples) and without it.
+                      noise: NoiseSamples, statistic: str = "mean",
+                      shape: float | str = 1.0) -> NoiseFloor:
+    """Uncorrected CBF of known curves (residues of ``shape``, family_residue) with this
+    study's noise (mean or median over the noise samples) and without it.
 
     The table maps a measured CBF back to what the same estimator gives without noise: only
     the noise bias is removed; the filter's own bias is the calibration's business, applied
@@ -285,7 +313,9 @@ def noise_floor_table(aif: np.ndarray, dt: float, config: PerfusionConfig,
     delay (how many lags of a late residue compete with its peak), so it is measured at
     several. Use the mean for a CBF map that is averaged over neighbouring voxels before the
     correction, the median for single voxels. The noise also moves the peak of a flat residue
-    later: ``tmax_lift_s`` is the median Tmax with noise minus the Tmax without.
+    later: ``tmax_lift_s`` is the median Tmax with noise minus the Tmax without. The lift
+    of CBF depends on the shape too: noise raises the maximum of a flat top, where many lags
+    compete, more than that of a sharp peak.
     """
     k = noise.curves.shape[0]
     reduce = np.mean if statistic == "mean" else np.median
@@ -298,7 +328,7 @@ def noise_floor_table(aif: np.ndarray, dt: float, config: PerfusionConfig,
         for i, cbv in enumerate(NOISE_FLOOR_CBV):
             mtts = 60.0 * cbv / NOISE_FLOOR_CBF[flowing]
             signal = np.zeros((columns, aif.size), dtype=np.float32)
-            signal[flowing] = (residue_curves(aif, dt, mtts, 1.0, config, delay_s=delay)
+            signal[flowing] = (residue_curves(aif, dt, mtts, 1.0, config, shape, delay)
                                * NOISE_FLOOR_CBF[flowing, None])
             curves = (signal[:, None, :] + noise.curves[None]).reshape(-1, aif.size)
             position = (signal[:, None, :] + noise.position_curves[None]).reshape(-1, aif.size)

@@ -30,6 +30,9 @@ class VolumeAnalysis:
     noise_hu: float
     calibration: Calibration | None
     timings_s: dict[str, float] = field(default_factory=dict)
+    # Weights (maps.SHAPES, z, y, x) of the residue shapes fitted around each voxel
+    # ("fitted" calibration, perfusion.fit).
+    residue_shapes: np.ndarray | None = None
 
     @property
     def voxel_ml(self) -> float:
@@ -58,6 +61,9 @@ class PerfusionResult:
     source_sop_instance_uids: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings_s: dict[str, float] = field(default_factory=dict)
+    # Weights (maps.SHAPES, z, y, x) of the residue shapes fitted around each voxel
+    # ("fitted" calibration, perfusion.fit).
+    residue_shapes: np.ndarray | None = None
 
     @property
     def maps(self) -> dict[str, np.ndarray]:

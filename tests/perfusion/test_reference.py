@@ -98,7 +98,7 @@ def test_family_calibration_spreads_less_over_residue_shapes() -> None:
 def test_calibration_tables_cover_the_family() -> None:
     aif = phantoms.arterial_curve(np.arange(40.0) * 1.5)
     calibration = maps.calibrate(aif, 1.5, PerfusionConfig())
-    rows = len(maps.RESIDUE_FAMILY)
+    rows = len(maps.SHAPES)  # RESIDUE_FAMILY, then the linear residue
     assert calibration.family_cbf_ratio.shape == calibration.family_mtt_s.shape
     assert calibration.family_cbf_ratio.shape[0] == rows
     assert np.all(np.diff(calibration.family_mtt_s, axis=1) >= 0)
