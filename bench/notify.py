@@ -84,8 +84,9 @@ def drop_pg(url: str) -> None:
 
 class Bench:
     def __init__(self, url: str, workdir: Path, people: int, rules: list[dict[str, Any]],
-                 contacts: tuple[str, ...] = ("sms",)):
+                 contacts: tuple[str, ...] = ("sms",), provider_ms: float = 0.0):
         self.fcm, self.twilio = FakeFcm(), FakeTwilio()
+        self.fcm.response_ms = self.twilio.response_ms = provider_ms
         credentials = self.fcm.service_account(workdir / f"sa-{uuid.uuid4().hex[:6]}.json")
         self.settings = Settings(
             database_url=url, data_dir=workdir, secret_key="bench", notify_console=False,
@@ -140,13 +141,14 @@ def wait(predicate, timeout_s: float = 120.0) -> None:  # type: ignore[no-untype
 
 
 def latency(url: str, workdir: Path, alerts: int, contacts: tuple[str, ...],
-            key_images: list[str] | None) -> dict[str, list[float]]:
+            key_images: list[str] | None, provider_ms: float = 0.0) -> dict[str, list[float]]:
     """Milliseconds from COMMIT to each channel's provider request, per alert (one person:
-    push, and a text to each SMS/MMS number and a call to the voice number, all at once)."""
+    push, and a text to each SMS/MMS number and a call to the voice number, all at once);
+    the fakes answer each request after ``provider_ms``."""
     rules = [{"channel": "push", "after_minutes": 0}, {"channel": "sms", "after_minutes": 0}]
     if "voice" in contacts:
         rules.append({"channel": "voice", "after_minutes": 0})
-    bench = Bench(url, workdir, 1, rules, contacts)
+    bench = Bench(url, workdir, 1, rules, contacts, provider_ms)
     channels = ("push", *contacts)
     out: dict[str, list[float]] = {c: [] for c in channels}
 
@@ -223,6 +225,8 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=40, help="alerts for the latency figures")
     parser.add_argument("--fanout", type=int, default=1000, help="recipients of the fan-out")
     parser.add_argument("--runs", type=int, default=3, help="fan-out runs (median reported)")
+    parser.add_argument("--provider-ms", type=float, default=0.0,
+                        help="the fakes answer after this many ms (an internet round trip)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
 
@@ -232,14 +236,16 @@ def main() -> None:
         if probe := pg_database():
             drop_pg(probe)
             targets.append(("postgresql", pg_database))  # type: ignore[arg-type]
-        print(f"commit → provider request, {args.alerts} alerts, one recipient (ms)")
+        print(f"commit → provider request, {args.alerts} alerts, one recipient (ms); "
+              f"providers answer after {args.provider_ms:g} ms")
         print(f"{'database':<11} {'alert':<22} {'channel':<8} {'p50':>7} {'p95':>7} {'p99':>7} "
               f"{'max':>7}  target p95 ≤ 200")
         for name, make_url in targets:
             for label, contacts, key_images in RUNS:
                 url = make_url()
                 try:
-                    result = latency(url, workdir, args.alerts, contacts, key_images)
+                    result = latency(url, workdir, args.alerts, contacts, key_images,
+                                     args.provider_ms)
                 finally:
                     if name == "postgresql":
                         drop_pg(url)

@@ -52,6 +52,8 @@ class _HttpFake:
     """A threaded loopback HTTP server with request recording and a fault script."""
 
     hang_s = 3.0
+    response_ms = 0.0
+    """Milliseconds before each answer: a provider's round trip over the internet (benchmarks)."""
 
     def __init__(self) -> None:
         self.requests: list[Recorded] = []
@@ -72,6 +74,8 @@ class _HttpFake:
                 record = Recorded(self.command, self.path,
                                   CaseInsensitiveDict(self.headers.items()), body)
                 status, headers, payload = fake.dispatch(record)
+                if fake.response_ms:
+                    time.sleep(fake.response_ms / 1000.0)
                 data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
                 try:
                     self.send_response(status)

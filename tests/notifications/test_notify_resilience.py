@@ -65,14 +65,15 @@ def test_relay_killed_mid_step_then_restarted(stack: Stack, after_send: bool) ->
     stack.clock.advance(seconds=59)  # +2 min: the SMS fallbacks; dies after Twilio accepted
     with pytest.raises(ProcessKilled):
         stack.drain()
-    assert phones(stack) == {"+15550000001": 1}  # Twilio already has Ada's SMS
+    # The relay sends the channels side by side: Twilio already has the SMS and the MMS.
+    assert phones(stack) == {"+15550000001": 1, "+15550000005": 1}
     stack.restart()
     stack.advance(seconds=61)
     assert phones(stack) == {"+15550000001": 1, "+15550000005": 1}
     with stack.factory() as session:
         outcomes = Counter(session.scalars(select(DeliveryAttempt.outcome)))
-    assert outcomes["reconciled"] >= 1  # found at Twilio by its #ref, not sent again
-    assert_exactly_once(stack, fcm_resends=after_send)
+    assert outcomes["reconciled"] >= 2  # both found at Twilio by their #ref, not sent again
+    assert_exactly_once(stack, resends=after_send)
 
 
 def test_scheduler_and_relay_killed_mid_escalation_resume(stack: Stack) -> None:
