@@ -61,8 +61,10 @@ class Pipeline:
 @pytest.fixture
 def pipeline(migrated_url: str, tmp_path: Path, free_port: int) -> Iterator[Pipeline]:
     settings = Settings(database_url=migrated_url, data_dir=tmp_path / "data",
-                        dicom_port=free_port, dicom_host="127.0.0.1", series_quiet_s=0.5,
-                        study_quiet_s=1.0, secret_key="k", job_max_attempts=2)
+                        dicom_port=free_port, dicom_host="127.0.0.1", series_quiet_s=2.0,
+                        study_quiet_s=3.0, secret_key="k", job_max_attempts=2)
+    # Quiet times long enough that a storescu send slowed by a loaded machine is not cut into
+    # two completions (a first alert on part of the series, then an escalation).
     engine = db.make_engine(migrated_url)
     factory = db.make_session_factory(engine)
     component = alerting.AlertingComponent(settings, factory)
@@ -75,7 +77,7 @@ def pipeline(migrated_url: str, tmp_path: Path, free_port: int) -> Iterator[Pipe
     engine.dispose()
 
 
-def wait_events(pipeline: Pipeline, timeout_s: float = 10.0) -> list[int]:
+def wait_events(pipeline: Pipeline, timeout_s: float = 30.0) -> list[int]:
     """Consume completion events until some job or study event shows up."""
     deadline = time.monotonic() + timeout_s
     jobs: list[int] = []
