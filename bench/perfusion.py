@@ -210,18 +210,18 @@ def speed(runs: int = 3) -> None:
 
 def speed_moved(runs: int = 3) -> None:
     """The same study with the head moving after the third frame (every later frame is
-    registered and resampled), today's default."""
-    analysed = _analyze_512(runs, True, {DEFAULT: COMPARED[DEFAULT]})
+    registered and resampled), every compared setting."""
+    analysed = _analyze_512(runs, True, COMPARED)
     if analysed is None:
         return
-    results = analysed[0][DEFAULT]
-    totals = [r.timings_s["total"] for r in results]
-    motion_s = [r.timings_s["motion"] for r in results]
-    report = results[0].analysis.motion if results[0].analysis else None
-    moved = len(report.corrected_frames) if report else 0
-    print(f"  moved head ({moved} of 40 frames registered): median {np.median(totals):.2f} s of "
-          f"{runs} runs, motion stage {np.median(motion_s):.2f} s; core "
-          f"{results[0].to_json()['core_ml']} mL")
+    for label, results in analysed[0].items():
+        totals = [r.timings_s["total"] for r in results]
+        motion_s = [r.timings_s["motion"] for r in results]
+        report = results[0].analysis.motion if results[0].analysis else None
+        moved = len(report.corrected_frames) if report else 0
+        print(f"  moved head ({moved} of 40 frames registered), {label}: median "
+              f"{np.median(totals):.2f} s of {runs} runs, motion stage {np.median(motion_s):.2f} "
+              f"s; core {results[0].to_json()['core_ml']} mL")
 
 
 if __name__ == "__main__":

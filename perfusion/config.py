@@ -41,9 +41,13 @@ class PerfusionConfig:
     # noise-free calibration with the study's own AIF (see maps.calibrate).
     bias_correction: bool = True
     # Residue shapes whose CBF loss is corrected: "family" (geometric mean over gamma
-    # transit-time shapes from the exponential to the box, maps.RESIDUE_FAMILY),
-    # "exponential" or "none". The Tmax shift is that of exponential residues in every case
-    # (a box has no single peak). See maps.apply_calibration.
+    # transit-time shapes from the exponential to the box, maps.RESIDUE_FAMILY), "fitted"
+    # (the shape identified from the study's curves, perfusion.fit), "exponential" or
+    # "none". The Tmax shift is that of exponential residues in every case (a box has no
+    # single peak). See maps.apply_calibration. "family" stays the default: on the reference
+    # phantom "fitted" is within +5..+16 % for every shape with 1-s sampling (family -16..+57)
+    # but at 20 HU with 2-s sampling it takes most shapes for the exponential (+31..+74 %),
+    # and it enlarges the head phantom's cores (box residues +12 mL; bench/perfusion.py).
     cbf_calibration: str = "family"
     # "fitted" calibration (perfusion.fit): each shape's fitting error is averaged over a
     # Gaussian of this sigma (mm), the residue shape being a property of the tissue that
