@@ -49,7 +49,7 @@ def ischaemic() -> Rendered:
 def masses() -> Rendered:
     # seed 5 draws a 53 mL frontal haematoma and a 44 mL epidural (see the details)
     label = NcctLabel(bleeds=("intraparenchymal", "subdural", "epidural"))
-    return fam.render_labelled(5, label, matrix=MATRIX)
+    return fam.render_labelled(5, label, matrix=96)
 
 
 def test_render_is_deterministic() -> None:

@@ -12,12 +12,14 @@ Per seed: head size, age (atrophy), asymmetry, a smooth cubic B-spline deformati
 x so the midline stays a plane), mass effect of bleeds (incompressible inflation of a sphere),
 head pose and position.
 
-Physics: per slice, thin sub-slices are forward projected (parallel beam, pixel-driven sparse
-projector), beam hardening is a polynomial on the line integrals (water term imperfectly
-corrected -> cupping; an uncorrected bone term -> dark streaks between dense bones), photon counts
-are Poisson at a drawn dose, sub-slice sinograms are averaged (partial volume), filtered
-(Ram-Lak / Shepp-Logan / cosine / Hann window) and back-projected on a grid of at most 256 pixels,
-then resampled to the requested matrix. Noise texture and streaks come out of the reconstruction.
+Physics: each slice is the average of 1 mm sub-slices sampled through the posed head (partial
+volume), forward projected in parallel beam (a sparse distance-driven projector) as attenuation
+and bone line integrals; beam hardening is a polynomial on them (a water term the scanner's
+correction only partly undoes -> cupping; an uncorrected bone term -> dark streaks between dense
+bones), photon counts are Poisson at a dose set for the drawn brain noise (with photon starvation
+behind metal), then the log data are filtered (Ram-Lak / Shepp-Logan / cosine / Hann window and
+cut-off) and back-projected on a grid of at most 256 pixels, resampled to the requested matrix.
+Noise texture and streaks come out of the reconstruction.
 
 Coordinates: head frame in mm, x to the patient's left, y posterior, z up from the foramen magnum;
 arrays (z, y, x); the scanner frame is the head frame rotated by the pose and offset.
@@ -93,8 +95,9 @@ class _Loft:
                 float(self.z[0]), float(self.z[-1]))
 
     def _tables(self) -> tuple[Arr, Arr, Arr, Arr]:
-        """Centres (n, 2), radii and the normal factor 1/sqrt(1 + (dr/dz)^2) (n, _NT) lofted
-        to every :data:`_DZ` of height and :data:`_NT` angles."""
+        """Centres (n, 2), radii and the normal factor 1/sqrt(1 + (dr/dz)^2) (n, _NT; at least
+        0.3, so that far from a steep surface the depth is not squashed) lofted to every
+        :data:`_DZ` of height and :data:`_NT` angles."""
         cached = self.__dict__.get("_cache")
         if cached is not None:
             return cached  # type: ignore[no-any-return]
@@ -109,7 +112,7 @@ class _Loft:
         r = rk[i0] * (1 - w) + rk[i0 + 1] * w
         slope = (rk[i0 + 1] - rk[i0]) / (self.z[i0 + 1] - self.z[i0])[:, None]
         out = (c.astype(np.float32), r.astype(np.float32),
-               (1 / np.sqrt(1 + slope * slope)).astype(np.float32), zf)
+               np.maximum(1 / np.sqrt(1 + slope * slope), 0.3).astype(np.float32), zf)
         object.__setattr__(self, "_cache", out)
         return out
 
@@ -117,13 +120,18 @@ class _Loft:
         """Depth (mm) below the lofted surface along its normal; negative outside (beyond the
         end levels, minus the distance past them)."""
         c, r, norm, zf = self._tables()
-        zi = np.clip(np.rint((z - self.z[0]) * (1 / _DZ)), 0, len(zf) - 1).astype(np.intp)
-        past = np.maximum(np.maximum(z - zf[-1], zf[0] - z), 0).astype(np.float32)
+        z0, z1 = float(zf[0]), float(zf[-1])
+        zr = np.rint((z - z0) * np.float32(1 / _DZ))
+        zi = np.clip(zr, 0, len(zf) - 1, out=zr).astype(np.intp)
         dx, dy = x - c[zi, 0], y - c[zi, 1]
-        ai = np.rint(np.arctan2(dy, dx) * (_NT / (2 * np.pi))).astype(np.intp) % _NT
-        flat = zi * _NT + ai
+        ai = np.rint(np.arctan2(dy, dx) * np.float32(_NT / (2 * np.pi))).astype(np.intp)
+        flat = zi * _NT + ai % _NT
         gap = r.ravel()[flat] - np.hypot(dx, dy)
-        out = np.where(past > 0, -np.hypot(np.minimum(gap, 0), past), gap * norm.ravel()[flat])
+        out = gap * norm.ravel()[flat]
+        past = np.maximum(z - z1, z0 - z)
+        beyond = past > 0
+        if beyond.any():
+            out[beyond] = -np.hypot(np.minimum(gap[beyond], 0), past[beyond])
         return np.asarray(out, dtype=np.float32)
 
     def mirrored(self, factor: float = 1.0) -> _Loft:
@@ -458,13 +466,15 @@ def _union_depth(head: _Head, shapes: Sequence[_Shape], brain: bool) -> Arr:
 
 
 def _paint_skull(head: _Head, subj: _Subject, rng: np.random.Generator, supra: list[_Loft],
-                 fossa: _Loft) -> Arr:
+                 fossa: _Loft) -> tuple[Arr, Arr, Arr]:
     """Scalp, face/neck soft tissue and the bony shell of the cranial cavity; returns the depth
-    below the inner table over the whole grid (max over the cavity components)."""
-    comps = supra + [fossa]
+    below the inner table over the whole grid (max over the cavity components), and that of the
+    supratentorial cavity and of the posterior fossa alone."""
     full = (slice(None), slice(None), slice(None))
     xa, ya, za = head.coords(full, brain=False)
-    cav = _union_depth(head, comps, brain=False)
+    upper = _union_depth(head, supra, brain=False)
+    lower = _union_depth(head, [fossa], brain=False)
+    cav = np.maximum(upper, lower)
     thick = subj.skull_mm * (1 + 0.25 * np.clip(ya / 85.0, 0, 1)
                              - 0.3 * np.clip(np.abs(xa) / 66.0, 0, 1) ** 6)
     outer = cav + thick
@@ -480,7 +490,7 @@ def _paint_skull(head: _Head, subj: _Subject, rng: np.random.Generator, supra: l
     head.paint(full, bone, "bone", subj.bone)
     head.paint(full, bone & (outer > 1.6) & (cav < -1.6), "marrow", subj.diploe)
     head.paint(full, cav > 0, "csf", subj.csf)
-    return cav
+    return cav, upper, lower
 
 
 def _sulcal_field(rng: np.random.Generator, x: Arr, y: Arr, z: Arr, depth: Arr, wavelength: float,
@@ -496,21 +506,25 @@ def _sulcal_field(rng: np.random.Generator, x: Arr, y: Arr, z: Arr, depth: Arr, 
     grad = np.zeros((3,) + x.shape, np.float32)
     for _ in range(waves):
         k = rng.normal(size=3)
-        k *= 2 * np.pi / wavelength * rng.uniform(0.8, 1.25) / np.linalg.norm(k)
-        phase = np.tensordot(k, d, axes=1) + rng.uniform(0, 2 * np.pi)
+        k = (k * (2 * np.pi / wavelength * rng.uniform(0.8, 1.25) / np.linalg.norm(k))).astype(
+            np.float32)
+        phase = np.tensordot(k, d, axes=1) + np.float32(rng.uniform(0, 2 * np.pi))
         f += np.cos(phase)
         grad -= k[:, None].reshape((3,) + (1,) * x.ndim) * np.sin(phase)
     return np.asarray(f / (np.sqrt((grad * grad).sum(axis=0)) + 1e-3), np.float32)
 
 
 def _paint_brain(head: _Head, subj: _Subject, rng: np.random.Generator, cav: Arr,
-                 supra: list[_Loft], fossa: _Loft) -> Arr:
+                 supra: list[_Loft], fossa: _Loft, parts: tuple[Arr, Arr]) -> Arr:
     """Cerebrum (white matter, cortical ribbon, sulci, interhemispheric fissure, falx) and the
     posterior fossa (cerebellum with folia, tentorium); returns the cortical depth (mm)."""
     full = (slice(None), slice(None), slice(None))
     xb, yb, zb = head.coords(full, brain=True)
-    cav_b = _union_depth(head, supra, brain=True)
-    fossa_d = _union_depth(head, [fossa], brain=True)
+    if head.mass is None:  # the brain sits where the skull says
+        cav_b, fossa_d = parts
+    else:
+        cav_b = _union_depth(head, supra, brain=True)
+        fossa_d = _union_depth(head, [fossa], brain=True)
     zt = _tentorium_z(xb, yb)
     infra = (fossa_d > 0) & (zb < zt)
     deep_box = ((xb / 30.0) ** 2 + ((yb - 5) / 42.0) ** 2 + ((zb - 58) / 28.0) ** 2) < 1
@@ -1030,7 +1044,7 @@ class _Scan:
     thickness: float  # mm
     recon: int  # reconstruction grid (pixels)
     views: int  # projections over 180 degrees
-    sub: int  # thin sub-slices per slice
+    sub: int  # 1 mm sub-slices per slice (set with the thickness)
     pose: tuple[float, float, float]  # pitch, yaw, roll (deg)
     offset: tuple[float, float, float]  # scanner position of the head's pivot (mm)
     pivot: tuple[float, float, float]  # head-frame centre of rotation (mm)
@@ -1056,9 +1070,10 @@ def _draw_scan(seed: int, matrix: int) -> _Scan:
     rng = np.random.default_rng([seed, 2])
     recon = int(min(matrix, _MAX_RECON))
     kernel = str(rng.choice(_FILTERS))
+    thickness = float(rng.choice([3.0, 5.0]))
     return _Scan(
-        fov=float(rng.uniform(220, 250)), thickness=float(rng.choice([3.0, 5.0])), recon=recon,
-        views=int(round(1.25 * recon)), sub=3,
+        fov=float(rng.uniform(220, 250)), thickness=thickness, recon=recon,
+        views=int(round(1.25 * recon)), sub=int(thickness),
         pose=(float(rng.uniform(-15, 15)), float(rng.uniform(-15, 15)),
               float(rng.uniform(-15, 15))),
         offset=(float(rng.uniform(-10, 10)), float(rng.uniform(-12, 8)), 0.0),
@@ -1084,20 +1099,22 @@ def _projector(n: int, views: int) -> tuple[sparse.csc_matrix, Arr, int]:
     xs, ys = xx.ravel()[flat], yy.ravel()[flat]
     theta = np.arange(views) * (np.pi / views)
     bins = int(math.ceil(n * math.sqrt(2))) + 4
-    width = (np.abs(np.cos(theta)) + np.abs(np.sin(theta)))[None, :]
-    u = np.outer(xs, np.cos(theta)) + np.outer(ys, np.sin(theta)) + (bins - 1) / 2
-    lo, hi = u - width / 2, u + width / 2
-    k0 = np.floor(lo + 0.5).astype(np.int32)
-    parts = []
-    for j in range(3):
-        k = k0 + j
-        parts.append((k, np.clip(np.minimum(hi, k + 0.5) - np.maximum(lo, k - 0.5), 0, None)
-                      / width))
-    base = (np.arange(views, dtype=np.int32) * bins)[None, :]
-    rows = np.stack([base + k for k, _ in parts], axis=-1).ravel()
-    data = np.stack([w for _, w in parts], axis=-1).astype(np.float32).ravel()
+    cos, sin = np.cos(theta).astype(np.float32), np.sin(theta).astype(np.float32)
+    width = (np.abs(cos) + np.abs(sin))[None, :]
+    base = (np.arange(views, dtype=np.int32) * bins)[None, :, None]
+    rows = np.empty((len(flat), views, 3), np.int32)
+    data = np.empty((len(flat), views, 3), np.float32)
+    step = 4096  # pixels per block: bounded temporaries
+    for i in range(0, len(flat), step):
+        u = (np.outer(xs[i:i + step], cos) + np.outer(ys[i:i + step], sin)
+             + np.float32((bins - 1) / 2))
+        lo, hi = u - width / 2, u + width / 2
+        k = np.floor(lo + 0.5).astype(np.int32)[:, :, None] + np.arange(3, dtype=np.int32)
+        overlap = np.minimum(hi[:, :, None], k + 0.5) - np.maximum(lo[:, :, None], k - 0.5)
+        rows[i:i + step] = base + k
+        data[i:i + step] = np.clip(overlap, 0, None) / width[:, :, None]
     ptr = np.arange(len(flat) + 1, dtype=np.int64) * 3 * views
-    mat = sparse.csc_matrix((data, rows, ptr), shape=(views * bins, len(flat)))
+    mat = sparse.csc_matrix((data.ravel(), rows.ravel(), ptr), shape=(views * bins, len(flat)))
     return mat, flat, bins
 
 
@@ -1116,16 +1133,19 @@ def _ramp_filter(bins: int, kind: str, cutoff: float) -> Arr:
     return np.asarray(ramp * window * (f <= 1.0))
 
 
-def _fbp(sino: Arr, scan: _Scan) -> Arr:
+def _fbp(sino: Arr, scan: _Scan, pixels: Arr | None = None) -> Arr:
     """Filtered back-projection of sinograms (views * bins, slices) in pixel units -> (pixels
-    inside the circle, slices), attenuation per pixel."""
+    inside the circle, or only ``pixels`` of them, slices), attenuation per pixel."""
     mat, _, bins = _projector(scan.recon, scan.views)
     resp = _ramp_filter(bins, scan.kernel, scan.cutoff)
     pad = 2 * (len(resp) - 1)
-    s = sino.reshape(scan.views, bins, -1)
-    q = np.fft.irfft(np.fft.rfft(s, n=pad, axis=1) * resp[None, :, None], n=pad, axis=1)
-    q = np.ascontiguousarray(q[:, :bins, :].reshape(scan.views * bins, -1), dtype=np.float32)
-    return np.asarray(mat.T @ q) * (np.pi / scan.views)
+    q = np.empty(sino.shape, np.float32)
+    for i in range(0, sino.shape[1], 8):  # a few slices at a time: bounded FFT buffers
+        s = sino[:, i:i + 8].reshape(scan.views, bins, -1)
+        f = np.fft.irfft(np.fft.rfft(s, n=pad, axis=1) * resp[None, :, None], n=pad, axis=1)
+        q[:, i:i + 8] = f[:, :bins, :].reshape(scan.views * bins, -1)
+    back = mat if pixels is None else mat[:, pixels]
+    return np.asarray(back.T @ q) * np.float32(np.pi / scan.views)
 
 
 def _water_correct(p: Arr, scan: _Scan) -> Arr:
@@ -1159,35 +1179,43 @@ def _acquire(head: _Head, scan: _Scan, slices_z: Arr, seed: int) -> tuple[Arr, f
     mat, flat, bins = _projector(scan.recon, scan.views)
     pix = scan.fov / scan.recon
     nz, ns = len(slices_z), scan.sub
-    mu = np.empty((len(flat), nz * ns), np.float32)
-    bone = np.zeros((len(flat), nz), np.float32)
+    cols = np.zeros((len(flat), 2 * nz), np.float32)  # per slice: attenuation, bone excess
     offsets = ((np.arange(ns) + 0.5) / ns - 0.5) * scan.thickness
     for i, zc in enumerate(slices_z):
-        for k, dz in enumerate(offsets):
+        for dz in offsets:  # thin sub-slices averaged into the slice (partial volume)
             hu = _sample(head.hu, head, _slice_points(scan, scan.recon, zc + dz, flat), 1,
                          -1000.0)
-            mu[:, i * ns + k] = _MU_WATER * pix * np.maximum(1 + hu / 1000.0, 0.0)
-            bone[:, i] += _MU_WATER * pix * np.maximum(hu - 250.0, 0.0) / 1000.0 / ns
-    line = np.asarray(mat @ mu)
-    bline = np.asarray(mat @ bone)
-    measured = (line - scan.bh_water * line ** 2
-                - scan.bh_bone * np.repeat(bline, ns, axis=1) ** 2)
-    measured = np.maximum(measured, 0.0)
+            cols[:, i] += np.maximum(1 + hu / 1000.0, 0.0)
+            cols[:, nz + i] += np.maximum(hu - 250.0, 0.0) / 1000.0
+    cols *= np.float32(_MU_WATER * pix / ns)
+    line = mat @ cols
+    del cols
+
+    def hardened(i: int) -> Arr:
+        """Measured (polychromatic) line integrals of slice i: a quadratic water term and a
+        quadratic term on the bone line integral."""
+        p, b = line[:, i], line[:, nz + i]
+        return np.asarray(np.maximum(p - scan.bh_water * p * p - scan.bh_bone * b * b, 0.0))
+
     # dose: photons per ray so that the noise SD in brain at mid-height is scan.noise_sd
     ref = int(np.argmin(np.abs(slices_z - np.percentile(slices_z, 60))))
-    pm = measured[:, ref * ns:(ref + 1) * ns]
+    pm = hardened(ref)
     slope = 1 / np.sqrt(np.clip(1 - 4 * scan.bh_water * (1 - scan.bh_residual) * pm, 0.05, None))
-    sd_unit = np.sqrt((np.exp(pm) * slope ** 2).sum(axis=1)) / ns
-    unit = _fbp((sd_unit * rng.standard_normal(len(sd_unit)))[:, None], scan)[:, 0]
+    sd_unit = np.sqrt(np.exp(pm)) * slope
     tissue = _sample(head.tissue, head, _slice_points(scan, scan.recon, slices_z[ref], flat), 0,
                      0.0)
-    brain = np.isin(tissue, _PARENCHYMA)
-    sd1 = float(np.std(unit[brain] if brain.sum() > 50 else unit)) * 1000 / (_MU_WATER * pix)
+    brain = np.flatnonzero(np.isin(tissue, _PARENCHYMA))
+    probe = brain[::max(1, len(brain) // 3000)] if len(brain) > 50 else np.arange(len(flat))
+    unit = _fbp((sd_unit * rng.standard_normal(len(sd_unit)))[:, None].astype(np.float32), scan,
+                probe)[:, 0]
+    sd1 = float(np.std(unit)) * 1000 / (_MU_WATER * pix)
     photons = (sd1 / scan.noise_sd) ** 2
-    counts = rng.poisson(photons * np.exp(-measured)).astype(np.float32)
-    noisy = np.log(photons / np.maximum(counts, 0.5))
-    sino = _water_correct(noisy, scan).reshape(len(noisy), nz, ns).mean(axis=2)
-    recon = _fbp(sino.astype(np.float32), scan)
+    sino = np.empty((line.shape[0], nz), np.float32)
+    for i in range(nz):
+        counts = rng.poisson(photons * np.exp(-hardened(i)))
+        noisy = np.log(photons / np.maximum(counts, 0.5))
+        sino[:, i] = _water_correct(noisy, scan)
+    recon = _fbp(sino, scan)
     out = np.full((nz, scan.recon * scan.recon), -1024.0, np.float32)
     out[:, flat] = (1000.0 * (recon / (_MU_WATER * pix) - 1.0)).T
     return out.reshape(nz, scan.recon, scan.recon), photons
@@ -1296,8 +1324,9 @@ def render_labelled(seed: int, label: NcctLabel, *,
     head, deform_mm = _make_head(subj, np.random.default_rng([seed, 4]), spacing, masses, gain)
     rng = np.random.default_rng([seed, 5])
     supra, fossa = _cavities(rng)
-    cav = _paint_skull(head, subj, rng, supra, fossa)
-    depth = _paint_brain(head, subj, rng, cav, supra, fossa)
+    cav, upper, lower = _paint_skull(head, subj, rng, supra, fossa)
+    depth = _paint_brain(head, subj, rng, cav, supra, fossa, (upper, lower))
+    del upper, lower
     deep = _deep(subj, rng)
     _paint_deep(head, subj, deep)
     _paint_base(head, subj)
