@@ -802,9 +802,10 @@ def _plan_bleeds(label: NcctLabel, subj: _Subject, seed: int) -> list[_Bleed]:
         elif kind in ("subdural", "epidural"):
             sdh = kind == "subdural"
             volume = _log_volume(rng, 1.5, 80.0)
-            az = float(rng.uniform(-55, 55) if sdh else rng.uniform(-30, 45))
+            az = float(rng.uniform(-55, 55) if sdh else rng.uniform(-10, 35))
             el = float(rng.uniform(0, 30) if sdh else rng.uniform(-5, 30))
-            extent = float(np.clip((volume / 25.0) ** (1 / 3), 0.45, 1.0)) if sdh else 1.0
+            extent = float(np.clip((volume / 25.0) ** (1 / 3), 0.45, 1.0) if sdh
+                           else np.clip((volume / 30.0) ** (1 / 3), 0.7, 1.3))
             shape = {"az": az, "el": el, "hu": float(rng.uniform(55, 80)),
                      "az_max": extent * float(rng.uniform(55, 80) if sdh
                                               else rng.uniform(18, 32)),
@@ -817,7 +818,7 @@ def _plan_bleeds(label: NcctLabel, subj: _Subject, seed: int) -> list[_Bleed]:
             centre = (_ECC + n * (reach - 4.0)) * s
         elif kind == "intraventricular":
             mode = str(rng.choice(["layering", "cast"]))
-            volume = _log_volume(rng, 1.0, 8.0)
+            volume = _log_volume(rng, 1.0, 8.0) if mode == "layering" else 0.0  # cast: all
             shape = {"mode": mode, "both": bool(rng.uniform() < 0.6),
                      "hu": float(rng.uniform(55, 80))}
             centre = np.array([side * 18.0, 30.0, 66.0]) * s
@@ -917,7 +918,7 @@ def _paint_bleed(head: _Head, b: _Bleed, cav: Arr, gravity: Arr, seed: int) -> N
         for _ in range(5):
             mask = ok & (c < thick * prof)
             got = max(float(mask.sum()) * voxel_ml, 0.05)
-            thick = float(np.clip(thick * (b.volume_ml / got) ** 0.85, 1.2, 28.0))
+            thick = float(np.clip(thick * (b.volume_ml / got) ** 0.85, 1.2, 35.0))
     elif b.kind == "intraventricular":
         sl = _patient_crop(head, (0.0, 0.0, 60.0 * head.scale[2]), 200.0)
         xb, yb, zb = head.coords(sl, brain=True)
@@ -1052,7 +1053,7 @@ class _Scan:
     cutoff: float  # filter cut-off, fraction of the Nyquist frequency
     noise_sd: float  # target noise SD in brain (HU)
     bh_water: float  # quadratic beam-hardening coefficient of the line integral
-    bh_residual: float  # fraction of it the scanner's water correction misses (< 0: over)
+    bh_residual: float  # fraction of it the scanner's water correction misses
     bh_bone: float  # quadratic coefficient on the bone line integral (uncorrected)
     dental: bool
 
@@ -1079,8 +1080,8 @@ def _draw_scan(seed: int, matrix: int) -> _Scan:
         offset=(float(rng.uniform(-10, 10)), float(rng.uniform(-12, 8)), 0.0),
         pivot=(0.0, 5.0, 60.0),
         kernel=kernel, cutoff=float(rng.uniform(0.75, 1.0)), noise_sd=float(rng.uniform(3, 8)),
-        bh_water=float(rng.uniform(0.012, 0.022)), bh_residual=float(rng.uniform(-0.04, 0.06)),
-        bh_bone=float(rng.uniform(0.02, 0.05)), dental=bool(rng.uniform() < 0.3))
+        bh_water=float(rng.uniform(0.012, 0.022)), bh_residual=float(rng.uniform(0.0, 0.04)),
+        bh_bone=float(rng.uniform(0.04, 0.10)), dental=bool(rng.uniform() < 0.3))
 
 
 @lru_cache(maxsize=2)
@@ -1369,7 +1370,7 @@ def render_labelled(seed: int, label: NcctLabel, *,
         "ischaemic_delta_hu": delta,
         "bleed_volumes_ml": {k: float((blood == i + 1).sum()) * voxel_ml
                              for i, k in enumerate(BLEED_KINDS) if k in label.bleeds},
-        "bleed_target_ml": {p.kind: round(p.volume_ml, 2) for p in plans},
+        "bleed_target_ml": {p.kind: round(p.volume_ml, 2) for p in plans if p.volume_ml > 0},
         "bleed_sites": {p.kind: {"side": "left" if p.side > 0 else "right",
                                  **{k: v for k, v in p.shape.items()
                                     if k in ("site", "mode", "pattern")}} for p in plans},
