@@ -1,8 +1,11 @@
 """NCCT haemorrhage benchmark: sensitivity/specificity (truth ≥ 1 mL), volume error and kind
 agreement on a labelled folder (see strokealert.ncct.dataset), and the time of one analysis of
-a 512 × 512 × 40 NCCT.
+a 512 × 512 × 40 NCCT; with ``--aspects``, the ASPECTS evaluation against the generators' ground
+truth (thresholds chosen on the training families, applied to the held-out ones; see
+strokealert.ncct.aspects_evaluate).
 
     python bench/ncct.py --data DIR [--data DIR2 ...]   # folders with labels.csv
+    python bench/ncct.py --aspects --train geometric,fields --test projected [--cases 40]
     python bench/ncct.py --write-synthetic fields:40 --out /tmp/ncct-fields   # make a folder
 """
 
@@ -13,6 +16,7 @@ import time
 from pathlib import Path
 
 from strokealert.ncct.analyze import analyze_volume
+from strokealert.ncct.aspects_evaluate import evaluate_families, family_list
 from strokealert.ncct.dataset import write_synthetic
 from strokealert.ncct.evaluate import evaluate
 
@@ -35,12 +39,22 @@ def main() -> None:
     parser.add_argument("--write-synthetic", help="family:count")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--aspects", action="store_true",
+                        help="evaluate ASPECTS on the generator families")
+    parser.add_argument("--train", type=family_list, default=("geometric", "fields"))
+    parser.add_argument("--test", type=family_list, default=("projected",))
+    parser.add_argument("--cases", type=int, default=40, help="ASPECTS cases per family")
+    parser.add_argument("--matrix", type=int, default=256, help="ASPECTS case matrix")
+    parser.add_argument("--cache", type=Path, default=Path("var/ncct-aspects-bench"))
     args = parser.parse_args()
     if args.write_synthetic:
         family, count = args.write_synthetic.split(":")
         args.data.append(write_synthetic(family, args.out, int(count)))
     for data in args.data:
         for line in evaluate(data):
+            print(line, flush=True)
+    if args.aspects:
+        for line in evaluate_families(args.train, args.test, args.cases, args.matrix, args.cache):
             print(line, flush=True)
     if not args.no_timing:
         print(time_512())

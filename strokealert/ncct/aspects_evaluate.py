@@ -1,19 +1,21 @@
-"""Evaluate ASPECTS against the synthetic NCCT generators' ground truth, one family held out.
+"""Evaluate ASPECTS against the synthetic NCCT generators' ground truth, families held out.
 
     .venv/bin/python -m strokealert.ncct.aspects_evaluate [--cases 30] [--matrix 256]
-        [--train geometric] [--cache var/ncct-aspects-bench]
+        [--train geometric,fields] [--test projected] [--cache var/ncct-aspects-bench]
 
 Each family renders the same labelled seeds (0-7 affected regions on a random side; the
 generators draw slice thickness 3-5 mm and the change 2-6 HU themselves, so rows are grouped by
 what they drew). Every case is registered once and its region values kept; the thresholds are
-chosen on the training family only (one for the deep regions C/L/IC/I, one for M1-M6: the pair
+chosen on the training families only (one for the deep regions C/L/IC/I, one for M1-M6: the pair
 with the best +/-1 agreement, then exact agreement, then balanced region accuracy) and applied
-unchanged to the held-out family. Rendered cases are cached as ``.npz`` under ``--cache``.
+unchanged to the test families, reported whole, by slice thickness and by band of the drawn
+change (2-3, 3-4.5, 4.5-6 HU). Rendered cases are cached as ``.npz`` under ``--cache``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import statistics
 import time
@@ -27,7 +29,8 @@ from numpy.typing import NDArray
 from strokealert.ncct.aspects import REGIONS, region_values, score_from_values
 from strokealert.ncct.aspects_registration import register_atlas
 
-FAMILIES = ("geometric", "fields")
+FAMILIES = ("geometric", "fields", "projected")
+"""Generator families (modules of ``strokealert.phantoms.ncct_families``)."""
 DEEP = ("C", "L", "IC", "I")
 GRID_HU = tuple(float(v) for v in np.arange(1.0, 4.01, 0.25))
 """Candidate thresholds (HU) searched on the training family."""
@@ -65,15 +68,16 @@ def _render(family: str, seed: int, matrix: int, cache: Path) -> Path:
     path = cache / f"{family}_{seed}_{matrix}.npz"
     if path.exists():
         return path
-    from strokealert.phantoms.ncct_families import NcctLabel, fields, geometric
+    from strokealert.phantoms.ncct_families import NcctLabel, geometric
 
     regions, side = draw_label(seed)
     label = NcctLabel(ischaemic_regions=regions, ischaemic_side=side)
     if family == "geometric":
         case, truth = geometric.render_with_regions(seed, label, matrix=matrix)
         delta = float(case.details["ischaemia"]["delta_hu"])
-    else:
-        case, truth, _ = fields.render_labelled(seed, label, matrix=matrix)
+    else:  # fields, projected: render_labelled -> (case, regions, tissue)
+        module = importlib.import_module(f"strokealert.phantoms.ncct_families.{family}")
+        case, truth, _ = module.render_labelled(seed, label, matrix=matrix)
         delta = float(case.details["ischaemic_delta_hu"] or 0.0)
     cache.mkdir(parents=True, exist_ok=True)
     meta = {"regions": list(regions), "side": side, "aspects": label.aspects,
@@ -155,53 +159,85 @@ def _line(name: str, m: dict[str, Any]) -> str:
             f"spec {m['specificity']:.2f}")
 
 
-def report(train: list[CaseValues], test: list[CaseValues], train_name: str,
-           test_name: str) -> list[str]:
-    """The table lines: thresholds, training and held-out rows, by slice and by change."""
-    th = choose_thresholds(train)
-    lines = [f"thresholds chosen on {train_name}: deep (C/L/IC/I) {th['C']:.2f} HU, "
-             f"cortical (M1-M6) {th['M1']:.2f} HU"]
-    lines.append(_line(f"{train_name} (training)", metrics(train, th)))
-    held = metrics(test, th)
-    lines.append(_line(f"{test_name} (held out)", held))
-    for mm in (3.0, 4.0, 5.0):
-        sub = [c for c in test if abs(c.thickness_mm - mm) < 0.01]
+CHANGE_BANDS_HU = ((2.0, 3.0), (3.0, 4.5), (4.5, 6.01))
+"""Bands of the drawn ischaemic change (HU) the test rows are split by."""
+
+
+def family_lines(name: str, cases: list[CaseValues], th: dict[str, float]) -> list[str]:
+    """One family's rows: whole, by slice thickness, by change band (affected cases), and the
+    per-region sensitivity/specificity."""
+    whole = metrics(cases, th)
+    lines = [_line(name, whole)]
+    for mm in sorted({c.thickness_mm for c in cases}):
+        sub = [c for c in cases if abs(c.thickness_mm - mm) < 0.01]
+        lines.append(_line(f"  {mm:.0f} mm slices", metrics(sub, th)))
+    for lo, hi in CHANGE_BANDS_HU:
+        sub = [c for c in cases if c.truth_regions and lo <= c.delta_hu < hi]
         if sub:
-            lines.append(_line(f"  held out, {mm:.0f} mm slices", metrics(sub, th)))
-    for lo, hi in ((2.0, 4.0), (4.0, 6.01)):
-        sub = [c for c in test if c.truth_regions and lo <= c.delta_hu < hi]
-        if sub:
-            name = f"  held out, change {lo:.0f}-{min(hi, 6.0):.0f} HU"
-            lines.append(_line(name, metrics(sub, th)))
-    sens, spec, pos = held["region_sensitivity"], held["region_specificity"], \
-        held["region_positives"]
-    lines.append("  held out per region (sens/spec, positives): " + "  ".join(
+            lines.append(_line(f"  change {lo:g}-{min(hi, 6.0):g} HU", metrics(sub, th)))
+    sens, spec, pos = (whole["region_sensitivity"], whole["region_specificity"],
+                       whole["region_positives"])
+    lines.append("  per region (sens/spec, positives): " + "  ".join(
         f"{r} {sens[r]:.2f}/{spec[r]:.2f} ({pos[r]})" for r in REGIONS))
     return lines
+
+
+def report(by_family: dict[str, list[CaseValues]], train: tuple[str, ...],
+           test: tuple[str, ...]) -> list[str]:
+    """The table lines: thresholds chosen on the training families, then each family's rows."""
+    th = choose_thresholds([c for f in train for c in by_family[f]])
+    lines = [f"thresholds chosen on {'+'.join(train)}: deep (C/L/IC/I) {th['C']:.2f} HU, "
+             f"cortical (M1-M6) {th['M1']:.2f} HU"]
+    for family in train:
+        lines += family_lines(f"{family} (training)", by_family[family], th)
+    for family in test:
+        lines += family_lines(f"{family} (held out)", by_family[family], th)
+    return lines
+
+
+def evaluate_families(train: tuple[str, ...], test: tuple[str, ...], cases: int, matrix: int,
+                      cache: Path, first_seed: int = 1000) -> list[str]:
+    """Render (or reuse), register and score ``cases`` seeds of every family in ``train`` and
+    ``test``; the report lines with a header (timing, brain overlap) and the total time."""
+    started = time.perf_counter()
+    by_family: dict[str, list[CaseValues]] = {}
+    for family in dict.fromkeys(train + test):
+        paths = [_render(family, seed, matrix, cache)
+                 for seed in range(first_seed, first_seed + cases)]
+        by_family[family] = [load_case(p) for p in paths]
+    every = [c for group in by_family.values() for c in group]
+    lines = [f"ASPECTS, matrix {matrix}, {cases} cases per family, registration median "
+             f"{statistics.median(c.seconds for c in every):.2f} s (max "
+             f"{max(c.seconds for c in every):.2f} s), brain overlap min "
+             f"{min(c.brain_dice for c in every):.2f}"]
+    lines += report(by_family, train, test)
+    lines.append(f"(total {time.perf_counter() - started:.0f} s)")
+    return lines
+
+
+def family_list(text: str) -> tuple[str, ...]:
+    """``geometric,fields`` -> the families, each checked against FAMILIES."""
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in FAMILIES]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown families {unknown}; known: {FAMILIES}")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=30, help="cases per family")
     parser.add_argument("--matrix", type=int, default=256)
-    parser.add_argument("--train", choices=FAMILIES, default="geometric")
+    parser.add_argument("--train", type=family_list, default=("geometric", "fields"),
+                        help="families the thresholds are chosen on (comma-separated)")
+    parser.add_argument("--test", type=family_list, default=(),
+                        help="held-out families (comma-separated)")
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--cache", type=Path, default=Path("var/ncct-aspects-bench"))
     args = parser.parse_args(argv)
-    started = time.perf_counter()
-    by_family: dict[str, list[CaseValues]] = {}
-    for family in FAMILIES:
-        paths = [_render(family, seed, args.matrix, args.cache)
-                 for seed in range(args.first_seed, args.first_seed + args.cases)]
-        by_family[family] = [load_case(p) for p in paths]
-    test_name = next(f for f in FAMILIES if f != args.train)
-    every = by_family[args.train] + by_family[test_name]
-    print(f"ASPECTS, matrix {args.matrix}, {args.cases} cases per family, "
-          f"registration median {statistics.median(c.seconds for c in every):.2f} s, "
-          f"brain overlap min {min(c.brain_dice for c in every):.2f}")
-    for line in report(by_family[args.train], by_family[test_name], args.train, test_name):
-        print(line)
-    print(f"(total {time.perf_counter() - started:.0f} s)")
+    for line in evaluate_families(args.train, args.test, args.cases, args.matrix, args.cache,
+                                  args.first_seed):
+        print(line, flush=True)
     return 0
 
 

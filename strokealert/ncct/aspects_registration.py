@@ -5,8 +5,13 @@ The scan is block-averaged in-plane, resampled to ``WORK_MM`` isotropic voxels a
 same clip. The transform maps scan points to atlas points: its centre and first translation come
 from the centroids of the brain-like voxels (10-60 HU, largest connected blob), then a similarity
 (rotation, translation, one scale) and an affine stage minimise the mean squared difference
-over the atlas's cranial vault, on a two-level pyramid. The registered region labels are then
-pulled onto the scan's own grid (nearest neighbour).
+over the atlas's cranial vault, on a two-level pyramid. A translation fitted on the central
+brain (ventricles, basal ganglia, insulae) then places the deep regions, and each grey deep
+region is moved onto the scan's own grey structure (:func:`place_deep_regions`: the caudate
+beside the frontal horn, the lentiform lateral of it across the internal capsule, the insular
+ribbon against the Sylvian cistern; the internal capsule between the first two), since heads
+differ in where these lie relative to the skull and to each other. The registered region labels
+are then pulled onto the scan's own grid (nearest neighbour).
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ class Atlas:
     regions: tuple[str, ...]
     deep_template: sitk.Image  # template in DEEP_CLIP_HU at DEEP_MM
     deep_mask: sitk.Image  # the central brain, on the deep template's grid
+    grey: DeepGrid  # where the grey deep regions are searched for
 
 
 @dataclass(frozen=True)
@@ -59,6 +65,7 @@ class Registration:
     brain_dice: float
     metric: float
     seconds: float
+    deep_shifts_mm: dict[str, tuple[float, float, float]]  # region -> (lateral, y, z) moved
 
     @property
     def ok(self) -> bool:
@@ -98,12 +105,13 @@ def load_atlas(path: Path = ATLAS_PATH) -> Atlas:
                                       sitk.sitkFloat32)
         deep_mask = sitk.Resample(_image(centre, sp, org), ref, sitk.Transform(),
                                   sitk.sitkNearestNeighbor, 0)
-        return Atlas(template=_image(np.clip(raw, *CLIP_HU), sp, org),
-                     labels=_image(data["labels"], sp, org),
+        labels = _image(data["labels"], sp, org)
+        regions = tuple(str(r) for r in data["regions"])
+        return Atlas(template=_image(np.clip(raw, *CLIP_HU), sp, org), labels=labels,
                      score_labels=_image(data["score_labels"], sp, org),
                      mask=_image(data["registration_mask"], sp, org),
-                     regions=tuple(str(r) for r in data["regions"]),
-                     deep_template=deep_template, deep_mask=deep_mask)
+                     regions=regions, deep_template=deep_template, deep_mask=deep_mask,
+                     grey=_deep_grid(labels, regions))
 
 
 def scan_geometry(shape: tuple[int, ...], spacing_mm: tuple[float, float, float]
@@ -215,12 +223,16 @@ def register_atlas(volume_hu: NDArray[np.floating], spacing_mm: tuple[float, flo
     labels, score = (_pull(image, ref, final, keep=_is_deep, drop=True)
                      for image in (atlas.labels, atlas.score_labels))
     deep = _deep_refinement(fixed_deep, atlas, final)
+    shifts = place_deep_regions(volume_hu, spacing_mm, atlas, deep)
     for out, image in ((labels, atlas.labels), (score, atlas.score_labels)):
-        inner = _pull(image, ref, deep, keep=_is_deep, drop=False)
+        moved = _shifted_labels(image, atlas.regions, shifts)
+        inner = _pull(moved, ref, deep, keep=_is_deep, drop=False)
         out[inner > 0] = inner[inner > 0]
     return Registration(labels=labels, score_labels=score,
                         transform=final, brain_dice=float(dice), metric=metric,
-                        seconds=time.perf_counter() - started)
+                        seconds=time.perf_counter() - started, deep_shifts_mm={
+                            name: tuple(float(v) * atlas.template.GetSpacing()[0] for v in d)
+                            for name, d in shifts.items()})
 
 
 def _pull(image: sitk.Image, ref: sitk.Image, transform: sitk.Transform,
@@ -319,3 +331,149 @@ def _mask_image(like: sitk.Image, mask: NDArray[np.bool_]) -> sitk.Image:
     img = sitk.GetImageFromArray(mask.astype(np.uint8))
     img.CopyInformation(like)
     return img
+
+
+GREY_REGIONS = ("C", "L", "I")
+"""Deep regions that are grey matter on NCCT (caudate, lentiform, insular cortex): each is moved
+onto the grey structure it names. The internal capsule (white, between the caudate and the
+lentiform) moves by the mean of their two shifts."""
+SEARCH_VOXELS = {"C": ((-2, 2), (-2, 2), (-2, 2)), "L": ((-2, 12), (-4, 4), (-3, 3)),
+                 "I": ((-2, 2), (-2, 2), (-2, 2))}
+"""Shifts (lateral, y, z; atlas voxels of 1.5 mm) searched for each grey region, the same shift
+mirrored on both sides. The caudate and the insula border the frontal horn and the Sylvian
+cistern, which the central translation has already fitted: they move by 3 mm at most. Where
+the lentiform lies between them varies most between heads: 3 mm medially (it cannot cross the
+internal capsule) to 18 mm laterally, 6 mm forward/back and 4.5 mm up/down."""
+SHELL_VOXELS = 2
+"""Thickness (atlas voxels) of the band around a region against which its grey contrast is
+measured; the insula is measured against the band lateral to it only (the Sylvian cistern), so
+that it is not taken for the opercular cortex across the fissure."""
+MAX_OVERLAP = 0.05
+"""The caudate, the lentiform and the insula are placed in this order; a place where more than
+this fraction of a region lies on one placed before is ruled out (the internal capsule parts the
+caudate from the lentiform, the external and extreme capsules the lentiform from the insula)."""
+GREY_CEILING_HU = 45.0
+"""Scan values above this (blood, calcification, vessels) count as this for the contrast."""
+WHITE_PERCENTILE = 30.0
+"""Scan values below this percentile of the tissue voxels (15-45 HU) of the deep box, about the
+white-matter level, count as it: CSF beside a region is no more a contrast than white matter."""
+DEEP_BOX_MM = ((-62.0, 62.0), (-52.0, 46.0), (-26.0, 42.0))
+"""x, y, z extent (atlas frame, mm) of the grid on which the grey regions are searched."""
+
+
+@dataclass(frozen=True)
+class DeepGrid:
+    """The atlas deep box: its grid (SimpleITK, atlas spacing) and, per grey region and side
+    (+1 left, -1 right), the flat indices of the region's voxels and of the band around it."""
+
+    ref: sitk.Image
+    shape: tuple[int, int, int]  # z, y, x
+    members: dict[tuple[str, int], tuple[NDArray[np.int64], NDArray[np.int64]]]
+
+
+def _deep_grid(labels: sitk.Image, regions: tuple[str, ...]) -> DeepGrid:
+    """The deep box of the atlas ``labels`` with the grey regions' voxels and bands."""
+    start = np.array(labels.TransformPhysicalPointToIndex(tuple(b[0] for b in DEEP_BOX_MM)))
+    stop = np.array(labels.TransformPhysicalPointToIndex(tuple(b[1] for b in DEEP_BOX_MM)))
+    crop = sitk.RegionOfInterest(labels, [int(v) for v in stop - start], [int(v) for v in start])
+    arr = sitk.GetArrayFromImage(crop)
+    ball = ndimage.generate_binary_structure(3, 1)
+    members = {}
+    for name in GREY_REGIONS:
+        for side, offset in ((1, 0), (-1, 10)):
+            mask = arr == 1 + regions.index(name) + offset
+            if name == "I":  # the voxels just lateral to the ribbon
+                band = np.zeros_like(mask)
+                for k in range(1, SHELL_VOXELS + 1):
+                    band |= np.roll(mask, side * k, axis=2)
+                band &= ~mask
+            else:
+                band = ndimage.binary_dilation(mask, ball, iterations=SHELL_VOXELS) & ~mask
+            members[(name, side)] = (np.flatnonzero(mask), np.flatnonzero(band))
+    ref = sitk.Image(crop.GetSize(), sitk.sitkFloat32)
+    ref.CopyInformation(crop)
+    nz, ny, nx = arr.shape
+    return DeepGrid(ref=ref, shape=(nz, ny, nx), members=members)
+
+
+def _scan_in_atlas(volume_hu: NDArray[np.floating], spacing_mm: tuple[float, float, float],
+                   grid: DeepGrid, transform: sitk.AffineTransform) -> NDArray[np.float32]:
+    """The scan on the atlas deep box (block-averaged in-plane to about the atlas spacing,
+    smoothed by one voxel), clipped between the white-matter level and GREY_CEILING_HU."""
+    sz, sy, sx = spacing_mm
+    step = grid.ref.GetSpacing()[0]
+    f = max(1, int(step / max(sx, sy)))
+    vol = _block_average(volume_hu, f)
+    spacing, origin = scan_geometry(vol.shape, (sz, sy * f, sx * f))
+    scan = _image(vol, spacing, origin)
+    moved = sitk.Resample(scan, grid.ref, transform.GetInverse(), sitk.sitkLinear, 0.0,
+                          sitk.sitkFloat32)
+    arr = ndimage.gaussian_filter(sitk.GetArrayFromImage(moved), 1.0)
+    tissue = arr[(arr > 15.0) & (arr < GREY_CEILING_HU)]
+    floor = float(np.percentile(tissue, WHITE_PERCENTILE)) if tissue.size else 15.0
+    return np.asarray(np.clip(arr, floor, GREY_CEILING_HU), dtype=np.float32)
+
+
+def place_deep_regions(volume_hu: NDArray[np.floating], spacing_mm: tuple[float, float, float],
+                       atlas: Atlas, transform: sitk.AffineTransform
+                       ) -> dict[str, tuple[int, int, int]]:
+    """Shift (lateral, y, z in atlas voxels) of each deep region that puts the grey regions on
+    the scan's own grey structures: the shift, mirrored between the sides, at which the region
+    is brightest against the band around it (mean of both sides)."""
+    grid = atlas.grey
+    values = _scan_in_atlas(volume_hu, spacing_mm, grid, transform).ravel()
+    nz, ny, nx = grid.shape
+    size = nz * ny * nx
+    placed = np.zeros(size, dtype=np.float32)  # 1 where a region already placed lies
+    shifts: dict[str, tuple[int, int, int]] = {}
+    for name in GREY_REGIONS:
+        g_lat, g_y, g_z = (a.ravel() for a in np.meshgrid(
+            *(np.arange(lo, hi + 1) for lo, hi in SEARCH_VOXELS[name]), indexing="ij"))
+        contrast = np.zeros(g_lat.size)
+        overlap = np.zeros(g_lat.size)
+        for side in (1, -1):
+            inside, band = grid.members[(name, side)]
+            offset = g_z * ny * nx + g_y * nx + side * g_lat
+            contrast += (_mean_at(values, inside, offset, size)
+                         - _mean_at(values, band, offset, size))
+            overlap = np.maximum(overlap, _mean_at(placed, inside, offset, size))
+        contrast[overlap > MAX_OVERLAP] = -np.inf
+        best = int(np.argmax(contrast))
+        shifts[name] = (int(g_lat[best]), int(g_y[best]), int(g_z[best]))
+        lat, dy, dz = shifts[name]
+        for side in (1, -1):
+            placed[(grid.members[(name, side)][0] + dz * ny * nx + dy * nx + side * lat)
+                   % size] = 1.0
+    c, lentiform = np.array(shifts["C"]), np.array(shifts["L"])
+    lat, dy, dz = (int(v) for v in np.round((c + lentiform) / 2.0))
+    shifts["IC"] = (lat, dy, dz)
+    return shifts
+
+
+def _mean_at(values: NDArray[np.float32], index: NDArray[np.int64], offset: NDArray[np.int64],
+             size: int) -> NDArray[np.float64]:
+    """Mean of ``values`` over ``index`` moved by each ``offset`` (wrapping at the box edge,
+    which the search range keeps clear of the regions)."""
+    picked = values[(index[None, :] + offset[:, None]) % size]
+    return np.asarray(picked.mean(axis=1), dtype=np.float64)
+
+
+def _shifted_labels(image: sitk.Image, regions: tuple[str, ...],
+                    shifts: dict[str, tuple[int, int, int]]) -> sitk.Image:
+    """Atlas ``image`` with each deep region moved by its shift (atlas voxels; lateral mirrored
+    between the sides); the internal capsule first, so the grey regions win where they meet."""
+    arr = sitk.GetArrayFromImage(image)
+    out = arr.copy()
+    where = np.flatnonzero(_is_deep(arr))
+    codes = arr.ravel()[where]
+    out.ravel()[where] = 0
+    z, y, x = np.unravel_index(where, arr.shape)
+    for name in ("IC", "C", "L", "I"):
+        lat, dy, dz = shifts[name]
+        for side, offset in ((1, 0), (-1, 10)):
+            code = 1 + regions.index(name) + offset
+            sel = codes == code
+            out[z[sel] + dz, y[sel] + dy, x[sel] + side * lat] = code
+    moved = sitk.GetImageFromArray(out)
+    moved.CopyInformation(image)
+    return moved
