@@ -360,8 +360,9 @@ def _mass_displacement(x: Arr, y: Arr, z: Arr, masses: Sequence[_Mass],
                        gain: float) -> tuple[Arr, Arr, Arr]:
     """Patient -> atlas displacement (mm) of tissue pushed away by inflating spheres.
 
-    Incompressible: tissue at distance d from a centre came from (d^3 - r^3)^(1/3); ``gain``
-    stands for the confinement by the skull; it fades to zero towards the inner table."""
+    Incompressible: tissue at distance d from a centre came from (d^3 - r^3)^(1/3); beyond 2r
+    the displacement is multiplied by ``gain`` (the skull confines the brain, so the far field
+    is larger than in an infinite medium); it fades to zero towards the inner table."""
     out = [np.zeros(np.broadcast(x, y, z).shape, np.float32) for _ in range(3)]
     fade = np.clip(1.15 - ((x / 62.0) ** 2 + ((y - 5) / 82.0) ** 2
                            + ((z - 62) / 62.0) ** 2), 0.0, 1.0) ** 0.5
@@ -369,7 +370,8 @@ def _mass_displacement(x: Arr, y: Arr, z: Arr, masses: Sequence[_Mass],
         d = [x - m.centre[0], y - m.centre[1], z - m.centre[2]]
         dist = np.sqrt(d[0] ** 2 + d[1] ** 2 + d[2] ** 2) + 1e-3
         src = np.cbrt(np.maximum(dist ** 3 - m.radius ** 3, 0.0))
-        f = (src / dist - 1.0) * gain * fade
+        far = 1.0 + (gain - 1.0) * np.clip(dist / m.radius - 1.0, 0.0, 1.0)
+        f = (src / dist - 1.0) * far * fade
         for i in range(3):
             out[i] += (d[i] * f).astype(np.float32)
     return out[0], out[1], out[2]
@@ -839,14 +841,34 @@ def _plan_bleeds(label: NcctLabel, subj: _Subject, seed: int) -> list[_Bleed]:
     return plans
 
 
+def _swollen_ml(b: _Bleed) -> float:
+    """Volume (mL) a bleed occupies: parenchymal ones with their oedema; 0 for those that
+    only fill CSF spaces."""
+    if b.kind == "intraparenchymal":
+        return 1.5 * b.volume_ml
+    return b.volume_ml if b.kind in ("subdural", "epidural") else 0.0
+
+
 def _masses(plans: Sequence[_Bleed]) -> list[_Mass]:
     """Space-occupying bleeds: parenchymal (with oedema) and extra-axial collections."""
-    out = []
-    for b in plans:
-        if b.kind in ("intraparenchymal", "subdural", "epidural"):
-            swell = 1.5 if b.kind == "intraparenchymal" else 1.0
-            out.append(_Mass(b.centre, (3000.0 * b.volume_ml * swell / (4 * math.pi)) ** (1 / 3)))
-    return out
+    return [_Mass(b.centre, (3000.0 * _swollen_ml(b) / (4 * math.pi)) ** (1 / 3))
+            for b in plans if _swollen_ml(b) > 0]
+
+
+def _mass_gain(plans: Sequence[_Bleed], masses: Sequence[_Mass], subj: _Subject,
+               seed: int) -> float:
+    """Far-field gain of the mass effect giving a midline shift of about 1 mm per 12 mL of net
+    one-sided mass, times a drawn compliance (less shift with atrophy); within 1-10 (beyond,
+    the radial map of :func:`_mass_displacement` would fold)."""
+    if not masses:
+        return 1.0
+    rng = np.random.default_rng([seed, 3])
+    net = abs(sum(b.side * _swollen_ml(b) for b in plans))
+    target = net / 12.0 * float(rng.uniform(0.7, 1.2)) * (1 - 0.4 * subj.atrophy)
+    low, high = _midline_shift(masses, 1.0, subj.scale), _midline_shift(masses, 10.0, subj.scale)
+    if high <= low + 1e-6:
+        return 1.0
+    return float(np.clip(1 + 9 * (target - low) / (high - low), 1.0, 10.0))
 
 
 def _patient(head: _Head, sl: tuple[slice, slice, slice]) -> tuple[Arr, Arr, Arr]:
@@ -1320,7 +1342,7 @@ def render_labelled(seed: int, label: NcctLabel, *,
     scan = _draw_scan(seed, matrix)
     plans = _plan_bleeds(label, subj, seed)
     masses = _masses(plans)
-    gain = float(np.random.default_rng([seed, 3]).uniform(1.3, 1.8))
+    gain = _mass_gain(plans, masses, subj, seed)
     spacing = float(np.clip(scan.fov / matrix, _HEAD_GRID_MM, 2.0))
     head, deform_mm = _make_head(subj, np.random.default_rng([seed, 4]), spacing, masses, gain)
     rng = np.random.default_rng([seed, 5])
