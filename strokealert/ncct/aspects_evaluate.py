@@ -1,7 +1,8 @@
 """Evaluate ASPECTS against the synthetic NCCT generators' ground truth, families held out.
 
     .venv/bin/python -m strokealert.ncct.aspects_evaluate [--cases 30] [--matrix 256]
-        [--train geometric,fields] [--test projected] [--cache var/ncct-aspects-bench]
+        [--train geometric,fields] [--test projected] [--test-matrix 128]
+        [--cache var/ncct-aspects-bench]
 
 Each family renders the same labelled seeds (0-7 affected regions on a random side; the
 generators draw slice thickness 3-5 mm and the change 2-6 HU themselves, so rows are grouped by
@@ -196,17 +197,21 @@ def report(by_family: dict[str, list[CaseValues]], train: tuple[str, ...],
 
 
 def evaluate_families(train: tuple[str, ...], test: tuple[str, ...], cases: int, matrix: int,
-                      cache: Path, first_seed: int = 1000) -> list[str]:
+                      cache: Path, first_seed: int = 1000,
+                      test_matrix: int | None = None) -> list[str]:
     """Render (or reuse), register and score ``cases`` seeds of every family in ``train`` and
-    ``test``; the report lines with a header (timing, brain overlap) and the total time."""
+    ``test`` (the test families at ``test_matrix`` when given); the report lines with a header
+    (timing, brain overlap) and the total time."""
     started = time.perf_counter()
     by_family: dict[str, list[CaseValues]] = {}
     for family in dict.fromkeys(train + test):
-        paths = [_render(family, seed, matrix, cache)
+        size = test_matrix if test_matrix and family in test and family not in train else matrix
+        paths = [_render(family, seed, size, cache)
                  for seed in range(first_seed, first_seed + cases)]
         by_family[family] = [load_case(p) for p in paths]
     every = [c for group in by_family.values() for c in group]
-    lines = [f"ASPECTS, matrix {matrix}, {cases} cases per family, registration median "
+    held = f" (held out: {test_matrix})" if test_matrix and test_matrix != matrix else ""
+    lines = [f"ASPECTS, matrix {matrix}{held}, {cases} cases per family, registration median "
              f"{statistics.median(c.seconds for c in every):.2f} s (max "
              f"{max(c.seconds for c in every):.2f} s), brain overlap min "
              f"{min(c.brain_dice for c in every):.2f}"]
@@ -228,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=30, help="cases per family")
     parser.add_argument("--matrix", type=int, default=256)
+    parser.add_argument("--test-matrix", type=int, help="matrix of the held-out families "
+                        "(default: --matrix)")
     parser.add_argument("--train", type=family_list, default=("geometric", "fields"),
                         help="families the thresholds are chosen on (comma-separated)")
     parser.add_argument("--test", type=family_list, default=(),
@@ -236,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("var/ncct-aspects-bench"))
     args = parser.parse_args(argv)
     for line in evaluate_families(args.train, args.test, args.cases, args.matrix, args.cache,
-                                  args.first_seed):
+                                  args.first_seed, args.test_matrix):
         print(line, flush=True)
     return 0
 

@@ -116,3 +116,25 @@ def test_right_lentiform_darkening_scores_nine_on_the_right(right_lentiform: tup
     result = score_aspects(case.volume_hu, case.spacing_mm, registration=reg)
     assert (result.score, result.side, result.regions) == (9, "right", ["L"])
     assert result.per_region["L"]["delta_hu"] > 2.0  # left minus right
+
+
+def test_evaluation_rows_by_slice_and_change_band() -> None:
+    from strokealert.ncct.aspects_evaluate import CaseValues, family_list, report
+
+    def case(seed: int, regions: tuple[str, ...], delta: float, thickness: float) -> CaseValues:
+        means = np.full(21, 30.0)
+        for r in regions:  # darker on the right by the drawn change
+            means[11 + REGIONS.index(r)] -= delta
+        return CaseValues("fields", seed, regions, "right" if regions else "none",
+                          10 - len(regions), delta, thickness, means, np.full(21, 500),
+                          0.9, 1.0)
+
+    train = [case(1, ("L", "M2"), 4.0, 5.0), case(2, (), 0.0, 3.0)]
+    test = [case(3, ("M1",), 2.5, 3.0), case(4, ("C", "M4", "M5"), 5.0, 5.0)]
+    lines = report({"geometric": train, "projected": test}, ("geometric",), ("projected",))
+    text = "\n".join(lines)
+    assert family_list("geometric,fields") == ("geometric", "fields")
+    assert "projected (held out)" in text and "3 mm slices" in text and "5 mm slices" in text
+    assert "change 2-3 HU" in text and "change 4.5-6 HU" in text
+    held = next(line for line in lines if line.startswith("projected (held out)"))
+    assert "exact 1.00" in held  # 1 M region at 2.5 HU and 3 regions at 5 HU are all found
