@@ -165,10 +165,6 @@ def analyze_volume(
     else:
         volumes = enhancement
     smoothed = denoise(volumes, tissue, sigma)
-    shape_weights = None
-    if config.bias_correction and config.cbf_calibration == "fitted":
-        shape_weights = pooled_shape_weights(smoothed, tissue, inputs.aif, dt, basis, voxel_mm,
-                                      config.shape_pool_mm, config.shape_fit_stride_mm)
     wider = denoise(smoothed, tissue, sigma)  # sigma * sqrt(2): where the residue peaks
     noise_samples = None
     if config.noise_floor_correction and noise > 0:
@@ -181,6 +177,14 @@ def analyze_volume(
         noise_samples = NoiseSamples(*processed_noise(frames.shape[0], tissue[slices], sigma,
                                                       noise, residual, basis, pre))
     del enhancement, volumes
+    shape_weights = None
+    if config.bias_correction and config.cbf_calibration == "fitted":
+        extra = None
+        if noise_samples is not None:
+            extra = noise_samples.curves if basis is None else noise_samples.curves @ basis
+        shape_weights = pooled_shape_weights(smoothed, tissue, inputs.aif, dt, basis, voxel_mm,
+                                             config.shape_pool_mm, config.shape_fit_stride_mm,
+                                             extra)
     lap("denoise")
 
     curves, position_curves = smoothed[:, tissue].T, wider[:, tissue].T

@@ -17,7 +17,7 @@ CBF_CALIBRATIONS = ("exponential", "family", "fitted", "none")
 class PerfusionConfig:
     """Settings of one analysis. Times in s, lengths in mm, volumes in mL, HU for CT values."""
 
-    # Tikhonov deconvolution read with the "family" CBF calibration and the bcSVD Tmax
+    # Tikhonov deconvolution read with the "fitted" CBF calibration and the bcSVD Tmax
     # (tmax_svd_threshold): chosen by bench/perfusion.py over bcSVD with an exponential
     # calibration, whose CBF followed the residue shape (+4 % exponential, +154 % box).
     method: str = "tikhonov"
@@ -40,22 +40,23 @@ class PerfusionConfig:
     # Correct CBF underestimation and Tmax overestimation of the truncated deconvolution by a
     # noise-free calibration with the study's own AIF (see maps.calibrate).
     bias_correction: bool = True
-    # Residue shapes whose CBF loss is corrected: "family" (geometric mean over gamma
-    # transit-time shapes from the exponential to the box, maps.RESIDUE_FAMILY), "fitted"
-    # (the shape identified from the study's curves, perfusion.fit), "exponential" or
-    # "none". The Tmax shift is that of exponential residues in every case (a box has no
-    # single peak). See maps.apply_calibration. "family" stays the default: on the reference
-    # phantom "fitted" is within +5..+16 % for every shape with 1-s sampling (family -16..+57)
-    # but at 20 HU with 2-s sampling it takes most shapes for the exponential (+31..+74 %),
-    # and it enlarges the head phantom's cores (box residues +12 mL; bench/perfusion.py).
-    cbf_calibration: str = "family"
+    # Residue shapes whose CBF loss is corrected: "fitted" (the shape identified from the
+    # study's curves, perfusion.fit), "family" (geometric mean over gamma transit-time shapes
+    # from the exponential to the box, maps.RESIDUE_FAMILY), "exponential" or "none". The
+    # Tmax shift is that of exponential residues in every case (a box has no single peak).
+    # See maps.apply_calibration. "fitted" chosen by bench/perfusion.py: reference phantom,
+    # 1-s sampling, CBF exponential/linear/box/gamma +5/+5/+10/+9 % at 10 HU (family
+    # -16/+3/+48/+11) and +5/+11/+16/+11 % at 20 HU (family -15/+13/+57/+14); head phantom
+    # cores at 10 HU within -3.7..+3.6 mL for all four shapes (family -5.3..+6.2).
+    cbf_calibration: str = "fitted"
     # "fitted" calibration (perfusion.fit): each shape's fitting error is averaged over a
     # Gaussian of this sigma (mm), the residue shape being a property of the tissue that
     # varies slowly, or over the whole study (None), and computed on voxels this far apart
     # (mm) in-plane. The whole study by default: the shapes of short-MTT tissue (normal grey
     # and white matter) are hard to tell apart, and a calibration that changes between the
     # normal hemisphere and the lesion changes the relative CBF that defines the core (head
-    # phantom, box residues, 10 HU: core +47 mL with a 20-mm pool, +12 with the study's).
+    # phantom, box residues, 10 HU, before the noise extrapolation of fit.py: core +47 mL with
+    # a 20-mm pool, +12 with the study's).
     shape_pool_mm: float | None = None
     shape_fit_stride_mm: float = 4.0
     # Correct the upward bias of low CBF on the noise floor (maps.noise_floor_table).

@@ -6,9 +6,10 @@ read at a deconvolved residue's peak does: a regularised deconvolution blunts a 
 themselves: a tissue curve is CBF * dt * (AIF (*) R)(t - delay), and only one shape makes
 every curve of a region fit with some MTT and delay. A single voxel is too noisy to say which,
 but the shape is a property of the tissue that varies slowly, so each shape's fitting error is
-pooled over a neighbourhood (``PerfusionConfig.shape_pool_mm``) and the shape with the least
-pooled error is taken; the deconvolved CBF is then divided by that shape's filter loss
-(maps.apply_calibration).
+pooled over a neighbourhood (``PerfusionConfig.shape_pool_mm``; by default the whole study)
+and turned into likelihood weights of the shapes; the deconvolved CBF is then divided by the
+weighted shapes' filter loss (maps.apply_calibration) after the noise-floor correction of the
+likeliest shape (analyze.py).
 
 The fit is a dictionary search: curves of every shape of SHAPES (maps.family_residue) over
 log-spaced MTTs and sub-sample delays are projected on the curves' temporal basis, so a voxel
@@ -77,7 +78,8 @@ def shape_errors(curves: np.ndarray, dictionary: np.ndarray) -> np.ndarray:
 def pooled_shape_weights(coefficients: np.ndarray, tissue: np.ndarray, aif: np.ndarray,
                          dt: float, basis: np.ndarray | None,
                          voxel_mm: tuple[float, float, float], pool_mm: float | None,
-                         stride_mm: float) -> np.ndarray:
+                         stride_mm: float, noise: np.ndarray | None = None,
+                         seed: int = 0) -> np.ndarray:
     """Weights (shapes of SHAPES, z, y, x) of the residue shapes around each voxel: their
     likelihoods from the fitting errors summed over the tissue within a Gaussian of
     ``pool_mm`` (sigma; None: over the whole study), normalised to sum 1.
@@ -89,13 +91,24 @@ def pooled_shape_weights(coefficients: np.ndarray, tissue: np.ndarray, aif: np.n
     coefficient, estimated from the data as the median best error over its k - 3 degrees of
     freedom (scale, MTT and delay are fitted): model mismatch counts as noise, so the weights
     stay soft where the shapes are hard to tell apart.
+
+    Noise does not raise every shape's error alike (smoothed noise is fitted better by some
+    shapes than by others), which favours one shape more the noisier the study. With
+    ``noise`` (curves of pure noise processed like the data, in the same coordinates), the
+    errors are also computed with one more draw of it added to every curve and extrapolated
+    back to no noise (SIMEX): 2 * E(data) - E(data + noise).
     """
     stride = (max(1, int(round(stride_mm / voxel_mm[1]))),
               max(1, int(round(stride_mm / voxel_mm[2]))))
     coarse = tissue[:, :: stride[0], :: stride[1]]
     curves = np.ascontiguousarray(coefficients[:, :, :: stride[0], :: stride[1]][:, coarse].T)
-    errors = shape_errors(curves, shape_dictionary(aif, dt, basis))
+    dictionary = shape_dictionary(aif, dt, basis)
+    errors = shape_errors(curves, dictionary)
     variance = max(float(np.median(errors.min(axis=1))) / max(curves.shape[1] - 3, 1), 1e-6)
+    if noise is not None:
+        draw = np.random.default_rng(seed).integers(0, noise.shape[0], curves.shape[0])
+        errors = 2.0 * errors - shape_errors(curves + noise[draw].astype(np.float32),
+                                             dictionary)
     if pool_mm is None:
         pooled = errors.mean(axis=0)
         study = np.exp(-(pooled - pooled.min()) * errors.shape[0] / (2.0 * variance))

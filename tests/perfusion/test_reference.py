@@ -82,17 +82,18 @@ def _calibrated_cbf_error(residue: str, config: PerfusionConfig) -> float:
 
 
 def test_family_calibration_spreads_less_over_residue_shapes() -> None:
-    """Noise-free: the default (light Tikhonov, calibration averaged over RESIDUE_FAMILY,
-    which leaves out shape 3 and the linear residue) keeps every shape within -20..+30 %;
-    the exponential calibration of bcSVD is exact for exponential residues only."""
-    default = {r: _calibrated_cbf_error(r, PerfusionConfig()) for r in phantoms.RESIDUES}
+    """Noise-free: light Tikhonov with the calibration averaged over RESIDUE_FAMILY (which
+    leaves out shape 3 and the linear residue) keeps every shape within -20..+30 %; the
+    exponential calibration of bcSVD is exact for exponential residues only."""
+    family = {r: _calibrated_cbf_error(r, PerfusionConfig(cbf_calibration="family"))
+              for r in phantoms.RESIDUES}
     before = {r: _calibrated_cbf_error(r, PerfusionConfig(
         method="bcsvd", cbf_calibration="exponential", tmax_svd_threshold=None))
         for r in phantoms.RESIDUES}
-    assert all(-0.2 < v < 0.3 for v in default.values()), default
-    assert abs(default["gamma"]) < 0.1 and abs(default["linear"]) < 0.1, default
+    assert all(-0.2 < v < 0.3 for v in family.values()), family
+    assert abs(family["gamma"]) < 0.1 and abs(family["linear"]) < 0.1, family
     assert abs(before["exponential"]) < 0.03 and before["box"] > 1.0, before
-    assert np.ptp(list(default.values())) < 0.5 < 1.0 < np.ptp(list(before.values()))
+    assert np.ptp(list(family.values())) < 0.5 < 1.0 < np.ptp(list(before.values()))
 
 
 def test_calibration_tables_cover_the_family() -> None:
@@ -108,20 +109,29 @@ def test_calibration_tables_cover_the_family() -> None:
         PerfusionConfig(cbf_calibration="mixed")
 
 
-def test_default_method_on_the_reference_phantom() -> None:
-    """What bench/perfusion.py tabulates, for today's default at 10 HU: CBV (the curve's
-    area) does not depend on the residue shape; CBF of exponential, linear and gamma tissue
-    within 20 % (measured -16, +3, +11 %), the box's within +60 % (measured +48 %; before
-    issue 20 +154 %); Tmax of exponential tissue within 1 s."""
-    found = {}
-    for residue in phantoms.RESIDUES:
-        phantom = reference.reference_phantom(residue, noise_hu=10.0, interval_s=1.0)
-        analysis = perfusion.analyze_volume(phantom.frames, phantom.times, phantom.spacing,
-                                            PerfusionConfig(motion_correction=False))
-        found[residue] = reference.score(analysis.maps, phantom)
-    for residue, scores in found.items():
-        assert abs(scores["cbv"].bias) < 0.1, (residue, scores["cbv"])
-    for residue in ("exponential", "linear", "gamma"):
-        assert abs(found[residue]["cbf"].bias) < 0.2, (residue, found[residue]["cbf"])
-    assert 0.0 < found["box"]["cbf"].bias < 0.6, found["box"]["cbf"]
-    assert abs(found["exponential"]["tmax"].bias) < 1.0, found["exponential"]["tmax"]
+# The default's measured figures (bench/perfusion.py, 10 HU, 1-s sampling): the shape the
+# study is taken for (gamma shape 3, in no dictionary, as 2.5) and its CBF bias.
+DEFAULT_MEASURED = {"exponential": (1.0, 0.05), "linear": ("linear", 0.05),
+                    "box": (np.inf, 0.10), "gamma": (2.5, 0.09)}
+
+
+@pytest.mark.parametrize("residue", phantoms.RESIDUES)
+def test_default_method_on_the_reference_phantom(residue: str) -> None:
+    """What bench/perfusion.py tabulates for today's default ("fitted" calibration) at
+    10 HU: the study's residue shape is identified and CBF is within 15 % whatever the shape
+    (measured exponential/linear/box/gamma +5/+5/+10/+9 %; the family calibration
+    -16/+3/+48/+11 %, bcSVD before issue 20 +4/+50/+154/+56 %); CBV (the curve's area) does
+    not depend on the shape; Tmax of exponential tissue within 1 s."""
+    phantom = reference.reference_phantom(residue, noise_hu=10.0, interval_s=1.0)
+    analysis = perfusion.analyze_volume(phantom.frames, phantom.times, phantom.spacing,
+                                        PerfusionConfig(motion_correction=False))
+    scores = reference.score(analysis.maps, phantom)
+    assert analysis.residue_shapes is not None
+    weights = analysis.residue_shapes[:, analysis.tissue].mean(axis=1)
+    shape, measured = DEFAULT_MEASURED[residue]
+    assert maps.SHAPES[int(np.argmax(weights))] == shape, weights
+    assert abs(scores["cbv"].bias) < 0.1, scores["cbv"]
+    assert abs(scores["cbf"].bias - measured) < 0.04 and abs(scores["cbf"].bias) < 0.15, \
+        scores["cbf"]
+    if residue == "exponential":
+        assert abs(scores["tmax"].bias) < 1.0, scores["tmax"]
