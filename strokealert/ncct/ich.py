@@ -6,13 +6,20 @@ Rules (HU on the in-plane smoothed volume):
 
 * window: from ``max(BLOOD_LOW_HU, tissue + 3.5 × noise)`` to :data:`BLOOD_HIGH_HU`, where
   ``tissue`` is the 95th percentile of brain tissue: dense cortex after contrast raises it;
-* calcification and contrast inside the skull (> :data:`DENSE_HU`) and a blur rim of
-  :data:`DENSE_RIM_MM` around them are no seed; a thin shell against the inner table
-  (:data:`SKULL_RIM_MM`) is no seed either (bone blur) but accepted bleeds grow back into it,
-  up to the bone (blood-bone mixtures);
+* calcification and contrast inside the skull (> :data:`DENSE_HU`, or above the window) and a
+  blur rim of :data:`DENSE_RIM_MM` around them, and the voxels over or under them on the next
+  slices (partial volume over the slice thickness) are no seed; a thin shell against the
+  inner table (:data:`SKULL_RIM_MM`) is no seed either (bone blur);
+* streak artefacts are no seed: straight bright lines found per slice by a Hough transform
+  (long, thin, empty beside them, crossing the brain; :func:`streak_lines`);
 * a candidate component is blood when it holds at least :data:`MIN_COMPONENT_ML`, spans more
-  than one slice or is thick, and is not a tube (hyperdense vessel), a thin streak or a thin
-  midline sheet (falx), nor faint on the skull base (streaks).
+  than one slice or is thick, and is not a tube (hyperdense vessel), a thin or a long straight
+  one-slice streak, a thin midline sheet (falx), the superior sagittal sinus (midline, against
+  the inner table), faint on the skull base (streaks), nor on the skull base over or under
+  bone (the oblique floor's partial volume);
+* accepted seeds grow to their half-way contour; against the inner table they grow through
+  the table's blur and into the first layer of bone below the half-way HU between blood and
+  the table (blood-bone partial volume).
 """
 
 from __future__ import annotations
@@ -35,8 +42,17 @@ SUSPECT_ML = 1.0  # total accepted blood from which a haemorrhage is reported
 DARK_RING_SHARE = 0.05  # share of a seed's 3 mm surround below -5 HU: streak artefact
 VENTRICLE_EDGE_SHARE = 0.3  # share of a bleed's edge on ventricular fluid: intraventricular
 BASE_CONTRAST_HU = 9.0  # HU above the window a seed on the skull base needs
+BASE_BONE_SHARE = 0.25  # share of a skull-base seed over or under bone: partial volume of the floor
+SINUS_HALF_WIDTH_MM = 8.0  # the superior sagittal sinus: this far either side of the midline,
+SINUS_DEPTH_MM = 5.0  # ... against the inner table (median depth below this)
+TABLE_BLUR_MM = 2.0  # dense voxels this close to the cavity's edge: the inner table's blur
 GROW_MM = 6.0  # accepted bleeds grow this far, to their half-way contour
 BOUNDARY_MIN_HU = 42.0  # never grow below this
+STREAK_MIN_MM = 25.0  # a streak: a bright straight line at least this long in one slice
+STREAK_FLANK_SHARE = 0.25  # ... with at most this share of its count in the bands beside it
+STREAK_DEEP_MM = 15.0  # ... that crosses the brain (reaches this far from the inner table)
+STREAK_ELONGATION = 6.0  # a one-slice seed this elongated is a streak piece
+STREAK_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 3.0))  # line directions tried
 
 
 @dataclass
@@ -77,15 +93,121 @@ def _ball(radius_mm: float, spacing: tuple[float, float, float]) -> np.ndarray:
     return np.asarray(dist2 <= radius_mm * radius_mm + 1e-6)
 
 
+_SLICE_NEIGHBOURS = np.ones((3, 3, 3), dtype=bool)  # a voxel's slices above and below, within a
+# pixel: a dense thing's partial volume over the slice thickness
+
+
+_PAD = 8  # histogram bins kept empty at either end (the widest band reaches 6 away)
+
+
+def _band_sums(cum: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """From the cumulative sums ``cum`` (a 0 column first) of a histogram with :data:`_PAD`
+    empty bins either end, per row the sum over bins ``r + lo`` … ``r + hi`` for each bin
+    ``r`` (the padded ends give 0)."""
+    width = cum.shape[1] - 1 - 2 * _PAD
+    return np.asarray(cum[:, _PAD + 1 + hi:_PAD + 1 + hi + width]
+                      - cum[:, _PAD + lo:_PAD + lo + width])
+
+
+def _line_bins(head: Head, z: int, yy: np.ndarray, xx: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Hough bins of the bright voxels ``yy, xx`` of slice ``z``: (rho, first, strong, weak):
+    rho (angles, voxels) each voxel's line index per direction, counted from ``first``
+    (angles, 1); strong (angles, bins) the streak lines (see :func:`streak_lines`); weak the
+    lines half as long, without the depth condition (the same streak through the skull base)."""
+    n_angles = STREAK_ANGLES.size
+    rows = np.arange(n_angles)[:, None]
+    need = 2.0 * STREAK_MIN_MM / head.spacing_mm[1]  # voxels: the length, >= 2 pixels wide
+    deep = head.depth_mm[z, yy, xx] >= STREAK_DEEP_MM
+    rho = np.rint(np.outer(np.cos(STREAK_ANGLES), yy)
+                  + np.outer(np.sin(STREAK_ANGLES), xx)).astype(np.int64)
+    first = rho.min(axis=1, keepdims=True) - _PAD
+    rho = rho - first
+    width = int(rho.max()) + _PAD + 1
+    flat = (rows * width + rho).ravel()
+    counts = np.bincount(flat, minlength=n_angles * width).reshape(n_angles, width)
+    deeps = np.bincount(flat, weights=np.broadcast_to(deep, rho.shape).ravel(),
+                        minlength=n_angles * width).reshape(n_angles, width)
+    cum = np.cumsum(np.pad(counts, ((0, 0), (1, 0))), axis=1)
+    cum_deep = np.cumsum(np.pad(deeps, ((0, 0), (1, 0))), axis=1)
+    strong = np.zeros((n_angles, width - 2 * _PAD), dtype=bool)
+    weak = np.zeros_like(strong)
+    for half in (1, 2, 3):
+        strip = _band_sums(cum, -half, half)
+        flank = _band_sums(cum, -half - 3, -half - 2) + _band_sums(cum, half + 2, half + 3)
+        thin = flank <= STREAK_FLANK_SHARE * strip
+        long_deep = (strip >= need) & (_band_sums(cum_deep, -half, half) >= 5)
+        size = (1, 2 * half + 1)
+        strong |= ndimage.maximum_filter(thin & long_deep, size=size)
+        weak |= ndimage.maximum_filter(thin & (strip >= need / 2.0), size=size)
+    pad = ((0, 0), (_PAD, _PAD))
+    return rho, first, np.pad(strong, pad), np.pad(weak, pad)
+
+
+def _shifted(lines: np.ndarray, first: np.ndarray, other_first: np.ndarray, width: int
+             ) -> np.ndarray:
+    """``lines`` (angles, bins counted from ``first``) re-indexed from ``other_first`` onto
+    ``width`` bins (lines outside dropped)."""
+    out = np.zeros((lines.shape[0], width), dtype=bool)
+    rows, bins = np.nonzero(lines)
+    bins = bins + (first - other_first)[rows, 0]
+    keep = (bins >= 0) & (bins < width)
+    out[rows[keep], bins[keep]] = True
+    return out
+
+
+def streak_lines(head: Head, bright: np.ndarray) -> np.ndarray:
+    """Voxels of ``bright`` (z, y, x) on streak artefacts: per slice, straight lines (a Hough
+    transform of the bright voxels) at least :data:`STREAK_MIN_MM` long, 3 to 7 pixels wide,
+    nearly empty in the bands either side, and crossing the brain (reaching
+    :data:`STREAK_DEEP_MM` from the inner table); on the next slices, the same lines when at
+    least half as long (a streak from bone or metal runs through every slice that holds its
+    source). Blood follows anatomy (the inner table, sulci, ventricles) and is never a long
+    straight ribbon through the brain."""
+    out = np.zeros(bright.shape, dtype=bool)
+    slices = np.nonzero(bright.sum(axis=(1, 2)) >= STREAK_MIN_MM / head.spacing_mm[1])[0]
+    found = {int(z): np.nonzero(bright[z]) for z in slices}
+    bins = {z: _line_bins(head, z, yy, xx) for z, (yy, xx) in found.items()}
+    rows = np.arange(STREAK_ANGLES.size)[:, None]
+    for z, (rho, first, strong, weak) in bins.items():
+        lines = strong.copy()
+        for near in (z - 1, z + 1):
+            if near in bins:
+                _, near_first, near_strong, _ = bins[near]
+                lines |= weak & _shifted(near_strong, near_first, first, weak.shape[1])
+        on = lines[rows, rho].any(axis=0)
+        yy, xx = found[z]
+        out[z, yy[on], xx[on]] = True
+    return out
+
+
 def candidates(head: Head, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
     """(seed, space): voxels that may start a bleed, and the voxels a bleed may grow into."""
-    window = head.cavity & (head.smooth >= low) & (head.smooth <= high)
-    dense = ndimage.binary_dilation(head.internal_dense, _ball(DENSE_RIM_MM, head.spacing_mm))
     inner = ndimage.binary_erosion(head.cavity, _ball(SKULL_RIM_MM, head.spacing_mm))
-    seed = window & ~dense & inner
+    bright = inner & (head.smooth >= low)
+    window = bright & (head.smooth <= high)
+    core = head.internal_dense | (inner & (head.smooth > high))
+    dense = ndimage.binary_dilation(core, _ball(DENSE_RIM_MM, head.spacing_mm))
+    dense |= ndimage.binary_dilation(core, _SLICE_NEIGHBOURS)
+    streak = ndimage.binary_dilation(streak_lines(head, bright), _ball(1.0, head.spacing_mm))
+    seed = window & ~dense & ~streak
     # bleeds grow up to the bone (blood-bone mixtures), never into calcification
-    space = head.inside & (head.hu < BONE_HU) & ~head.internal_dense
-    return seed, space
+    return seed, _growth_space(head, low)
+
+
+def _growth_space(head: Head, low: float) -> np.ndarray:
+    """Voxels a bleed may grow into: inside the skull and not calcification or contrast, with
+    the table's blur counted as what it is: dense voxels within :data:`TABLE_BLUR_MM` of the
+    cavity's edge are bone blur over whatever lies against the table, and the first layer of
+    bone is blood where it is below the half-way HU between blood and the table (the
+    partial-volume contour of a blood-bone edge)."""
+    table_hu = float(np.percentile(head.hu[head.bone], 90)) if head.bone.any() else BONE_HU
+    half_way = (low + table_hu) / 2.0
+    near_table = head.depth_mm < TABLE_BLUR_MM
+    edge = ndimage.binary_dilation(head.inside, np.ones((1, 3, 3), dtype=bool))
+    layer = head.bone & edge & (head.hu < half_way)
+    return np.asarray(((head.inside & (head.hu < BONE_HU)) | layer)
+                      & ~(head.internal_dense & ~near_table))
 
 
 def _shape(coords_mm: np.ndarray) -> tuple[float, float]:
@@ -111,8 +233,9 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
                   ) -> dict[str, float]:
     """Measurements of one seed component at voxel ``coords``: volume (mL), in-plane
     thickness (mm), elongation, slices, share near the skull midline, share of dark (streak)
-    voxels within 3 mm around it, median HU and its margin over the window's ``low_hu``,
-    share on skull-base slices."""
+    voxels within 3 mm around it, median distance from the skull midline and from the inner
+    table (mm), median HU and its margin over the window's ``low_hu``, share on skull-base
+    slices, share with bone on the slice above or below."""
     zz, yy, xx = coords
     sz, sy, sx = head.spacing_mm
     elongation, _ = _shape(np.column_stack([zz * sz, yy * sy, xx * sx]))
@@ -125,10 +248,28 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
             "thickness_mm": _thickness_mm(local, head.spacing_mm),
             "elongation": elongation, "slices": float(np.unique(zz).size),
             "near_midline": float((np.abs(xx * sx - mid) < 3.0).mean()),
+            "midline_mm": float(np.median(np.abs(xx * sx - mid))),
+            "depth_mm": float(np.median(head.depth_mm[coords])),
             "dark_ring": float((ring_hu < -5.0).mean()) if ring_hu.size else 0.0,
             "median_hu": float(np.median(head.smooth[coords])),
             "contrast_hu": float(np.median(head.smooth[coords])) - low_hu,
-            "base_share": float(head.base[zz].mean())}
+            "base_share": float(head.base[zz].mean()),
+            "bone_above_below": _bone_above_below(head, coords)}
+
+
+def _bone_above_below(head: Head, coords: tuple[np.ndarray, ...]) -> float:
+    """Share of the voxels ``coords`` with bone on the slice above or below, within a pixel."""
+    zz, yy, xx = coords
+    last = head.hu.shape[0] - 1
+    near = np.zeros(zz.size, dtype=bool)
+    for dz in (-1, 1):
+        z2 = np.clip(zz + dz, 0, last)
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                y2 = np.clip(yy + dy, 0, head.hu.shape[1] - 1)
+                x2 = np.clip(xx + dx, 0, head.hu.shape[2] - 1)
+                near |= head.bone[z2, y2, x2] & (z2 != zz)
+    return float(near.mean())
 
 
 def is_blood(f: dict[str, float]) -> bool:
@@ -139,10 +280,17 @@ def is_blood(f: dict[str, float]) -> bool:
         return False  # tube: hyperdense vessel
     if f["slices"] == 1 and f["thickness_mm"] < 3.0 and f["volume_ml"] < 1.0:
         return False  # in-plane streak
+    if f["slices"] == 1 and f["elongation"] > STREAK_ELONGATION:
+        return False  # a long straight line on one slice: streak (blood continues in 3-D)
     if f["dark_ring"] > DARK_RING_SHARE and f["volume_ml"] < 2.0:
         return False  # between the dark bands of a streak artefact
     if f["base_share"] > 0.5 and f["contrast_hu"] < BASE_CONTRAST_HU:
         return False  # faint on the skull base: petrous and clival streaks
+    if f["base_share"] > 0.5 and f["bone_above_below"] >= BASE_BONE_SHARE:
+        return False  # on the skull base over or under bone: the oblique floor's partial volume
+    if (f["midline_mm"] < SINUS_HALF_WIDTH_MM and f["depth_mm"] < SINUS_DEPTH_MM
+            and f["volume_ml"] < 2.0):
+        return False  # superior sagittal sinus: dense with contrast or haemoconcentration
     return not (f["near_midline"] > 0.8 and f["thickness_mm"] < 3.5
                 and f["volume_ml"] < 2.0)  # falx
 
@@ -190,13 +338,20 @@ def _side(head: Head, mask: np.ndarray) -> str:
 def _grow(head: Head, coords: tuple[np.ndarray, ...], space: np.ndarray,
           tissue_hu: float) -> tuple[tuple[slice, ...], np.ndarray]:
     """An accepted seed grown up to :data:`GROW_MM` into voxels at or above its half-way
-    level between surrounding tissue and its own median (the 50 % partial-volume contour)."""
+    level between surrounding tissue and its own median (the 50 % partial-volume contour),
+    in-plane and onto the slices above and below (as far as :data:`GROW_MM` reaches in
+    slices: a bleed continues through the slices where it thins below the seed level)."""
     steps = max(1, int(round(GROW_MM / head.spacing_mm[1])))
-    box, local = _around(coords, head.hu.shape, (1, steps, steps))
+    z_steps = max(1, int(round(GROW_MM / head.spacing_mm[0])))
+    box, local = _around(coords, head.hu.shape, (z_steps, steps, steps))
     level = max(BOUNDARY_MIN_HU, (float(np.median(head.smooth[coords])) + tissue_hu) / 2.0)
     allowed = space[box] & (head.smooth[box] >= level)
-    grown = ndimage.binary_dilation(local, _ball(head.spacing_mm[1] * 1.01, head.spacing_mm),
-                                    iterations=steps, mask=allowed | local)
+    step = _ball(head.spacing_mm[1] * 1.01, head.spacing_mm)
+    step[:, step.shape[1] // 2, step.shape[2] // 2] = True
+    if step.shape[0] == 1:
+        step = np.pad(step, ((1, 1), (0, 0), (0, 0)))
+        step[:, step.shape[1] // 2, step.shape[2] // 2] = True
+    grown = ndimage.binary_dilation(local, step, iterations=steps, mask=allowed | local)
     return box, grown
 
 

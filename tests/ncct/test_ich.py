@@ -8,10 +8,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from strokealert.contracts.analysis import BLEED_KINDS, NcctBlock
 from strokealert.contracts.outputs import NCCT_BLOOD_FILE
 from strokealert.ncct import analyze_files, analyze_volume
+from strokealert.ncct.analyze import NcctAnalysis
+from strokealert.ncct.brain import find_head
+from strokealert.ncct.ich import blood_window, candidates, is_blood, seed_features
 from strokealert.phantoms.ncct_families import MIMICS, NcctLabel, fields, geometric, write_case
 
 
@@ -60,3 +64,107 @@ def test_mimics_only_scan_is_negative(family: object) -> None:
 def test_a_folder_without_dicom_fails_readably(tmp_path: Path) -> None:
     block = analyze_files([tmp_path], tmp_path / "out")
     assert block["status"] == "failed" and "no DICOM images" in block["error"]
+
+
+# --- mimic rules on small drawn heads (1.2 mm pixels, 5 mm slices) ------------------------------
+
+PIXEL_MM, SLICE_MM = 1.2, 5.0
+
+
+def _drawn_head(n_slices: int = 16, size: int = 170) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A head without texture: brain 34 HU, ventricles, a 6 mm table of 1500 HU, scalp; the
+    vault closes over the top slices. Returns (volume HU, x mm, y mm)."""
+    axis = (np.arange(size) - (size - 1) / 2) * PIXEL_MM
+    y, x = np.meshgrid(axis, axis, indexing="ij")
+    volume = np.full((n_slices, size, size), -1000.0, dtype=np.float32)
+    for k in range(n_slices):
+        scale = np.sqrt(max(1.0 - ((k - 6) / 12.0) ** 2, 0.1)) if k > 6 else 1.0
+        r = np.hypot(x / (68.0 * scale), y / (84.0 * scale))
+        volume[k][r < 1.15] = 25.0
+        volume[k][r < 1.09] = 1500.0
+        volume[k][r < 1.0] = 34.0
+        volume[k][np.hypot(x / 6.0, (y + 5.0) / 20.0) < 1.0] = 6.0
+    return volume, x, y
+
+
+def _scanned(volume: np.ndarray, seed: int = 0) -> np.ndarray:
+    """The scanner's in-plane blur (0.8 mm) and noise (4 HU)."""
+    blurred = ndimage.gaussian_filter(volume, (0.0, 0.8 / PIXEL_MM, 0.8 / PIXEL_MM))
+    noise = np.random.default_rng(seed).normal(0.0, 4.0, volume.shape)
+    return np.asarray(blurred + noise, dtype=np.float32)
+
+
+def _add_streaks(volume: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Bright and dark straight lines from a point near the frontal bone over five slices,
+    through brain, bone and scalp alike (beam hardening / photon starvation)."""
+    for amplitude, angle in ((70.0, 1.2), (-60.0, 2.0), (55.0, 0.6)):
+        perp = np.abs(x * np.sin(angle) - (y + 55.0) * np.cos(angle))
+        line = amplitude * np.exp(-0.5 * (perp / 1.2) ** 2)
+        for k in range(6, 11):
+            volume[k] += (line * (volume[k] > -500)).astype(np.float32)
+
+
+def _add_ellipsoid(volume: np.ndarray, x: np.ndarray, y: np.ndarray,
+                   centre: tuple[float, float, float], axes: tuple[float, float, float],
+                   hu: float = 68.0) -> float:
+    """A 68 HU ellipsoid (centre and semi-axes x, y, z in mm; z from slice 0); its voxel
+    volume in mL."""
+    count = 0
+    for k in range(volume.shape[0]):
+        r = (((x - centre[0]) / axes[0]) ** 2 + ((y - centre[1]) / axes[1]) ** 2
+             + ((k * SLICE_MM - centre[2]) / axes[2]) ** 2)
+        volume[k][r < 1.0] = hu
+        count += int((r < 1.0).sum())
+    return count * PIXEL_MM * PIXEL_MM * SLICE_MM / 1000.0
+
+
+def _analysed(volume: np.ndarray) -> NcctAnalysis:
+    return analyze_volume(volume, (SLICE_MM, PIXEL_MM, PIXEL_MM))
+
+
+def test_streak_lines_through_the_brain_are_not_blood() -> None:
+    volume, x, y = _drawn_head()
+    _add_streaks(volume, x, y)
+    result = _analysed(_scanned(volume))
+    assert not result.suspected, result.volume_by_kind_ml
+
+
+def test_a_bleed_beside_streak_lines_is_still_found() -> None:
+    volume, x, y = _drawn_head()
+    _add_streaks(volume, x, y)
+    truth = _add_ellipsoid(volume, x, y, (-38.0, 12.0, 40.0), (10.0, 12.0, 9.0))
+    result = _analysed(_scanned(volume))
+    assert result.suspected and result.kinds == ["intraparenchymal"]
+    assert abs(result.volume_ml - truth) <= max(1.0, 0.25 * truth), (result.volume_ml, truth)
+
+
+def test_a_skull_base_seed_over_bone_is_partial_volume_not_blood() -> None:
+    volume, x, y = _drawn_head()
+    _add_ellipsoid(volume, x, y, (-30.0, 20.0, 30.0), (9.0, 11.0, 9.0))
+    head = find_head(_scanned(volume), (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    low, high = blood_window(head)
+    seed, _ = candidates(head, low, high)
+    labels, _ = ndimage.label(seed)
+    biggest = np.bincount(labels.ravel())[1:].argmax() + 1
+    features = seed_features(head, tuple(np.nonzero(labels == biggest)), low)
+    assert is_blood(features) and features["bone_above_below"] == 0.0
+    on_base = features | {"base_share": 1.0}
+    assert is_blood(on_base)  # a bleed on the skull base, no bone above or below: kept
+    assert not is_blood(on_base | {"bone_above_below": 0.5})
+
+
+def test_a_subdural_haematoma_grows_into_the_table_blur() -> None:
+    volume, x, y = _drawn_head()
+    truth = 0
+    for k in range(2, 12):  # a crescent over the right convexity, 9 mm thick at its middle
+        r = np.hypot(x / 68.0, y / 84.0)
+        depth = (1.0 - r) * 68.0
+        taper = np.cos(np.clip(np.arctan2(y, -x), -np.pi / 2, np.pi / 2))
+        crescent = (r < 1.0) & (x < 0) & (depth < 9.0 * taper * np.cos(np.pi * (k - 7) / 12))
+        volume[k][crescent] = 70.0
+        truth += int(crescent.sum())
+    truth_ml = truth * PIXEL_MM * PIXEL_MM * SLICE_MM / 1000.0
+    result = _analysed(_scanned(volume))
+    assert result.suspected and result.kinds[0] in ("subdural", "epidural")
+    assert result.volume_ml >= 0.75 * truth_ml, (result.volume_ml, truth_ml)
+    assert result.volume_ml <= 1.15 * truth_ml, (result.volume_ml, truth_ml)
