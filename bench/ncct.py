@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=40, help="ASPECTS cases per family")
     parser.add_argument("--matrix", type=int, default=256, help="ASPECTS case matrix")
     parser.add_argument("--test-matrix", type=int, help="matrix of the held-out ASPECTS cases")
+    parser.add_argument("--test-cases", type=int, help="held-out ASPECTS cases per family")
     parser.add_argument("--cache", type=Path, default=Path("var/ncct-aspects-bench"))
     args = parser.parse_args()
     if args.write_synthetic:
@@ -56,7 +57,8 @@ def main() -> None:
             print(line, flush=True)
     if args.aspects:
         for line in evaluate_families(args.train, args.test, args.cases, args.matrix, args.cache,
-                                      test_matrix=args.test_matrix):
+                                      test_matrix=args.test_matrix,
+                                      test_cases=args.test_cases):
             print(line, flush=True)
     if not args.no_timing:
         print(time_512())

@@ -1,7 +1,7 @@
 """Evaluate ASPECTS against the synthetic NCCT generators' ground truth, families held out.
 
     .venv/bin/python -m strokealert.ncct.aspects_evaluate [--cases 30] [--matrix 256]
-        [--train geometric,fields] [--test projected] [--test-matrix 128]
+        [--train geometric,fields] [--test projected] [--test-matrix 128] [--test-cases 40]
         [--cache var/ncct-aspects-bench]
 
 Each family renders the same labelled seeds (0-7 affected regions on a random side; the
@@ -197,17 +197,19 @@ def report(by_family: dict[str, list[CaseValues]], train: tuple[str, ...],
 
 
 def evaluate_families(train: tuple[str, ...], test: tuple[str, ...], cases: int, matrix: int,
-                      cache: Path, first_seed: int = 1000,
-                      test_matrix: int | None = None) -> list[str]:
+                      cache: Path, first_seed: int = 1000, test_matrix: int | None = None,
+                      test_cases: int | None = None) -> list[str]:
     """Render (or reuse), register and score ``cases`` seeds of every family in ``train`` and
-    ``test`` (the test families at ``test_matrix`` when given); the report lines with a header
-    (timing, brain overlap) and the total time."""
+    ``test`` (the test families at ``test_matrix`` and with ``test_cases`` seeds when given);
+    the report lines with a header (timing, brain overlap) and the total time."""
     started = time.perf_counter()
     by_family: dict[str, list[CaseValues]] = {}
     for family in dict.fromkeys(train + test):
-        size = test_matrix if test_matrix and family in test and family not in train else matrix
+        held_out = family in test and family not in train
+        size = test_matrix if test_matrix and held_out else matrix
+        count = test_cases if test_cases and held_out else cases
         paths = [_render(family, seed, size, cache)
-                 for seed in range(first_seed, first_seed + cases)]
+                 for seed in range(first_seed, first_seed + count)]
         by_family[family] = [load_case(p) for p in paths]
     every = [c for group in by_family.values() for c in group]
     held = f" (held out: {test_matrix})" if test_matrix and test_matrix != matrix else ""
@@ -235,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--matrix", type=int, default=256)
     parser.add_argument("--test-matrix", type=int, help="matrix of the held-out families "
                         "(default: --matrix)")
+    parser.add_argument("--test-cases", type=int, help="cases per held-out family "
+                        "(default: --cases)")
     parser.add_argument("--train", type=family_list, default=("geometric", "fields"),
                         help="families the thresholds are chosen on (comma-separated)")
     parser.add_argument("--test", type=family_list, default=(),
@@ -243,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=Path("var/ncct-aspects-bench"))
     args = parser.parse_args(argv)
     for line in evaluate_families(args.train, args.test, args.cases, args.matrix, args.cache,
-                                  args.first_seed, args.test_matrix):
+                                  args.first_seed, args.test_matrix, args.test_cases):
         print(line, flush=True)
     return 0
 
