@@ -22,7 +22,14 @@ cut-off) and back-projected on a grid of at most 256 pixels, resampled to the re
 Noise texture and streaks come out of the reconstruction.
 
 Coordinates: head frame in mm, x to the patient's left, y posterior, z up from the foramen magnum;
-arrays (z, y, x); the scanner frame is the head frame rotated by the pose and offset.
+arrays (z, y, x); the scanner frame is the head frame rotated by the pose about a point in the
+brain and shifted by the offset. Label maps (tissue, ASPECTS regions, blood) are sampled at the
+slice centres on the output matrix.
+
+Not modelled: fan-beam/helical geometry, scatter, focal-spot and detector blur (other than the
+reconstruction filter), the non-linear partial-volume effect within a detector row, motion,
+electronic noise; blood is always acute (48-92 HU); no fractures, herniation geometry or
+hydrocephalus (mass effect is a radial push).
 """
 
 from __future__ import annotations
@@ -430,14 +437,6 @@ def _tentorium_z(x: Arr, y: Arr) -> Arr:
                       - 19.0 * (x / 55.0) ** 2)
 
 
-@dataclass
-class _Anatomy:
-    """What later stages need from the painted anatomy (all in patient space, full grid)."""
-
-    cavity: Arr  # depth below the inner table (mm), float32
-    brain_depth: Arr  # depth below the supratentorial cortical surface (mm)
-
-
 def _dome(rows: Sequence[tuple[float, float, float, float]], top: float, n: int = 14
           ) -> list[tuple[float, float, float, float]]:
     """Levels above the last row closing the outline as a half-ellipsoid up to ``top``."""
@@ -532,6 +531,7 @@ def _paint_brain(head: _Head, subj: _Subject, rng: np.random.Generator, cav: Arr
     deep_box = ((xb / 30.0) ** 2 + ((yb - 5) / 42.0) ** 2 + ((zb - 58) / 28.0) ** 2) < 1
     medial = np.where(deep_box, 1e3, np.abs(xb) - (0.8 + subj.sulcus_mm))
     depth = np.minimum(cav_b - subj.sas_mm, medial)
+    del medial, cav_b
     depth = np.where(fossa_d > 0, np.minimum(depth, zb - zt - 1.0 - subj.sas_mm / 2), depth)
     cerebrum = (depth > 0) & ~infra & (cav > 0)
     shell = cerebrum & (depth < 22)
@@ -546,15 +546,21 @@ def _paint_brain(head: _Head, subj: _Subject, rng: np.random.Generator, cav: Arr
     head.paint(full, grey, "grey", subj.grey)
     head.paint(full, cerebrum & (fold < subj.sulcus_mm / 2) & (depth < sulcal_depth), "csf",
                subj.csf)
+    del fold, grey, shell, cerebrum
     # cerebellum: folia as thin curved horizontal lamellae
     cereb_depth = np.minimum(fossa_d - subj.sas_mm * 0.6, zt - zb - 1.0)
     cereb = infra & (cereb_depth > 0) & (cav > 0)
-    lam = np.sin(2 * np.pi * (zb + 4 * np.sin(xb / 17.0) + 3 * np.sin(yb / 13.0))
-                 / float(rng.uniform(6.5, 8.5)))
     head.paint(full, cereb, "cerebellum", subj.grey - 3.0)
-    head.paint(full, cereb & (cereb_depth > 14) & (np.abs(xb) > 12), "white", subj.white)
-    head.paint(full, cereb & (np.abs(lam) < 0.12 + 0.1 * subj.atrophy) & (cereb_depth < 9),
-               "csf", subj.csf)
+    x, y, z, d = xb[cereb], yb[cereb], zb[cereb], cereb_depth[cereb]
+    del cereb_depth
+    lam = np.sin(2 * np.pi * (z + 4 * np.sin(x / 17.0) + 3 * np.sin(y / 13.0))
+                 / float(rng.uniform(6.5, 8.5)))
+    for part, tissue, hu in (((d > 14) & (np.abs(x) > 12), "white", subj.white),
+                             ((np.abs(lam) < 0.12 + 0.1 * subj.atrophy) & (d < 9), "csf",
+                              subj.csf)):
+        mask = np.zeros(cereb.shape, bool)
+        mask[cereb] = part
+        head.paint(full, mask, tissue, hu)
     # falx and tentorium (dura), over the fissures
     in_cav = cav > 0
     fissure = in_cav & ~deep_box & ~infra & (np.abs(xb) < 0.8 + subj.sulcus_mm) & (zb > zt)
@@ -628,18 +634,17 @@ def _paint_deep(head: _Head, subj: _Subject, deep: _Deep) -> None:
     g, c = subj.grey, subj.csf
     cerebrum = ("grey", "white", "csf")
     for side in (0, 1):
-        pick = _sides
         for cleft in (deep.cistern, deep.stem):
-            head.fill(pick(cleft, subj.asym)[side], "grey", g, within=cerebrum,
+            head.fill(_sides(cleft, subj.asym)[side], "grey", g, within=cerebrum,
                       grow=subj.cortex_mm)
-        head.fill(pick(deep.insula, subj.asym)[side], "grey", g, within=cerebrum)
+        head.fill(_sides(deep.insula, subj.asym)[side], "grey", g, within=cerebrum)
         for cleft in (deep.cistern, deep.stem):
-            head.fill(pick(cleft, subj.asym)[side], "csf", c, within=("grey", "white"))
-        head.fill(pick(deep.putamen, subj.asym)[side], "nucleus", g - 1.0)
-        head.fill(pick(deep.pallidum, subj.asym)[side], "nucleus", g - 4.0)
-        head.fill(pick(deep.caudate, subj.asym)[side], "nucleus", g - 1.0)
-        head.fill(pick(deep.caudate_body, subj.asym)[side], "nucleus", g - 1.5)
-        head.fill(pick(deep.thalamus, subj.asym)[side], "thalamus", g - 3.0)
+            head.fill(_sides(cleft, subj.asym)[side], "csf", c, within=("grey", "white"))
+        head.fill(_sides(deep.putamen, subj.asym)[side], "nucleus", g - 1.0)
+        head.fill(_sides(deep.pallidum, subj.asym)[side], "nucleus", g - 4.0)
+        head.fill(_sides(deep.caudate, subj.asym)[side], "nucleus", g - 1.0)
+        head.fill(_sides(deep.caudate_body, subj.asym)[side], "nucleus", g - 1.5)
+        head.fill(_sides(deep.thalamus, subj.asym)[side], "thalamus", g - 3.0)
     for side in (0, 1):
         for part in deep.ventricle:
             head.fill(_sides(part, subj.asym)[side], "ventricle", c)
