@@ -4,11 +4,26 @@ midline shift → the ``ncct`` block and its key image.
 ``analyze_volume`` works on arrays (the results-to-PACS side builds the DICOM SEG from
 ``NcctAnalysis.blood_mask``); ``analyze_files`` reads DICOM files and returns the ``ncct``
 block of the ``strokealert.analysis/1`` result.
+
+The bleeds come from one of :data:`ICH_METHODS` (argument ``method``, else the environment
+variable ``STROKEALERT_NCCT_ICH_METHOD``, else :data:`DEFAULT_ICH_METHOD`):
+
+* ``rules``: the HU and shape rules of :mod:`strokealert.ncct.ich`;
+* ``network``: the components of the segmentation network's mask
+  (:mod:`strokealert.ncct.ich_net`, probability ≥ :data:`NETWORK_THRESHOLD`); each takes the
+  kind, side and thickness of the blood-window candidate it overlaps most (the rules without
+  their mimic rejections), and one that overlaps none is not blood (nothing in the window);
+* ``veto``: the rules' bleeds, each kept only where the network agrees (mean probability over
+  the bleed ≥ :data:`VETO_PROBABILITY`): the network vetoes mimics;
+* ``fused``: ``veto``, then each kept bleed measured on the network's mask (the network
+  components it overlaps; the rules' mask where it overlaps none).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -16,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from strokealert.contracts.outputs import NCCT_BLOOD_FILE
 from strokealert.dicom.volume import largest_series, read_volume
@@ -24,6 +40,11 @@ from strokealert.ncct import brain, ich, keyimage
 from strokealert.ncct.aspects import AspectsError, score_aspects, write_aspects_key_image
 
 PROBABILITY_SLOPE = 3.0  # logistic slope on ln(volume / SUSPECT_ML)
+ICH_METHODS = ("rules", "network", "veto", "fused")
+DEFAULT_ICH_METHOD = "rules"
+METHOD_VARIABLE = "STROKEALERT_NCCT_ICH_METHOD"
+NETWORK_THRESHOLD = 0.5  # network probability from which a voxel is blood
+VETO_PROBABILITY = 0.3  # fused: least mean network probability over a rules bleed
 
 
 @dataclass
@@ -85,16 +106,98 @@ def _probability(volume_ml: float) -> float:
     return 1.0 / (1.0 + math.exp(-PROBABILITY_SLOPE * math.log(volume_ml / ich.SUSPECT_ML)))
 
 
-def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float]) -> NcctAnalysis:
+def ich_method(method: str | None = None) -> str:
+    """The haemorrhage method: ``method``, else the environment setting, else the default;
+    raises :class:`InputError` for an unknown name."""
+    chosen = method or os.environ.get(METHOD_VARIABLE) or DEFAULT_ICH_METHOD
+    if chosen not in ICH_METHODS:
+        raise InputError(f"unknown haemorrhage method {chosen!r} (one of {', '.join(ICH_METHODS)})")
+    return chosen
+
+
+def network_probability(head: brain.Head, volume_hu: np.ndarray,
+                        spacing_mm: Sequence[float]) -> np.ndarray:
+    """The network's blood probability on the working grid of ``head`` (torch is imported
+    here, only when a method needs it)."""
+    from strokealert.ncct import ich_net
+
+    return brain.reduce_in_plane(ich_net.predict_blood(volume_hu, spacing_mm), head.factor)
+
+
+def network_bleeds(head: brain.Head, probability: np.ndarray) -> list[ich.Bleed]:
+    """Components of the network mask (≥ :data:`ich.MIN_COMPONENT_ML`) inside the skull, with
+    kind, side and thickness of the blood-window candidate each overlaps most (largest
+    first)."""
+    candidates, _ = ich.find_bleeds(head, rules=False)
+    owner = np.zeros(head.hu.shape, dtype=np.int32)
+    for index, bleed in enumerate(candidates, start=1):
+        owner[bleed.mask] = index
+    labels, _ = ndimage.label((probability >= NETWORK_THRESHOLD) & head.inside)
+    bleeds = []
+    for index, box in enumerate(ndimage.find_objects(labels), start=1):
+        if box is None:
+            continue
+        mask = np.zeros(head.hu.shape, dtype=bool)
+        mask[box] = labels[box] == index
+        volume_ml = float(mask.sum()) * head.voxel_ml
+        overlap = np.bincount(owner[mask], minlength=len(candidates) + 1)[1:]
+        if volume_ml < ich.MIN_COMPONENT_ML or not overlap.any():
+            continue
+        like = candidates[int(overlap.argmax())]
+        zz, yy, xx = np.nonzero(mask)
+        bleeds.append(ich.Bleed(like.kind, volume_ml, float(head.smooth[mask].mean()),
+                                (float(zz.mean()), float(yy.mean()), float(xx.mean())),
+                                like.side, like.thickness_mm, mask))
+    return sorted(bleeds, key=lambda b: -b.volume_ml)
+
+
+def find_bleeds(head: brain.Head, volume_hu: np.ndarray, spacing_mm: Sequence[float],
+                method: str, timings: dict[str, float]) -> tuple[list[ich.Bleed],
+                                                             tuple[float, float]]:
+    """The bleeds (largest first) and blood window by ``method`` (see the module docstring);
+    the network's time goes into ``timings['network']``."""
+    if method == "rules":
+        return ich.find_bleeds(head)
+    t = time.perf_counter()
+    probability = network_probability(head, volume_hu, spacing_mm)
+    timings["network"] = time.perf_counter() - t
+    if method == "network":
+        return network_bleeds(head, probability), ich.blood_window(head)
+    bleeds, window = ich.find_bleeds(head)
+    kept = [b for b in bleeds if probability[b.mask].mean() >= VETO_PROBABILITY]
+    return (refine(head, kept, probability) if method == "fused" else kept), window
+
+
+def refine(head: brain.Head, bleeds: list[ich.Bleed], probability: np.ndarray
+           ) -> list[ich.Bleed]:
+    """Each bleed (largest first) re-measured on the network components
+    (probability ≥ :data:`NETWORK_THRESHOLD`, inside the skull) it overlaps, voxels claimed by
+    a larger bleed excepted; a bleed that overlaps none keeps its own mask."""
+    labels, _ = ndimage.label((probability >= NETWORK_THRESHOLD) & head.inside)
+    claimed = np.zeros(head.hu.shape, dtype=bool)
+    out = []
+    for bleed in bleeds:
+        ids = np.unique(labels[bleed.mask])
+        ids = ids[ids > 0]
+        mask = (np.isin(labels, ids) if ids.size else bleed.mask) & ~claimed
+        claimed |= mask
+        out.append(dataclasses.replace(bleed, mask=mask,
+                                       volume_ml=float(mask.sum()) * head.voxel_ml))
+    return out
+
+
+def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
+                   method: str | None = None) -> NcctAnalysis:
     """Analyse a (z, y, x) NCCT in HU on the LPS grid (z towards the vertex, x to patient
-    left); ``spacing_mm`` is (z, y, x). Raises :class:`InputError` when no head is found."""
+    left); ``spacing_mm`` is (z, y, x); ``method`` one of :data:`ICH_METHODS` (default: see
+    :func:`ich_method`). Raises :class:`InputError` when no head is found."""
     started = time.perf_counter()
     volume = np.asarray(volume_hu)
     spacing = (float(spacing_mm[0]), float(spacing_mm[1]), float(spacing_mm[2]))
     head = brain.find_head(volume, spacing)
     timings = {"head": time.perf_counter() - started}
     t = time.perf_counter()
-    bleeds, window = ich.find_bleeds(head)
+    bleeds, window = find_bleeds(head, volume, spacing, ich_method(method), timings)
     total = sum(b.volume_ml for b in bleeds)
     suspected = total >= ich.SUSPECT_ML
     by_kind: dict[str, float] = {}
