@@ -18,7 +18,8 @@ DATA_HELP = "folder of NCCT series with labels.csv (case,ich,kinds,volume_ml); r
 def evaluate(
     data: list[Path] = typer.Option(..., "--data", help=DATA_HELP),
     synthetic: str | None = typer.Option(None, help="first write FAMILY:COUNT synthetic cases "
-                                         "(geometric or fields) into the single --data folder"),
+                                         "(geometric, fields or projected) into the single "
+                                         "--data folder"),
     method: list[str] = typer.Option([], "--method", help="haemorrhage method(s) to compare: "
                                      "rules, network, veto, fused (repeatable; default: the "
                                      "analysis default)"),
