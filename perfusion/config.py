@@ -45,9 +45,9 @@ class PerfusionConfig:
     # from the exponential to the box, maps.RESIDUE_FAMILY), "exponential" or "none". The
     # Tmax shift is that of exponential residues in every case (a box has no single peak).
     # See maps.apply_calibration. "fitted" chosen by bench/perfusion.py: reference phantom,
-    # 1-s sampling, CBF exponential/linear/box/gamma +5/+5/+10/+9 % at 10 HU (family
-    # -16/+3/+48/+11) and +5/+11/+16/+11 % at 20 HU (family -15/+13/+57/+14); head phantom
-    # cores at 10 HU within -3.7..+3.6 mL for all four shapes (family -5.3..+6.2).
+    # 1-s sampling, CBF exponential/linear/box/gamma +2/+3/+8/+7 % at 10 HU (family
+    # -16/+1/+44/+9) and +2/+9/+12/+8 % at 20 HU (family -16/+11/+53/+12); head phantom
+    # cores at 10 HU within -5.0..+1.8 mL for exponential, gamma and box (family -6.0..+0.5).
     cbf_calibration: str = "fitted"
     # "fitted" calibration (perfusion.fit): each shape's fitting error is averaged over a
     # Gaussian of this sigma (mm), the residue shape being a property of the tissue that

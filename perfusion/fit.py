@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from perfusion.maps import SHAPES, family_residue
+from perfusion.maps import SHAPES, family_residue, fine_input
 
 DICTIONARY_MTT_S = np.geomspace(1.0, 40.0, 28)
 DICTIONARY_DELAY_STEP_S = 0.25
@@ -38,7 +38,7 @@ def shape_dictionary(aif: np.ndarray, dt: float, basis: np.ndarray | None = None
     it, as the N samples themselves."""
     n = aif.size
     fine_t = np.arange(n * upsample) * dt / upsample
-    fine_aif = np.interp(fine_t, np.arange(n) * dt, aif)
+    fine_aif = fine_input(aif, dt, upsample)
     size = 2 * fine_t.size
     aif_spectrum = np.fft.rfft(fine_aif, size)
     low, high = DICTIONARY_DELAYS_S
