@@ -37,8 +37,7 @@ def shape_dictionary(aif: np.ndarray, dt: float, basis: np.ndarray | None = None
     DICTIONARY_MTT_S and DICTIONARY_DELAYS_S, as coefficients of ``basis`` (N, k) or, without
     it, as the N samples themselves."""
     n = aif.size
-    fine_t = np.arange(n * upsample) * dt / upsample
-    fine_aif = fine_input(aif, dt, upsample)
+    fine_t, fine_aif = fine_input(aif, dt, upsample)
     size = 2 * fine_t.size
     aif_spectrum = np.fft.rfft(fine_aif, size)
     low, high = DICTIONARY_DELAYS_S
