@@ -128,13 +128,17 @@ def test_provider_failures_timeouts_429_500_lose_and_duplicate_nothing(stack: St
     assert sorted(m["token"] for m in fakes.fcm.sent) == ["tok-ada"]
     assert len(fakes.webhook.deliveries()) == 1
 
-    # Twilio: a 500, a 429, then a hang that drops Ada's SMS, and one that accepts Eve's MMS.
+    # Twilio: a 500, a 429, then a hang that drops one retry and one that accepts the other.
+    # Ada's SMS and Eve's MMS go out side by side, so which gets which answer is the threads'
+    # order.
     fakes.twilio.fail("500", "429", "hang", "accept_then_hang")
     stack.advance(minutes=2)
     assert phones(stack) == {}
     stack.advance(seconds=10)  # retries: both time out (one of them was accepted)
-    assert phones(stack) == {"+15550000005": 1}
-    stack.advance(seconds=60)  # in doubt: Ada's is not at Twilio → sent; Eve's is → reconciled
+    accepted = phones(stack)
+    assert sum(accepted.values()) == 1 and set(accepted) <= {"+15550000001", "+15550000005"}
+    stack.advance(seconds=60)  # in doubt: the dropped one is not at Twilio → sent; the other
+    # is → reconciled
     assert phones(stack) == {"+15550000001": 1, "+15550000005": 1}
 
     # FCM 500 (the SDK retries it) and a hang (read timeout, retried) on step 2.
@@ -151,8 +155,9 @@ def test_provider_failures_timeouts_429_500_lose_and_duplicate_nothing(stack: St
         history = stack.notifier.history(session, "case-1")
     tries = {d["recipient"] + "/" + d["channel"]: [t["outcome"] for t in d["tries"]]
              for d in history[0]["deliveries"] if d["step"] == "c0s0"}
-    assert tries["Dr Ada Okafor/sms"] == ["retry", "in_doubt", "sent"]
-    assert tries["Eve Tran/mms"] == ["retry", "in_doubt", "reconciled"]
+    for key, phone in (("Dr Ada Okafor/sms", "+15550000001"), ("Eve Tran/mms", "+15550000005")):
+        found = "reconciled" if phone in accepted else "sent"
+        assert tries[key] == ["retry", "in_doubt", found]
     stack.advance(minutes=2)  # the repeat's SMS fallbacks
     assert phones(stack) == {"+15550000001": 2, "+15550000003": 1, "+15550000004": 1,
                              "+15550000005": 2}
