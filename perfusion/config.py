@@ -45,9 +45,10 @@ class PerfusionConfig:
     # from the exponential to the box, maps.RESIDUE_FAMILY), "exponential" or "none". The
     # Tmax shift is that of exponential residues in every case (a box has no single peak).
     # See maps.apply_calibration. "fitted" chosen by bench/perfusion.py: reference phantom,
-    # 1-s sampling, CBF exponential/linear/box/gamma +2/+3/+8/+7 % at 10 HU (family
-    # -16/+1/+44/+9) and +2/+9/+12/+8 % at 20 HU (family -16/+11/+53/+12); head phantom
-    # cores at 10 HU within -5.0..+1.8 mL for exponential, gamma and box (family -6.0..+0.5).
+    # 1-s sampling, mean of 8 noise draws (6 Dec), CBF exponential/linear/box/gamma
+    # -1/-1/+4/+2 % at 10 HU (family -20/-3/+38/+4) and -1/-1/+5/+5 % at 20 HU (family
+    # -19/-0/+43/+5); head phantom cores at 10 HU over 6 noise fields per shape (exponential,
+    # gamma, box) -1.8 mL on average, all 18 within 5 mL (family -2.6, 14 of 18).
     cbf_calibration: str = "fitted"
     # "fitted" calibration (perfusion.fit): each shape's fitting error is averaged over a
     # Gaussian of this sigma (mm), the residue shape being a property of the tissue that
@@ -96,6 +97,7 @@ class PerfusionConfig:
     # Manual AIF / VOF: (z, y, x) voxel indices in the working grid replace the automatic choice.
     aif_voxels: list[tuple[int, int, int]] | None = None
     vof_voxels: list[tuple[int, int, int]] | None = None
+    # Voxels averaged into the AIF and into the VOF (median), a quarter from each lattice.
     aif_voxel_count: int = 12
     partial_volume_correction: bool = True
 
