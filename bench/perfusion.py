@@ -83,9 +83,9 @@ def reference_table(configs: dict[str, dict[str, object]], seeds: int = 1) -> No
     residue shape and setting, bias [range over the cells] and voxel spread within a cell of
     CBF, CBV, MTT (%) and Tmax (s), averaged over ``seeds`` noise draws; with more than one,
     the bias's standard deviation between draws follows it in parentheses. A tile's centre is
-    a few dozen correlated voxels, so one draw's bias moves by about 6 % at 10 HU and 1 s and
-    by 10-20 % at 20 HU and 2 s (the lowest flows read several times their truth or 0): the
-    bias is the mean over draws."""
+    a few dozen correlated voxels, so one draw's CBF bias moves by about 5 % at 10 HU and 1 s
+    and by 15-25 % at 20 HU and 2 s (the lowest flows read several times their truth or 0):
+    the bias is the mean over draws."""
     print(f"reference phantom (Kudo 2013 design: {len(reference.reference_cells())} CBV/CBF "
           f"cells, MTT 3.4-24 s, delays 0-3 s, 60 s): bias [cell range] spread, "
           f"mean of {seeds} noise draw(s)")

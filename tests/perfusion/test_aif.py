@@ -4,33 +4,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from perfusion import mask, phantoms
-from perfusion.aif import find_input_functions
+import perfusion
+from perfusion import phantoms
 from perfusion.config import PerfusionConfig
-from perfusion.denoise import noise_level
 
 BASELINE_HU = 35.0
 
 
 def _chosen_baseline_error(seed: int) -> tuple[float, float]:
-    """Mean baseline error (HU) of the voxels chosen for the AIF and for the VOF: their own
-    pre-bolus mean minus the noise-free baseline, on two tiles of tissue with an artery and a
-    vein at 20 HU and 2-s sampling (three baseline frames)."""
+    """Mean baseline error (HU) of the voxels the analysis chose for the AIF and for the VOF:
+    their own pre-bolus mean minus the noise-free baseline, on two tiles of tissue with an
+    artery and a vein at 20 HU and 2-s sampling (three baseline frames)."""
     ph = phantoms.cell_phantom([(4.0, 40.0), (2.0, 20.0)], 2, delays_s=(0.0,), noise_hu=20.0,
                                times=phantoms.regular_times(30, 2.0), tile_px=24,
                                baseline_hu=BASELINE_HU, seed=seed)
-    frames = ph.frames
-    head = mask.head_region(frames[0])
-    pre = mask.baseline_frames(mask.bolus_arrival_frame(frames, head))
-    baseline = frames[pre].mean(axis=0)
-    enhancement = frames - baseline
-    noise = noise_level(frames, pre, head & (baseline < 150))
-    inputs = find_input_functions(enhancement, baseline, head, enhancement.max(axis=0), 2.0,
-                                  noise, PerfusionConfig())
+    analysis = perfusion.analyze_volume(ph.frames, ph.times, ph.spacing,
+                                        PerfusionConfig(motion_correction=False))
     errors = []
-    for voxels in (inputs.aif_voxels, inputs.vof_voxels):
+    for voxels in (analysis.inputs.aif_voxels, analysis.inputs.vof_voxels):
         z, y, x = (np.array(a) for a in zip(*voxels, strict=True))
-        errors.append(float(np.mean(baseline[z, y, x] - BASELINE_HU)))
+        errors.append(float(np.mean(analysis.baseline[z, y, x] - BASELINE_HU)))
     return errors[0], errors[1]
 
 
