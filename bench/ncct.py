@@ -5,7 +5,7 @@ truth (thresholds chosen on the training families, applied to the held-out ones;
 strokealert.ncct.aspects_evaluate).
 
     python bench/ncct.py --data DIR [--data DIR2 ...]   # folders with labels.csv
-    python bench/ncct.py --aspects --train geometric,fields --test projected [--cases 40]
+    python bench/ncct.py --aspects --train geometric,fields,projected,landmarks --test template
     python bench/ncct.py --write-synthetic fields:40 --out /tmp/ncct-fields   # make a folder
 """
 
@@ -41,8 +41,9 @@ def main() -> None:
     parser.add_argument("--no-timing", action="store_true")
     parser.add_argument("--aspects", action="store_true",
                         help="evaluate ASPECTS on the generator families")
-    parser.add_argument("--train", type=family_list, default=("geometric", "fields"))
-    parser.add_argument("--test", type=family_list, default=("projected",))
+    parser.add_argument("--train", type=family_list,
+                        default=("geometric", "fields", "projected", "landmarks"))
+    parser.add_argument("--test", type=family_list, default=("template",))
     parser.add_argument("--cases", type=int, default=40, help="ASPECTS cases per family")
     parser.add_argument("--matrix", type=int, default=256, help="ASPECTS case matrix")
     parser.add_argument("--test-matrix", type=int, help="matrix of the held-out ASPECTS cases")

@@ -18,23 +18,24 @@ DATA_HELP = "folder of NCCT series with labels.csv (case,ich,kinds,volume_ml); r
 def evaluate(
     data: list[Path] = typer.Option(..., "--data", help=DATA_HELP),
     synthetic: str | None = typer.Option(None, help="first write FAMILY:COUNT synthetic cases "
-                                         "(geometric, fields or projected) into the single "
-                                         "--data folder"),
+                                         "(geometric, fields, projected, landmarks or "
+                                         "template) into the single --data folder"),
     method: list[str] = typer.Option([], "--method", help="haemorrhage method(s) to compare: "
                                      "rules, network, veto, fused (repeatable; default: the "
                                      "analysis default)"),
 ) -> None:
     """Print sensitivity/specificity (truth ≥ 1 mL), volume error and kinds per folder."""
     from strokealert.ncct.analyze import ich_method
-    from strokealert.ncct.dataset import write_synthetic
+    from strokealert.ncct.dataset import SYNTHETIC_FAMILIES, write_synthetic
     from strokealert.ncct.evaluate import evaluate as run
     from strokealert.ncct.ich_train import ablation
 
     methods = [ich_method(m) for m in method]
     if synthetic:
         family, _, count = synthetic.partition(":")
-        if family not in ("geometric", "fields") or not count.isdigit() or len(data) != 1:
-            raise InputError("--synthetic takes geometric:N or fields:N and one --data folder")
+        if family not in SYNTHETIC_FAMILIES or not count.isdigit() or len(data) != 1:
+            raise InputError(f"--synthetic takes FAMILY:N ({', '.join(SYNTHETIC_FAMILIES)}) "
+                             "and one --data folder")
         write_synthetic(family, data[0], int(count))
     for folder in data:
         if not folder.is_dir():

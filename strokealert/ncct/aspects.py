@@ -28,12 +28,13 @@ REGION_NAMES = {"C": "caudate", "L": "lentiform", "IC": "internal capsule", "I":
                 "M1": "M1", "M2": "M2", "M3": "M3", "M4": "M4", "M5": "M5", "M6": "M6"}
 TISSUE_HU = (15.0, 60.0)
 """Voxels outside this window (CSF; blood, calcification, bone) do not enter a region's value."""
-THRESHOLD_HU = {"C": 2.25, "L": 2.25, "IC": 2.25, "I": 2.25, "M1": 1.5, "M2": 1.5,
+THRESHOLD_HU = {"C": 1.5, "L": 1.5, "IC": 1.5, "I": 1.5, "M1": 1.5, "M2": 1.5,
                 "M3": 1.5, "M4": 1.5, "M5": 1.5, "M6": 1.5}
 """A region is affected when it is this much darker (HU) than its mirror region; chosen on the
-``geometric`` and ``fields`` generator families (30 cases each, matrix 256:
-``python -m strokealert.ncct.aspects_evaluate --train geometric,fields``), never on the
-held-out ``projected`` family."""
+``geometric``, ``fields``, ``projected`` and ``landmarks`` generator families (30 cases each,
+matrix 256: ``python -m strokealert.ncct.aspects_evaluate --train
+geometric,fields,projected,landmarks``), never on the held-out ``template`` family. Until 6 Dec
+2026 the deep regions took 2.25 HU (chosen on ``geometric`` and ``fields`` alone)."""
 MIN_VOXELS = 40
 """Fewer tissue voxels than this on either side: the region is not assessed (not covered)."""
 WINDOW_HU = (20.0, 60.0)

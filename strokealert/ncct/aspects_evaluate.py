@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from strokealert.ncct.aspects import REGIONS, region_values, score_from_values
 from strokealert.ncct.aspects_registration import register_atlas
 
-FAMILIES = ("geometric", "fields", "projected")
+FAMILIES = ("geometric", "fields", "projected", "landmarks", "template")
 """Generator families (modules of ``strokealert.phantoms.ncct_families``)."""
 DEEP = ("C", "L", "IC", "I")
 GRID_HU = tuple(float(v) for v in np.arange(1.0, 4.01, 0.25))
@@ -76,7 +76,7 @@ def _render(family: str, seed: int, matrix: int, cache: Path) -> Path:
     if family == "geometric":
         case, truth = geometric.render_with_regions(seed, label, matrix=matrix)
         delta = float(case.details["ischaemia"]["delta_hu"])
-    else:  # fields, projected: render_labelled -> (case, regions, tissue)
+    else:  # the other families: render_labelled -> (case, regions, tissue)
         module = importlib.import_module(f"strokealert.phantoms.ncct_families.{family}")
         case, truth, _ = module.render_labelled(seed, label, matrix=matrix)
         delta = float(case.details["ischaemic_delta_hu"] or 0.0)

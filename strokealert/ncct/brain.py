@@ -19,6 +19,7 @@ BONE_HU = 300.0  # skull and calcification
 DENSE_HU = 105.0  # calcification, contrast, bone: never acute blood
 BASE_BONE_RATIO = 0.5  # skull-base slice: bone area above this share of the cavity area
 CSF_HU = 18.0  # below: cerebrospinal fluid (smoothed)
+AIR_HU = -300.0  # air around the head
 MIN_CAVITY_ML = 300.0  # less intracranial space than this: no head in the series
 SUTURE_CLOSING_MM = 3.0  # gaps in the skull ring closed before filling the cavity
 
@@ -79,9 +80,11 @@ def _cavity(hu: np.ndarray, bone: np.ndarray, pixel_mm: float
     in_plane = np.zeros((3, 3, 3), dtype=bool)
     in_plane[1] = ndimage.generate_binary_structure(2, 1)
     background, _ = ndimage.label(~closed, structure=in_plane)
-    border = np.unique(np.concatenate([background[:, 0].ravel(), background[:, -1].ravel(),
-                                       background[:, :, 0].ravel(),
-                                       background[:, :, -1].ravel()]))
+    # Outside is what reaches the image's edge through air: a head cut by the field of view
+    # has its cavity on the edge too, through brain.
+    edges = [(background[:, 0], hu[:, 0]), (background[:, -1], hu[:, -1]),
+             (background[:, :, 0], hu[:, :, 0]), (background[:, :, -1], hu[:, :, -1])]
+    border = np.unique(np.concatenate([labels[values < AIR_HU] for labels, values in edges]))
     outside = np.zeros(int(background.max()) + 1, dtype=bool)
     outside[border[border > 0]] = True
     filled = ~outside[background]

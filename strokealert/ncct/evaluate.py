@@ -1,7 +1,10 @@
 """Evaluation of the haemorrhage detector on a labelled folder (see
-:mod:`strokealert.ncct.dataset`): sensitivity and specificity for truth volumes ≥ 1 mL, volume
-error, true kinds reported, analysis time. Used by ``strokealert ncct evaluate`` and
-``bench/ncct.py``."""
+:mod:`strokealert.ncct.dataset`): sensitivity and specificity for truth volumes ≥ 1 mL; where
+the folder has voxel truth, how many of the detected bleeds overlap the true blood ("located":
+a call made on something else, a mimic or an artefact, is a true positive by case but not
+located); volume error, true kinds reported, analysis time; scans the analysis refuses
+(:class:`~strokealert.errors.InputError`, manual review in service) count as not suspected.
+Used by ``strokealert ncct evaluate`` and ``bench/ncct.py``."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ from pathlib import Path
 import numpy as np
 
 from strokealert.dicom.volume import largest_series, read_volume
+from strokealert.errors import InputError
 from strokealert.ncct.analyze import analyze_volume
-from strokealert.ncct.dataset import read_labels
+from strokealert.ncct.dataset import read_labels, truth_mask
 
 MIN_ML = 1.0
 
@@ -23,27 +27,44 @@ def evaluate(data: Path) -> list[str]:
     vol_ok = vol_n = kind_hit = kind_n = 0
     errors: list[float] = []
     seconds: list[float] = []
+    failed = located = located_n = 0
     for case in read_labels(data):
         volume, spacing = read_volume(largest_series([case.folder], "NCCT"), "NCCT")
         started = time.perf_counter()
-        result = analyze_volume(volume, spacing)
+        try:
+            result = analyze_volume(volume, spacing)
+        except InputError:
+            # In service such a scan goes to manual review; here it counts as not suspected.
+            failed += 1
+            result = None
         seconds.append(time.perf_counter() - started)
+        suspected = result is not None and result.suspected
         if not case.ich:
-            tn, fp = tn + (not result.suspected), fp + result.suspected
+            tn, fp = tn + (not suspected), fp + suspected
             continue
         if case.volume_ml is not None and case.volume_ml < MIN_ML:
             continue
-        tp, fn = tp + result.suspected, fn + (not result.suspected)
+        tp, fn = tp + suspected, fn + (not suspected)
+        truth = truth_mask(case)
+        if truth is not None:
+            located_n += 1
+            located += bool(suspected and result is not None
+                            and result.blood_mask.shape == truth.shape
+                            and np.any((result.blood_mask > 0) & (truth > 0)))
         if case.volume_ml is not None:
-            err = abs(result.volume_ml - case.volume_ml)
+            err = abs((result.volume_ml if result is not None else 0.0) - case.volume_ml)
             errors.append(err / case.volume_ml)
             vol_n += 1
             vol_ok += err <= max(2.0, 0.15 * case.volume_ml)
         for kind in case.kinds:
             kind_n += 1
-            kind_hit += kind in result.kinds
+            kind_hit += result is not None and kind in result.kinds
     return [f"{data.name:>12} | sensitivity {tp}/{tp + fn} = {tp / max(tp + fn, 1):.2f} | "
-            f"specificity {tn}/{tn + fp} = {tn / max(tn + fp, 1):.2f} | volume within 15 % or "
+            f"specificity {tn}/{tn + fp} = {tn / max(tn + fp, 1):.2f} | "
+            + (f"located {located}/{located_n} = {located / max(located_n, 1):.2f} | "
+               if located_n else "")
+            + f"volume within 15 % or "
             f"2 mL {vol_ok}/{vol_n} (median error {100 * float(np.median(errors or [0])):.0f} %)"
             f" | true kinds reported {kind_hit}/{kind_n} | median analysis "
-            f"{float(np.median(seconds or [0])):.2f} s"]
+            f"{float(np.median(seconds or [0])):.2f} s"
+            + (f" | analysis failed (manual review) {failed}" if failed else "")]

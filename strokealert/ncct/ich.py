@@ -2,7 +2,8 @@
 candidate voxels in an adaptive blood window, mimics rejected by HU, place and shape, the kind
 of each bleed from where it lies, volumes (segmentation and ABC/2) and location words.
 
-Rules (HU on the in-plane smoothed volume):
+Rules (HU on the in-plane smoothed volume, each slice first lowered by how far its brain reads
+above the whole brain's: beam hardening lifts the slices next to the skull base, :func:`levelled`):
 
 * window: from ``max(BLOOD_LOW_HU, tissue + 3.5 × noise)`` to :data:`BLOOD_HIGH_HU`, where
   ``tissue`` is the 95th percentile of brain tissue: dense cortex after contrast raises it;
@@ -11,12 +12,15 @@ Rules (HU on the in-plane smoothed volume):
   slices (partial volume over the slice thickness) are no seed; a thin shell against the
   inner table (:data:`SKULL_RIM_MM`) is no seed either (bone blur);
 * streak artefacts are no seed: straight bright lines found per slice by a Hough transform
-  (long, thin, empty beside them, crossing the brain; :func:`streak_lines`);
+  (long, thin, empty beside them, crossing the brain; :func:`streak_lines`), except where the
+  bright voxels on such a line are thick (a disk 7 mm across fits) and carry no thin arms of
+  their own (blood in both occipital horns lies on one straight line; :func:`_thick_parts`);
 * a candidate component is blood when it holds at least :data:`MIN_COMPONENT_ML`, spans more
   than one slice or is thick, and is not a tube (hyperdense vessel), a thin or a long straight
   one-slice streak, a thin midline sheet (falx), the superior sagittal sinus (midline, against
   the inner table), faint on the skull base (streaks), nor on the skull base over or under
-  bone (the oblique floor's partial volume);
+  bone (the oblique floor's partial volume), nor small and under or over bone elsewhere (the
+  vertex curving through the slice);
 * accepted seeds grow to their half-way contour; against the inner table they grow through
   the table's blur and into the first layer of bone below the half-way HU between blood and
   the table (blood-bone partial volume).
@@ -24,7 +28,7 @@ Rules (HU on the in-plane smoothed volume):
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy import ndimage
@@ -43,8 +47,11 @@ DARK_RING_SHARE = 0.05  # share of a seed's 3 mm surround below -5 HU: streak ar
 VENTRICLE_EDGE_SHARE = 0.3  # share of a bleed's edge on ventricular fluid: intraventricular
 BASE_CONTRAST_HU = 9.0  # HU above the window a seed on the skull base needs
 BASE_BONE_SHARE = 0.25  # share of a skull-base seed over or under bone: partial volume of the floor
-SINUS_HALF_WIDTH_MM = 8.0  # the superior sagittal sinus: this far either side of the midline,
-SINUS_DEPTH_MM = 5.0  # ... against the inner table (median depth below this)
+SINUS_HALF_WIDTH_MM = 10.0  # the superior sagittal sinus: this far either side of the midline,
+SINUS_DEPTH_MM = 6.5  # ... against the inner table (median depth below this)
+CAP_BONE_SHARE = 0.5  # share of a small seed under or over bone: the table curving through
+# the slice (vertex, floor)
+CAP_MAX_ML = 1.0  # ... below this volume
 TABLE_BLUR_MM = 2.0  # dense voxels this close to the cavity's edge: the inner table's blur
 GROW_MM = 6.0  # accepted bleeds grow this far, to their half-way contour
 BOUNDARY_MIN_HU = 42.0  # never grow below this
@@ -53,6 +60,8 @@ STREAK_FLANK_SHARE = 0.25  # ... with at most this share of its count in the ban
 STREAK_DEEP_MM = 15.0  # ... that crosses the brain (reaches this far from the inner table)
 STREAK_ELONGATION = 6.0  # a one-slice seed this elongated is a streak piece
 STREAK_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 3.0))  # line directions tried
+STREAK_MAX_MM = 7.0  # an in-plane bright part at least this thick is no streak piece
+LEVEL_MIN_ML = 2.0  # brain on a slice from which its own attenuation level is measured
 
 
 @dataclass
@@ -84,6 +93,31 @@ def blood_window(head: Head) -> tuple[float, float]:
     p95 = float(np.percentile(head.smooth[tissue], 95)) if tissue.any() else 40.0
     low = max(BLOOD_LOW_HU, min(p95, 48.0) + 3.5 * head.noise_hu)
     return min(low, 62.0), BLOOD_HIGH_HU
+
+
+def levelled(head: Head) -> Head:
+    """``head`` with each slice's smoothed HU lowered by how far the brain on it reads above
+    the whole brain (its median over the median of all slices; never raised).
+
+    The brain's attenuation is not the same on every slice: next to the skull base and under
+    the vertex, beam hardening and the scanner's incomplete correction of it lift the whole
+    slice (measured 15-25 HU on the skull-base slices of projection-domain phantoms), which a
+    fixed blood window takes for a sheet of blood. The slice median is that of the brain away
+    from the table (15-80 HU, deeper than :data:`TABLE_BLUR_MM`), taken over three slices;
+    a bleed moves it only where it fills half the brain of a slice."""
+    tissue = (head.cavity & (head.smooth > 15.0) & (head.smooth < 80.0)
+              & (head.depth_mm > TABLE_BLUR_MM))
+    counts = tissue.sum(axis=(1, 2))
+    enough = counts * head.voxel_ml >= LEVEL_MIN_ML
+    if not enough.any():
+        return head
+    levels = np.array([float(np.median(head.smooth[z][tissue[z]])) if ok else np.nan
+                       for z, ok in enumerate(enough)])
+    measured = np.flatnonzero(enough)
+    nearest = measured[np.abs(np.arange(levels.size)[:, None] - measured[None, :]).argmin(axis=1)]
+    levels = ndimage.median_filter(levels[nearest], size=3, mode="nearest")
+    excess = np.clip(levels - float(np.median(head.smooth[tissue])), 0.0, None)
+    return replace(head, smooth=(head.smooth - excess[:, None, None]).astype(np.float32))
 
 
 def _ball(radius_mm: float, spacing: tuple[float, float, float]) -> np.ndarray:
@@ -181,6 +215,29 @@ def streak_lines(head: Head, bright: np.ndarray) -> np.ndarray:
     return out
 
 
+def _thick_parts(bright: np.ndarray, streak: np.ndarray,
+                 spacing: tuple[float, float, float]) -> np.ndarray:
+    """The thick parts of ``bright`` (where a disk :data:`STREAK_MAX_MM` across fits in-plane)
+    that are not the crossing of streak lines: in their in-plane connected part of ``bright``,
+    fewer ``streak`` voxels lie beyond them (2 mm and further) than in them. Two bleeds side
+    by side (blood in both occipital horns) fall on one straight line but are thick with
+    nothing thin between; streaks from one source cross in a thick knot with their long thin
+    arms attached."""
+    disk = _ball(STREAK_MAX_MM / 2.0, (1e3, spacing[1], spacing[2]))
+    thick = np.asarray(ndimage.binary_opening(bright, disk))
+    if not thick.any():
+        return thick
+    in_plane = np.zeros((3, 3, 3), dtype=bool)
+    in_plane[1] = ndimage.generate_binary_structure(2, 1)
+    labels, count = ndimage.label(bright, structure=in_plane)
+    near = ndimage.binary_dilation(thick, _ball(2.0, (1e3, spacing[1], spacing[2])))
+    index = np.arange(1, count + 1)
+    arms = np.asarray(ndimage.sum(streak & ~near, labels, index))
+    knots = np.asarray(ndimage.sum(thick, labels, index))
+    kept = np.concatenate([[False], arms < knots])
+    return np.asarray(thick & kept[labels])
+
+
 def candidates(head: Head, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
     """(seed, space): voxels that may start a bleed, and the voxels a bleed may grow into."""
     inner = ndimage.binary_erosion(head.cavity, _ball(SKULL_RIM_MM, head.spacing_mm))
@@ -190,6 +247,9 @@ def candidates(head: Head, low: float, high: float) -> tuple[np.ndarray, np.ndar
     dense = ndimage.binary_dilation(core, _ball(DENSE_RIM_MM, head.spacing_mm))
     dense |= ndimage.binary_dilation(core, _SLICE_NEIGHBOURS)
     streak = ndimage.binary_dilation(streak_lines(head, bright), _ball(1.0, head.spacing_mm))
+    # A line through compact bright things (blood in both occipital horns, side by side) is
+    # no streak: streaks are thin where they cross the brain, a bleed is thick.
+    streak &= ~_thick_parts(bright, streak, head.spacing_mm)
     seed = window & ~dense & ~streak
     # bleeds grow up to the bone (blood-bone mixtures), never into calcification
     return seed, _growth_space(head, low)
@@ -288,6 +348,8 @@ def is_blood(f: dict[str, float]) -> bool:
         return False  # faint on the skull base: petrous and clival streaks
     if f["base_share"] > 0.5 and f["bone_above_below"] >= BASE_BONE_SHARE:
         return False  # on the skull base over or under bone: the oblique floor's partial volume
+    if f["bone_above_below"] >= CAP_BONE_SHARE and f["volume_ml"] < CAP_MAX_ML:
+        return False  # under the vertex or over the floor: the table curving through the slice
     if (f["midline_mm"] < SINUS_HALF_WIDTH_MM and f["depth_mm"] < SINUS_DEPTH_MM
             and f["volume_ml"] < 2.0):
         return False  # superior sagittal sinus: dense with contrast or haemoconcentration
@@ -359,6 +421,7 @@ def find_bleeds(head: Head, rules: bool = True) -> tuple[list[Bleed], tuple[floa
     """The bleeds of the scan (largest first) and the seed window used; ``rules=False``
     keeps every seed component of :data:`MIN_COMPONENT_ML` (the ablation without the mimic
     rules)."""
+    head = levelled(head)
     low, high = blood_window(head)
     seed, space = candidates(head, low, high)
     tissue = head.cavity & (head.smooth > 15.0) & (head.smooth < low) & (head.depth_mm > 8.0)

