@@ -211,3 +211,24 @@ def test_a_head_cut_by_the_field_of_view_is_still_found() -> None:
     head = find_head(cut, case.spacing_mm)
     kept = whole.cavity[:, : rows[-1] - 10].sum()
     assert head.cavity.sum() >= 0.8 * kept
+
+
+def test_small_seeds_under_the_vault_and_the_sinus_off_the_midline_are_not_blood() -> None:
+    case = geometric.render(7, NcctLabel(bleeds=("intraparenchymal",)), matrix=128)
+    head = find_head(case.volume_hu, case.spacing_mm)
+    low, high = blood_window(head)
+    seed, _ = candidates(head, low, high)
+    labels, _ = ndimage.label(seed)
+    biggest = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    bleed = seed_features(head, tuple(np.nonzero(labels == biggest)), low)
+    assert is_blood(bleed)
+    small = bleed | {"volume_ml": 0.5, "base_share": 0.0}
+    assert is_blood(small)
+    # half of it with the vault directly above or below: the table curving through the slice
+    assert not is_blood(small | {"bone_above_below": 0.6})
+    assert is_blood(bleed | {"volume_ml": 3.0, "bone_above_below": 0.6})  # a bleed under it
+    # the superior sagittal sinus 9 mm off the estimated midline, 6 mm deep, long and thin
+    sinus = small | {"midline_mm": 9.0, "depth_mm": 6.0, "near_midline": 0.0,
+                     "elongation": 2.0, "slices": 12.0}
+    assert not is_blood(sinus)
+    assert is_blood(sinus | {"midline_mm": 14.0})
