@@ -26,15 +26,16 @@ def evaluate(
 ) -> None:
     """Print sensitivity/specificity (truth ≥ 1 mL), volume error and kinds per folder."""
     from strokealert.ncct.analyze import ich_method
-    from strokealert.ncct.dataset import SYNTHETIC_FAMILIES, write_synthetic
+    from strokealert.ncct.dataset import write_synthetic
     from strokealert.ncct.evaluate import evaluate as run
     from strokealert.ncct.ich_train import ablation
+    from strokealert.phantoms.ncct_families import FAMILIES
 
     methods = [ich_method(m) for m in method]
     if synthetic:
         family, _, count = synthetic.partition(":")
-        if family not in SYNTHETIC_FAMILIES or not count.isdigit() or len(data) != 1:
-            raise InputError(f"--synthetic takes FAMILY:N ({', '.join(SYNTHETIC_FAMILIES)}) "
+        if family not in FAMILIES or not count.isdigit() or len(data) != 1:
+            raise InputError(f"--synthetic takes FAMILY:N ({', '.join(FAMILIES)}) "
                              "and one --data folder")
         write_synthetic(family, data[0], int(count))
     for folder in data:

@@ -29,9 +29,8 @@ from numpy.typing import NDArray
 
 from strokealert.ncct.aspects import REGIONS, region_values, score_from_values
 from strokealert.ncct.aspects_registration import register_atlas
+from strokealert.phantoms.ncct_families import FAMILIES
 
-FAMILIES = ("geometric", "fields", "projected", "landmarks", "template")
-"""Generator families (modules of ``strokealert.phantoms.ncct_families``)."""
 DEEP = ("C", "L", "IC", "I")
 GRID_HU = tuple(float(v) for v in np.arange(1.0, 4.01, 0.25))
 """Candidate thresholds (HU) searched on the training family."""

@@ -14,6 +14,7 @@ and real cases the same way.
 from __future__ import annotations
 
 import csv
+import importlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,12 +23,15 @@ import numpy as np
 from tqdm import tqdm
 
 from strokealert.errors import InputError
-from strokealert.phantoms.ncct_families import BLEED_KINDS, MIMICS, NcctLabel, write_case
+from strokealert.phantoms.ncct_families import (
+    BLEED_KINDS,
+    FAMILIES,
+    MIMICS,
+    NcctLabel,
+    write_case,
+)
 
 LABEL_FIELDS = ("case", "ich", "kinds", "volume_ml")
-SYNTHETIC_FAMILIES = ("geometric", "fields", "projected", "landmarks", "template")
-"""Generator families :func:`write_synthetic` can render (modules of
-``strokealert.phantoms.ncct_families``)."""
 
 
 @dataclass(frozen=True)
@@ -60,16 +64,9 @@ def write_synthetic(family: str, out_dir: Path, count: int, first_seed: int = 0,
                     matrix: int = 256) -> Path:
     """Render ``count`` cases of ``family`` (seeds ``first_seed`` …) as DICOM series under
     ``out_dir`` with ``labels.csv``; cases already written are kept. Returns ``out_dir``."""
-    from strokealert.phantoms.ncct_families import (
-        fields,
-        geometric,
-        landmarks,
-        projected,
-        template,
-    )
-
-    module = {"geometric": geometric, "fields": fields, "projected": projected,
-              "landmarks": landmarks, "template": template}[family]
+    if family not in FAMILIES:
+        raise InputError(f"unknown generator family {family!r}; known: {', '.join(FAMILIES)}")
+    module = importlib.import_module(f"strokealert.phantoms.ncct_families.{family}")
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for seed in tqdm(range(first_seed, first_seed + count), desc=f"{family} cases",

@@ -26,6 +26,10 @@ BLEED_KINDS = ("intraparenchymal", "intraventricular", "subarachnoid", "subdural
 ASPECTS_REGIONS = ("C", "L", "IC", "I", "M1", "M2", "M3", "M4", "M5", "M6")
 """The ten ASPECTS regions of one MCA territory."""
 
+FAMILIES = ("geometric", "fields", "projected", "landmarks", "template")
+"""The generator families: modules of this package, each with ``render`` and
+``render_labelled``."""
+
 MIMICS = ("choroid_plexus_calcification", "pineal_calcification", "basal_ganglia_calcification",
           "falx_calcification", "hyperdense_vessel", "streak_artefact", "residual_contrast")
 """Bright things that are not acute blood."""
