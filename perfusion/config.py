@@ -64,11 +64,12 @@ class PerfusionConfig:
     noise_floor_correction: bool = True
     # Smooth the CBF map before the noise-floor correction, which then removes the mean lift
     # (without smoothing: the median lift of single voxels), and the Tmax map after its
-    # corrections. Their sigma is the curves' times noise / map_smoothing_noise_hu, between
-    # 0.5 and 1 (denoise.map_sigma_px).
+    # corrections. Their sigma is the curves' times (noise / map_smoothing_noise_hu) ** 1.5,
+    # at most 1 and at least map_smoothing_min_mm (denoise.map_sigma_px).
     cbf_smoothing: bool = True
     tmax_smoothing: bool = True
     map_smoothing_noise_hu: float = 20.0
+    map_smoothing_min_mm: float = 0.8
     density_g_per_ml: float = TISSUE_DENSITY_G_PER_ML
     hematocrit_factor: float = HEMATOCRIT_FACTOR
 

@@ -6,13 +6,15 @@ deconvolution sees the noise unless it is reduced first.
 Time: every curve is projected on the few time courses that AIF-convolved residues can take
 (``model_subspace``); white noise outside that span goes.
 Space: a normalised in-plane Gaussian restricted to the tissue mask (so skull, CSF and vessels
-do not bleed into parenchyma). Its width follows the measured noise up to 12 HU: sigma =
-smoothing_mm scaled by noise / 10 HU, between 0.6x and 1.2x. Noisier studies are not smoothed
+do not bleed into parenchyma). Its width follows the measured noise up to 11 HU: sigma =
+smoothing_mm scaled by noise / 10 HU, between 0.6x and 1.1x. Noisier studies are not smoothed
 more: the noise-floor correction (maps.py) removes most of the bias the noise leaves in CBF,
-and wider smoothing shrinks small cores and thin rims of hypoperfusion. The head phantom at
-20 HU over 6 noise fields per residue shape (bench/perfusion.py head_draws, 6 Dec) read its
-core on average +7.1, +3.3, +1.0 and -0.9 mL with the factor at most 1, 1.1, 1.2 and 1.3x
-(7, 11, 12 and 11 of 18 fields within 5 mL).
+and wider smoothing shrinks small cores and thin rims of hypoperfusion. The head phantom over
+6 noise fields per residue shape (bench/perfusion.py head_draws, 6 Dec, with the box
+calibration cut to the transits it resolves, maps.calibrate) read its core on average, with
+the factor at most 1x, 1.1x and 1.2x: at 20 HU +1.8, -1.9 and -3.3 mL (11, 13 and 11 of 18
+fields within 5 mL, largest errors 13.7, 8.6 and 9.4 mL); at 15 HU +2.8, -0.1 and -1.9 mL
+(9, 14 and 14 of 18).
 """
 
 from __future__ import annotations
@@ -36,21 +38,34 @@ def noise_level(frames: np.ndarray, baseline: slice, mask: np.ndarray) -> float:
 def smoothing_sigma_px(noise_hu: float, pixel_mm: tuple[float, float],
                        config: PerfusionConfig) -> tuple[float, float]:
     """In-plane sigma (pixels) for the measured noise (see module doc)."""
-    factor = float(np.clip(noise_hu / 10.0, 0.6, 1.2))
-    sigma_mm = config.smoothing_mm * factor
+    sigma_mm = smoothing_mm(noise_hu, config)
     return sigma_mm / pixel_mm[0], sigma_mm / pixel_mm[1]
+
+
+def smoothing_mm(noise_hu: float, config: PerfusionConfig) -> float:
+    """In-plane sigma (mm) of the curves' smoothing for the measured noise (module doc)."""
+    return config.smoothing_mm * float(np.clip(noise_hu / 10.0, 0.6, 1.1))
 
 
 def map_sigma_px(noise_hu: float, curve_sigma_px: tuple[float, float],
                  config: PerfusionConfig) -> tuple[float, float]:
     """In-plane sigma (pixels) with which the CBF and Tmax maps are averaged again: the
-    curves' sigma times noise / ``map_smoothing_noise_hu``, between 0.5x and 1x.
+    curves' sigma times (noise / ``map_smoothing_noise_hu``) ** 1.5, at most 1x and at least
+    ``map_smoothing_min_mm``.
 
     CBF and Tmax read at a noisy residue peak keep more noise than the curves; averaging them
-    steadies low flow and late peaks but blurs the edge of a core into its penumbra, so a
-    quiet study is averaged over half the width and a noisy one (20 HU and up) over all of it.
+    steadies low flow and late peaks but blurs the edge of a core into its penumbra, the more
+    so as the core's relative CBF (about 0.15) lies nearer the 0.3 threshold than its
+    penumbra's (about 0.65): about 0.8 mm up to 10 HU, the curves' whole width from 20 HU.
+    Head phantom, 6 noise fields per residue shape (6 Dec): at 10 HU the core read -3.1 mL on
+    average with half the curves' width (1.25 mm; 17 of 18 within 5 mL), -1.7 with a third
+    (0.9 mm) and +0.0 with a quarter (18 of 18 both), but the moved head (bench/perfusion.py
+    head_rows) read +4.7, +6.3 and +10.4 mL; at 5 HU (curves 1.5 mm) -1.7 mL with 0.75 mm (18
+    of 18), +0.0 with 0.5 mm (16 of 18) and +0.4 with 0.2 mm (16 of 18).
     """
-    factor = float(np.clip(noise_hu / config.map_smoothing_noise_hu, 0.5, 1.0))
+    curve_mm = smoothing_mm(noise_hu, config)
+    factor = float(np.clip(max((noise_hu / config.map_smoothing_noise_hu) ** 1.5,
+                               config.map_smoothing_min_mm / curve_mm), 0.0, 1.0))
     return curve_sigma_px[0] * factor, curve_sigma_px[1] * factor
 
 

@@ -6,8 +6,9 @@ CBV = (k_H/rho) * 100 * integral(C_t) / integral(C_a), MTT = 60 * CBV / CBF (cen
 Bias correction (``PerfusionConfig.bias_correction``): a truncated deconvolution is a low-pass
 filter of the residue, so it lowers the CBF of short-MTT tissue and moves the residue's peak
 later. For the circulant methods the filter depends only on the AIF, not on the delay, so we
-measure it on noise-free curves made with the study's own AIF (MTT 1-40 s) for every residue
-shape of RESIDUE_FAMILY and divide CBF by the measured ratio (exponential, or the geometric
+measure it on noise-free curves made with the study's own AIF (MTT 1-40 s; for CBF only the
+transits the deconvolution resolves, see ``calibrate``) for every residue shape of
+RESIDUE_FAMILY and divide CBF by the measured ratio (exponential, or the geometric
 mean over the family: ``cbf_calibration``) and subtract the exponential Tmax shift, looked up by an
 MTT (the caller's: ``analyze`` uses the regional CBV over the noise-corrected CBF, because a
 single voxel's noisy MTT makes the lookup erratic). oSVD chooses its filter per voxel from the
@@ -34,12 +35,11 @@ from perfusion.deconvolve import deconvolve
 @dataclass
 class Calibration:
     """What the filter makes of noise-free curves, by the estimated MTT (s, increasing): the
-    CBF ratio (estimate/truth) and the Tmax shift (s) of exponential residues, and the CBF
-    ratio of every shape of SHAPES (rows; ``family_mtt_s`` holds each shape's MTTs, row 0 is
-    the exponential, the first len(RESIDUE_FAMILY) rows are RESIDUE_FAMILY)."""
+    Tmax shift (s) of exponential residues, and the CBF ratio (estimate/truth) of every shape
+    of SHAPES over the resolved MTTs (rows; ``family_mtt_s`` holds each shape's MTTs, row 0
+    is the exponential, the first len(RESIDUE_FAMILY) rows are RESIDUE_FAMILY)."""
 
     mtt_s: np.ndarray
-    cbf_ratio: np.ndarray
     tmax_shift_s: np.ndarray
     family_mtt_s: np.ndarray
     family_cbf_ratio: np.ndarray
@@ -227,20 +227,36 @@ def residue_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
 
 
 def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibration:
-    """Deconvolve noise-free curves made with ``aif`` for every shape of SHAPES."""
+    """Deconvolve noise-free curves made with ``aif`` for every shape of SHAPES (true MTT
+    1-40 s).
+
+    A shape's CBF ratios are kept only from where its estimated MTT follows the true one (it
+    rises with every longer transit); shorter transits are not resolved. A box residue of
+    1.5-3.8 s deconvolves to an estimated MTT of 3.8-3.9 s at 2-s sampling, 1.7-2.6 s to
+    3.4 s at 1.5 s: a table holding them gave ratios of 0.3-0.9 at nearly the same estimate,
+    so that a grey-matter voxel whose noise lowered its estimate had its CBF doubled or
+    tripled, and with it the normal tissue's mean, which every relative CBF divides by.
+    Below the cut the ratio stays at the first resolved transit's. The smooth shapes
+    (exponential, gamma, linear) are resolved from 1 s on.
+    """
     mtt_true = np.geomspace(1.0, 40.0, 48)
     cbf_true = 60.0  # arbitrary: the filter is linear
     curves = np.concatenate([residue_curves(aif, dt, mtt_true, cbf_true, config, shape)
                              for shape in SHAPES])
     raw = raw_maps(curves, aif, dt, config)
+    exponential = np.argsort(raw["mtt"][: mtt_true.size])
     tables = []
-    for rows in np.split(np.arange(curves.shape[0]), len(SHAPES)):
-        order = rows[np.argsort(raw["mtt"][rows])]
-        tables.append((np.maximum.accumulate(raw["mtt"][order]).astype(float),
-                       (raw["cbf"][order] / cbf_true).astype(float),
-                       raw["tmax"][order].astype(float)))
-    mtt, ratio, shift = (np.stack(column) for column in zip(*tables, strict=True))
-    return Calibration(mtt_s=mtt[0], cbf_ratio=ratio[0], tmax_shift_s=shift[0],
+    for first in range(0, curves.shape[0], mtt_true.size):
+        estimated = raw["mtt"][first:first + mtt_true.size].astype(float)
+        ratio = (raw["cbf"][first:first + mtt_true.size] / cbf_true).astype(float)
+        stalls = np.flatnonzero(np.diff(estimated) <= 0)
+        cut = int(stalls[-1]) + 1 if stalls.size else 0
+        estimated[:cut], ratio[:cut] = estimated[cut], ratio[cut]
+        order = np.argsort(estimated, kind="stable")
+        tables.append((np.maximum.accumulate(estimated[order]), ratio[order]))
+    mtt, ratio = (np.stack(column) for column in zip(*tables, strict=True))
+    return Calibration(mtt_s=np.maximum.accumulate(raw["mtt"][exponential]).astype(float),
+                       tmax_shift_s=raw["tmax"][exponential].astype(float),
                        family_mtt_s=mtt, family_cbf_ratio=ratio,
                        cbf_shape=config.cbf_calibration)
 

@@ -103,10 +103,36 @@ def test_calibration_tables_cover_the_family() -> None:
     assert calibration.family_cbf_ratio.shape == calibration.family_mtt_s.shape
     assert calibration.family_cbf_ratio.shape[0] == rows
     assert np.all(np.diff(calibration.family_mtt_s, axis=1) >= 0)
-    # Row 0 is the exponential table.
-    np.testing.assert_array_equal(calibration.family_cbf_ratio[0], calibration.cbf_ratio)
+    assert np.all(np.diff(calibration.mtt_s) >= 0)
+    assert calibration.tmax_shift_s.shape == calibration.mtt_s.shape
     with pytest.raises(ValueError, match="CBF calibration"):
         PerfusionConfig(cbf_calibration="mixed")
+
+
+@pytest.mark.parametrize("dt", [1.0, 1.5, 2.0])
+def test_calibration_keeps_only_resolved_transits(dt: float) -> None:
+    """A box residue's estimated MTT stalls below a few seconds (the deconvolution cannot tell
+    those transits apart) while the true ratio there runs from 0.3 to 0.9: the table keeps
+    the box only from where its estimate rises again, so that over the tabulated estimates a
+    longer MTT never means a much stronger correction (every shape's ratio falls by less than
+    10 % from one entry to the next; the whole table's box fell by more than a quarter at
+    one step). The smooth shapes keep every transit from 1 s."""
+    aif = phantoms.arterial_curve(np.arange(60.0 / dt) * dt)
+    config = PerfusionConfig()
+    calibration = maps.calibrate(aif, dt, config)
+    steps = np.diff(np.log(calibration.family_cbf_ratio), axis=1)
+    assert steps.min() > np.log(0.9), (dt, steps.min(axis=1))
+    mtt_true = np.geomspace(1.0, 40.0, 48)
+    box = maps.SHAPES.index(np.inf)
+    raw = maps.raw_maps(maps.residue_curves(aif, dt, mtt_true, 60.0, config, np.inf), aif,
+                        dt, config)
+    whole = np.log(raw["cbf"][np.argsort(raw["mtt"], kind="stable")] / 60.0)
+    assert np.diff(whole).min() < np.log(0.75), dt
+    assert calibration.family_cbf_ratio[box].min() > 0.6 > np.exp(whole.min())
+    exponential = maps.raw_maps(maps.residue_curves(aif, dt, mtt_true, 60.0, config, 1.0),
+                                aif, dt, config)
+    np.testing.assert_allclose(calibration.family_cbf_ratio[0],
+                               np.sort(exponential["cbf"]) / 60.0, rtol=1e-5)
 
 
 # The default's measured figures (bench/perfusion.py, 10 HU, 1-s sampling, noise draw 0): the
