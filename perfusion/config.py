@@ -45,10 +45,11 @@ class PerfusionConfig:
     # from the exponential to the box, maps.RESIDUE_FAMILY), "exponential" or "none". The
     # Tmax shift is that of exponential residues in every case (a box has no single peak).
     # See maps.apply_calibration. "fitted" chosen by bench/perfusion.py: reference phantom,
-    # 1-s sampling, mean of 8 noise draws (6 Dec), CBF exponential/linear/box/gamma
-    # -1/-1/+4/+2 % at 10 HU (family -20/-3/+38/+4) and -1/-1/+5/+5 % at 20 HU (family
-    # -19/-0/+43/+5); head phantom cores at 10 HU over 6 noise fields per shape (exponential,
-    # gamma, box) -1.8 mL on average, all 18 within 5 mL (family -2.6, 14 of 18).
+    # 1-s sampling, mean of 8 noise draws (6 Dec, evening), CBF exponential/linear/box/gamma
+    # -1/-1/+3/+2 % at 10 HU (family -20/-3/+38/+5) and +2/-5/+3/+6 % at 20 HU (family
+    # -20/+0/+42/+4); head phantom cores at 10 HU over 6 noise fields per shape (exponential,
+    # gamma, box) -1.7 mL on average, all 18 within 5 mL (family -1.4, 18 of 18; at 20 HU
+    # fitted 13 and family 15 of 18).
     cbf_calibration: str = "fitted"
     # "fitted" calibration (perfusion.fit): each shape's fitting error is averaged over a
     # Gaussian of this sigma (mm), the residue shape being a property of the tissue that
