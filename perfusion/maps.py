@@ -226,6 +226,16 @@ def residue_curves(aif: np.ndarray, dt: float, mtts: np.ndarray, cbf: float,
     return (flow * dt / upsample * fine[:, ::upsample]).astype(np.float32)
 
 
+# True MTTs (s) of the noise-free curves the calibration deconvolves.
+CALIBRATION_MTT_S = np.geomspace(1.0, 40.0, 48)
+
+
+def _by_estimate(estimated: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A lookup table: ``estimated`` MTTs sorted (and made non-decreasing) with ``values``."""
+    order = np.argsort(estimated, kind="stable")
+    return np.maximum.accumulate(estimated[order]), values[order]
+
+
 def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibration:
     """Deconvolve noise-free curves made with ``aif`` for every shape of SHAPES (true MTT
     1-40 s).
@@ -239,26 +249,26 @@ def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibratio
     Below the cut the ratio stays at the first resolved transit's. The smooth shapes
     (exponential, gamma, linear) are resolved from 1 s on.
     """
-    mtt_true = np.geomspace(1.0, 40.0, 48)
+    n = CALIBRATION_MTT_S.size
     cbf_true = 60.0  # arbitrary: the filter is linear
-    curves = np.concatenate([residue_curves(aif, dt, mtt_true, cbf_true, config, shape)
+    curves = np.concatenate([residue_curves(aif, dt, CALIBRATION_MTT_S, cbf_true, config, shape)
                              for shape in SHAPES])
-    raw = raw_maps(curves, aif, dt, config)
-    exponential = np.argsort(raw["mtt"][: mtt_true.size])
+    found = raw_maps(curves, aif, dt, config)
+    raw = {name: found[name].reshape(len(SHAPES), n) for name in ("mtt", "cbf", "tmax")}
+    raw["ratio"] = raw["cbf"] / cbf_true
     tables = []
-    for first in range(0, curves.shape[0], mtt_true.size):
-        estimated = raw["mtt"][first:first + mtt_true.size].astype(float)
-        ratio = (raw["cbf"][first:first + mtt_true.size] / cbf_true).astype(float)
+    for estimated, ratio in zip(raw["mtt"].astype(float), raw["ratio"].astype(float),
+                                strict=True):
         stalls = np.flatnonzero(np.diff(estimated) <= 0)
         cut = int(stalls[-1]) + 1 if stalls.size else 0
-        estimated[:cut], ratio[:cut] = estimated[cut], ratio[cut]
-        order = np.argsort(estimated, kind="stable")
-        tables.append((np.maximum.accumulate(estimated[order]), ratio[order]))
+        held = np.arange(n) < cut  # unresolved: read as the first resolved transit
+        tables.append(_by_estimate(np.where(held, estimated[cut], estimated),
+                                   np.where(held, ratio[cut], ratio)))
     mtt, ratio = (np.stack(column) for column in zip(*tables, strict=True))
-    return Calibration(mtt_s=np.maximum.accumulate(raw["mtt"][exponential]).astype(float),
-                       tmax_shift_s=raw["tmax"][exponential].astype(float),
-                       family_mtt_s=mtt, family_cbf_ratio=ratio,
-                       cbf_shape=config.cbf_calibration)
+    # Row 0 is the exponential.
+    shift_mtt, shift = _by_estimate(raw["mtt"][0].astype(float), raw["tmax"][0].astype(float))
+    return Calibration(mtt_s=shift_mtt, tmax_shift_s=shift, family_mtt_s=mtt,
+                       family_cbf_ratio=ratio, cbf_shape=config.cbf_calibration)
 
 
 def mtt_of(cbf: np.ndarray, cbv: np.ndarray) -> np.ndarray:

@@ -122,7 +122,7 @@ def test_calibration_keeps_only_resolved_transits(dt: float) -> None:
     calibration = maps.calibrate(aif, dt, config)
     steps = np.diff(np.log(calibration.family_cbf_ratio), axis=1)
     assert steps.min() > np.log(0.9), (dt, steps.min(axis=1))
-    mtt_true = np.geomspace(1.0, 40.0, 48)
+    mtt_true = maps.CALIBRATION_MTT_S
     box = maps.SHAPES.index(np.inf)
     raw = maps.raw_maps(maps.residue_curves(aif, dt, mtt_true, 60.0, config, np.inf), aif,
                         dt, config)
