@@ -46,7 +46,7 @@ class PerfusionConfig:
     # Tmax shift is that of exponential residues in every case (a box has no single peak).
     # See maps.apply_calibration. "fitted" chosen by bench/perfusion.py: reference phantom,
     # 1-s sampling, mean of 8 noise draws (6 Dec, evening), CBF exponential/linear/box/gamma
-    # -1/-1/+3/+2 % at 10 HU (family -20/-3/+38/+5) and +2/-5/+3/+6 % at 20 HU (family
+    # -1/-1/+3/+2 % at 10 HU (family -20/-3/+38/+5) and +2/+0/+3/+6 % at 20 HU (family
     # -20/+0/+42/+4); head phantom cores at 10 HU over 6 noise fields per shape (exponential,
     # gamma, box) -1.7 mL on average, all 18 within 5 mL (family -1.4, 18 of 18; at 20 HU
     # fitted 13 and family 15 of 18).

@@ -236,18 +236,35 @@ def _by_estimate(estimated: np.ndarray, values: np.ndarray) -> tuple[np.ndarray,
     return np.maximum.accumulate(estimated[order]), values[order]
 
 
+def resolved_transits(estimated: np.ndarray) -> tuple[int, int]:
+    """First and last index of the longest run of a table's transits whose estimated MTT
+    rises with every longer true one (``estimated`` in order of the true MTT).
+
+    Short transits stall below a few seconds (a box of 1.5-3.8 s reads 3.8-3.9 s at 2-s
+    sampling); the longest can stall too, where the curve outlasts the acquisition and the
+    AIF's noisy tail decides the estimate (an exponential of 29-40 s read 22.3 s with one
+    head phantom's AIF at 20 HU)."""
+    stalls = np.flatnonzero(np.diff(estimated) <= 0)
+    starts = np.concatenate([[0], stalls + 1])
+    ends = np.concatenate([stalls, [estimated.size - 1]])
+    longest = int(np.argmax(ends - starts))
+    return int(starts[longest]), int(ends[longest])
+
+
 def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibration:
     """Deconvolve noise-free curves made with ``aif`` for every shape of SHAPES (true MTT
     1-40 s).
 
-    A shape's CBF ratios are kept only from where its estimated MTT follows the true one (it
-    rises with every longer transit); shorter transits are not resolved. A box residue of
-    1.5-3.8 s deconvolves to an estimated MTT of 3.8-3.9 s at 2-s sampling, 1.7-2.6 s to
-    3.4 s at 1.5 s: a table holding them gave ratios of 0.3-0.9 at nearly the same estimate,
-    so that a grey-matter voxel whose noise lowered its estimate had its CBF doubled or
-    tripled, and with it the normal tissue's mean, which every relative CBF divides by.
-    Below the cut the ratio stays at the first resolved transit's. The smooth shapes
-    (exponential, gamma, linear) are resolved from 1 s on.
+    A shape's CBF ratios are kept only over the transits whose estimated MTT follows the
+    true one (``resolved_transits``); outside them the ratio is the nearest resolved
+    transit's. A box residue of 1.5-3.8 s deconvolves to an estimated MTT of 3.8-3.9 s at
+    2-s sampling, 1.7-2.6 s to 3.4 s at 1.5 s: a table holding them gave ratios of 0.3-0.9
+    at nearly the same estimate, so that a grey-matter voxel whose noise lowered its
+    estimate had its CBF doubled or tripled, and with it the normal tissue's mean, which
+    every relative CBF divides by. The smooth shapes (exponential, gamma, linear) are
+    resolved from 1 s on. At the long end, a stall must not cut the table either: cutting
+    at the last stall anywhere held a whole table at its longest transit's ratio (about 1,
+    no correction) whenever the AIF's tail made the 30-40 s transits stall.
     """
     n = CALIBRATION_MTT_S.size
     cbf_true = 60.0  # arbitrary: the filter is linear
@@ -259,11 +276,9 @@ def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibratio
     tables = []
     for estimated, ratio in zip(raw["mtt"].astype(float), raw["ratio"].astype(float),
                                 strict=True):
-        stalls = np.flatnonzero(np.diff(estimated) <= 0)
-        cut = int(stalls[-1]) + 1 if stalls.size else 0
-        held = np.arange(n) < cut  # unresolved: read as the first resolved transit
-        tables.append(_by_estimate(np.where(held, estimated[cut], estimated),
-                                   np.where(held, ratio[cut], ratio)))
+        first, last = resolved_transits(estimated)
+        index = np.clip(np.arange(n), first, last)  # outside: the nearest resolved transit
+        tables.append(_by_estimate(estimated[index], ratio[index]))
     mtt, ratio = (np.stack(column) for column in zip(*tables, strict=True))
     # Row 0 is the exponential.
     shift_mtt, shift = _by_estimate(raw["mtt"][0].astype(float), raw["tmax"][0].astype(float))
