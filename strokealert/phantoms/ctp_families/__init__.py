@@ -1,0 +1,2 @@
+"""Independently written CT perfusion phantom families, held out from the perfusion
+analysis's tuning."""
