@@ -110,8 +110,8 @@ def test_pwa_registers_its_fcm_token_and_shows_pushes(tmp_path: Path, output_dir
             message = {"from": "123456789012", "fcmMessageId": "m-1", "priority": "high",
                        "notification": {"title": payload["title"], "body": payload["body"]},
                        "data": {"payload": json.dumps(payload, separators=(",", ":"))}}
-            deliver_push(context, page, base, message)
-            shown = wait_for_notifications(page)
+            shown = wait_for_notifications(page, lambda: deliver_push(context, page, base,
+                                                                      message))
             assert shown == [{"title": "LVO suspected: left M1",
                               "body": "Core 21 mL, Tmax>6 s 102 mL", "tag": case_id,
                               "requireInteraction": True,
@@ -153,15 +153,25 @@ def deliver_push(context, page, base: str, message: dict) -> None:  # type: igno
               "data": json.dumps(message)})
 
 
-def wait_for_notifications(page) -> list[dict]:  # type: ignore[no-untyped-def]
+def wait_for_notifications(page, deliver, attempts: int = 3,  # type: ignore[no-untyped-def]
+                           wait_s: float = 15.0) -> list[dict]:
+    """The notifications our service worker shows after ``deliver()`` hands it the push.
+
+    DevTools' deliverPushMessage is not acknowledged, and under load (a clean-clone CI run
+    beside a benchmark) one push was dropped with no notification in 30 s; it is delivered
+    again after ``wait_s`` without one, ``attempts`` times in all. The same tag replaces a
+    notification, so a push shown twice is still one notification."""
     script = """async () => (await (await navigator.serviceWorker.ready).getNotifications())
         .map((n) => ({ title: n.title, body: n.body, tag: n.tag,
                        requireInteraction: n.requireInteraction, url: n.data.url }))"""
-    deadline = time.monotonic() + 30
-    while not (shown := page.evaluate(script)):
-        assert time.monotonic() < deadline, "the service worker showed no notification"
-        page.wait_for_timeout(100)
-    return shown
+    for _ in range(attempts):
+        deliver()
+        deadline = time.monotonic() + wait_s
+        while time.monotonic() < deadline:
+            if shown := page.evaluate(script):
+                return list(shown)
+            page.wait_for_timeout(100)
+    raise AssertionError(f"the service worker showed no notification after {attempts} pushes")
 
 
 @pytest.mark.timeout(120)
