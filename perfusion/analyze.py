@@ -17,6 +17,7 @@ from perfusion.aif import find_input_functions
 from perfusion.config import PerfusionConfig
 from perfusion.denoise import (
     busiest_slices,
+    correlation_factor,
     denoise,
     map_sigma_px,
     model_subspace,
@@ -40,6 +41,9 @@ from perfusion.result import PerfusionResult, VolumeAnalysis
 log = logging.getLogger(__name__)
 
 RIM_MM = 1.5
+# Noise whose smoothing leaves at most this much more than white noise's is taken as white
+# (the estimate scatters by about 2 % between noise draws).
+WHITE_NOISE_TOLERANCE = 1.1
 MAP_NAMES = ("cbf", "cbv", "mtt", "tmax", "ttp")
 
 
@@ -151,6 +155,13 @@ def analyze_volume(
         unmeasured = rim & head & (baseline_smooth >= low) & (baseline_smooth <= high)
     if tissue.sum() < 100:
         raise PerfusionError("no brain tissue found in the perfusion images")
+    # The smoothing widths are set for white noise: spatially correlated noise is read as the
+    # white noise that smoothing would leave as noisy (within the estimate's few per cent, as
+    # white).
+    correlation = correlation_factor(enhancement, pre, tissue, sigma)
+    if correlation > WHITE_NOISE_TOLERANCE:
+        sigma = smoothing_sigma_px(noise * correlation, voxel_mm[1:], config)
+        map_sigma = map_sigma_px(noise * correlation, sigma, config)
     lap("mask")
 
     inputs = find_input_functions(enhancement, baseline, head, peak, dt, noise, config)

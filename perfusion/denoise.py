@@ -5,16 +5,20 @@ deconvolution sees the noise unless it is reduced first.
 
 Time: every curve is projected on the few time courses that AIF-convolved residues can take
 (``model_subspace``); white noise outside that span goes.
-Space: a normalised in-plane Gaussian restricted to the tissue mask (so skull, CSF and vessels
-do not bleed into parenchyma). Its width follows the measured noise up to 11 HU: sigma =
-smoothing_mm scaled by noise / 10 HU, between 0.6x and 1.1x. Noisier studies are not smoothed
-more: the noise-floor correction (maps.py) removes most of the bias the noise leaves in CBF,
-and wider smoothing shrinks small cores and thin rims of hypoperfusion. The head phantom over
-6 noise fields per residue shape (bench/perfusion.py head_draws, 6 Dec, with the box
-calibration cut to the transits it resolves, maps.calibrate) read its core on average, with
-the factor at most 1x, 1.1x and 1.2x: at 20 HU +1.8, -1.9 and -3.3 mL (11, 13 and 11 of 18
-fields within 5 mL, largest errors 13.7, 8.6 and 9.4 mL); at 15 HU +2.8, -0.1 and -1.9 mL
-(9, 14 and 14 of 18).
+Space: a normalised in-plane Gaussian restricted to the tissue mask (so skull, CSF and
+vessels do not bleed into parenchyma). Its width follows the measured noise up to 11 HU:
+sigma = smoothing_mm scaled by noise / 10 HU, between 0.6x and 1.1x, and from 20 HU on 1.1x
+noise / 20 HU. The noise is the white noise that smoothing would leave as noisy: a scanner's
+spatially correlated noise keeps more after smoothing (``correlation_factor``), and read per
+voxel it was smoothed as if it were white (held-out phantom families, 6 Dec: 1.5 and 2.2
+times the white noise's residual at 20 HU per voxel; Tmax > 6 s up to +240 % and cores
+10-150 mL large). Up to 20 HU, noisier studies are not smoothed more: the noise-floor
+correction (maps.py) removes most of the bias the noise leaves in CBF, and wider smoothing
+shrinks small cores and thin rims of hypoperfusion. The head phantom over 6 noise fields per
+residue shape (bench/perfusion.py head_draws, 6 Dec, with the box calibration cut to the
+transits it resolves, maps.calibrate) read its core on average, with the factor at most 1x,
+1.1x and 1.2x: at 20 HU +1.8, -1.9 and -3.3 mL (11, 13 and 11 of 18 fields within 5 mL,
+largest errors 13.7, 8.6 and 9.4 mL); at 15 HU +2.8, -0.1 and -1.9 mL (9, 14 and 14 of 18).
 """
 
 from __future__ import annotations
@@ -43,8 +47,32 @@ def smoothing_sigma_px(noise_hu: float, pixel_mm: tuple[float, float],
 
 
 def smoothing_mm(noise_hu: float, config: PerfusionConfig) -> float:
-    """In-plane sigma (mm) of the curves' smoothing for the measured noise (module doc)."""
-    return config.smoothing_mm * float(np.clip(noise_hu / 10.0, 0.6, 1.1))
+    """In-plane sigma (mm) of the curves' smoothing for the measured noise (module doc):
+    beyond ``map_smoothing_noise_hu`` (white-noise equivalent) it grows with the noise, which
+    keeps the noise left after smoothing as it is there."""
+    factor = float(np.clip(noise_hu / 10.0, 0.6, 1.1))
+    factor = max(factor, 1.1 * noise_hu / config.map_smoothing_noise_hu)
+    return config.smoothing_mm * factor
+
+
+def correlation_factor(enhancement: np.ndarray, baseline: slice, tissue: np.ndarray,
+                       sigma_px: tuple[float, float], seed: int = 0) -> float:
+    """How much more noise the in-plane smoothing leaves in the baseline frames than in white
+    noise of the same standard deviation per voxel (1 for white noise; a scanner's spatially
+    correlated noise has more power at low spatial frequencies, which smoothing keeps). On
+    the two slices with the most tissue; 1 with fewer than three baseline frames."""
+    slices = busiest_slices(tissue)
+    frames = enhancement[baseline][:, slices]
+    if frames.shape[0] < 3:
+        return 1.0
+    sub = tissue[slices]
+    per_voxel = float(np.sqrt(np.mean(frames[:, sub].var(axis=0, ddof=1))))
+    measured = denoise(frames, sub, sigma_px)[:, sub]
+    white = np.random.default_rng(seed).standard_normal(frames.shape, dtype=np.float32)
+    white_smoothed = denoise(white * np.float32(per_voxel), sub, sigma_px)[:, sub]
+    ratio = (np.sqrt(np.mean(measured.var(axis=0, ddof=1)))
+             / max(float(np.sqrt(np.mean(white_smoothed.var(axis=0, ddof=1)))), 1e-6))
+    return float(ratio)
 
 
 def map_sigma_px(noise_hu: float, curve_sigma_px: tuple[float, float],
