@@ -176,24 +176,7 @@ def find_input_functions(enhancement: np.ndarray, baseline: np.ndarray, head: np
                              "the acquisition (scan started too late or ended too early)")
     if aif.max() < 5.0 * noise_hu / np.sqrt(len(aif_voxels)) or aif.max() < MIN_VESSEL_HU:
         raise PerfusionError("no arterial input function found: arterial enhancement too weak")
-    if aif_peak_frame > _tissue_peak_frame(enhancement, baseline, head, config):
-        # Arterial blood reaches the brain before the brain fills: an input peaking after the
-        # parenchyma's mean curve is a vein, and every Tmax read against it would be early.
-        raise PerfusionError("no arterial input function found: the curve chosen peaks after "
-                             "the brain tissue (a vein taken for an artery)")
     return _scale(InputFunctions(aif, vof, aif_voxels, vof_voxels), dt, config)
-
-
-def _tissue_peak_frame(enhancement: np.ndarray, baseline: np.ndarray, head: np.ndarray,
-                       config: PerfusionConfig) -> int:
-    """Frame at which the mean curve of parenchyma-valued voxels (baseline in
-    ``config.tissue_hu``) in the head peaks (the last frame when there are none)."""
-    low, high = config.tissue_hu
-    parenchyma = head & (baseline >= low) & (baseline <= high)
-    if not parenchyma.any():
-        return int(enhancement.shape[0]) - 1
-    mean = np.array([float(frame[parenchyma].mean()) for frame in enhancement])
-    return int(np.argmax(_smooth_time(mean[:, None])[:, 0]))
 
 
 def _scale(result: InputFunctions, dt: float, config: PerfusionConfig) -> InputFunctions:
