@@ -23,6 +23,7 @@ from perfusion.denoise import (
     model_subspace,
     noise_level,
     processed_noise,
+    residual_noise,
     smoothing_sigma_px,
 )
 from perfusion.errors import PerfusionError
@@ -179,12 +180,8 @@ def analyze_volume(
     wider = denoise(smoothed, tissue, sigma)  # sigma * sqrt(2): where the residue peaks
     noise_samples = None
     if config.noise_floor_correction and noise > 0:
-        n_pre = pre.stop - (pre.start or 0)
         slices = busiest_slices(tissue)
-        residual = None
-        if n_pre >= 3:
-            sample = denoise(enhancement[pre][:, slices], tissue[slices], sigma)
-            residual = float(np.sqrt(np.mean(sample[:, tissue[slices]].var(axis=0, ddof=1))))
+        residual = residual_noise(enhancement, pre, tissue, sigma)
         noise_samples = NoiseSamples(*processed_noise(frames.shape[0], tissue[slices], sigma,
                                                       noise, residual, basis, pre))
     del enhancement, volumes

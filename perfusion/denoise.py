@@ -29,6 +29,11 @@ from scipy import ndimage
 from perfusion.config import PerfusionConfig
 
 
+def temporal_noise(values: np.ndarray) -> float:
+    """RMS over voxels of the temporal standard deviation of ``values`` (t, voxels...), HU."""
+    return float(np.sqrt(np.mean(values.var(axis=0, ddof=1))))
+
+
 def noise_level(frames: np.ndarray, baseline: slice, mask: np.ndarray) -> float:
     """Temporal standard deviation (HU) over the baseline frames in the mask (RMS)."""
     pre = frames[baseline][:, mask]
@@ -36,7 +41,18 @@ def noise_level(frames: np.ndarray, baseline: slice, mask: np.ndarray) -> float:
         # One baseline frame: differences of neighbouring voxels estimate the noise instead.
         diffs = np.diff(frames[0], axis=-1)[mask[:, :, 1:]]
         return float(np.median(np.abs(diffs)) / 0.6745 / np.sqrt(2.0))
-    return float(np.sqrt(np.mean(pre.var(axis=0, ddof=1))))
+    return temporal_noise(pre)
+
+
+def residual_noise(enhancement: np.ndarray, baseline: slice, tissue: np.ndarray,
+                   sigma_px: tuple[float, float]) -> float | None:
+    """Temporal noise (HU) the in-plane smoothing leaves in the baseline frames of the two
+    slices with the most tissue (None with fewer than three baseline frames)."""
+    slices = busiest_slices(tissue)
+    frames = enhancement[baseline][:, slices]
+    if frames.shape[0] < 3:
+        return None
+    return temporal_noise(denoise(frames, tissue[slices], sigma_px)[:, tissue[slices]])
 
 
 def smoothing_sigma_px(noise_hu: float, pixel_mm: tuple[float, float],
@@ -61,18 +77,15 @@ def correlation_factor(enhancement: np.ndarray, baseline: slice, tissue: np.ndar
     noise of the same standard deviation per voxel (1 for white noise; a scanner's spatially
     correlated noise has more power at low spatial frequencies, which smoothing keeps). On
     the two slices with the most tissue; 1 with fewer than three baseline frames."""
+    measured = residual_noise(enhancement, baseline, tissue, sigma_px)
+    if measured is None:
+        return 1.0
     slices = busiest_slices(tissue)
     frames = enhancement[baseline][:, slices]
-    if frames.shape[0] < 3:
-        return 1.0
     sub = tissue[slices]
-    per_voxel = float(np.sqrt(np.mean(frames[:, sub].var(axis=0, ddof=1))))
-    measured = denoise(frames, sub, sigma_px)[:, sub]
     white = np.random.default_rng(seed).standard_normal(frames.shape, dtype=np.float32)
-    white_smoothed = denoise(white * np.float32(per_voxel), sub, sigma_px)[:, sub]
-    ratio = (np.sqrt(np.mean(measured.var(axis=0, ddof=1)))
-             / max(float(np.sqrt(np.mean(white_smoothed.var(axis=0, ddof=1)))), 1e-6))
-    return float(ratio)
+    white *= np.float32(temporal_noise(frames[:, sub]))
+    return measured / max(temporal_noise(denoise(white, sub, sigma_px)[:, sub]), 1e-6)
 
 
 def map_sigma_px(noise_hu: float, curve_sigma_px: tuple[float, float],
@@ -177,7 +190,7 @@ def processed_noise(n_t: int, sub_tissue: np.ndarray, sigma_px: tuple[float, flo
     scale = 1.0
     if target_hu:
         check = denoise(raw[:4], sub_tissue, sigma_px)[:, sub_tissue]
-        scale = target_hu / max(float(np.sqrt(np.mean(check.var(axis=0, ddof=1)))), 1e-6)
+        scale = target_hu / max(temporal_noise(check), 1e-6)
     coefficients = raw if basis is None else np.tensordot(basis.T, raw, axes=(1, 0))
     once = denoise(coefficients.astype(np.float32), sub_tissue, sigma_px)
     twice = denoise(once, sub_tissue, sigma_px)

@@ -37,9 +37,10 @@ def bolus_arrival_frame(frames: np.ndarray, head: np.ndarray) -> int:
     vessels = peak >= max(0.25 * float(np.percentile(peak, 99.9)), 8.0 * noise)
     if not vessels.any():
         vessels = peak >= float(peak.max())
-    time_to_peak = np.argmax(enhancement[:, vessels], axis=0)
+    vessel_curves = enhancement[:, vessels]
+    time_to_peak = np.argmax(vessel_curves, axis=0)
     earliest = time_to_peak <= np.percentile(time_to_peak, 1) + 1
-    curve = enhancement[:, vessels][:, earliest].mean(axis=1)
+    curve = vessel_curves[:, earliest].mean(axis=1)
     rise = np.flatnonzero(curve > 0.1 * curve.max())
     return int(max(1, rise[0] if rise.size else 1))
 
