@@ -236,15 +236,21 @@ def _by_estimate(estimated: np.ndarray, values: np.ndarray) -> tuple[np.ndarray,
     return np.maximum.accumulate(estimated[order]), values[order]
 
 
-def resolved_transits(estimated: np.ndarray) -> tuple[int, int]:
-    """First and last index of the longest run of a table's transits whose estimated MTT
-    rises with every longer true one (``estimated`` in order of the true MTT).
+def resolved_transits(estimated: np.ndarray, true_mtt: np.ndarray,
+                      min_slope: float = 0.0) -> tuple[int, int]:
+    """First and last index of the longest run of a table's transits over which the
+    estimated MTT (``estimated``, in order of ``true_mtt``) rises at least ``min_slope`` times
+    as fast as the true one, on log scales (at 0: rises at all).
 
     Short transits stall below a few seconds (a box of 1.5-3.8 s reads 3.8-3.9 s at 2-s
     sampling); the longest can stall too, where the curve outlasts the acquisition and the
     AIF's noisy tail decides the estimate (an exponential of 29-40 s read 22.3 s with one
-    head phantom's AIF at 20 HU)."""
-    stalls = np.flatnonzero(np.diff(estimated) <= 0)
+    head phantom's AIF at 20 HU). Where the estimate barely follows the truth, a lookup's
+    noise is amplified by the ratio of the two slopes: with a broad bolus the exponential's
+    estimates of 1-3.4 s read 6.6-7.9 s while its ratio ran from 0.16 to 0.45, so that a
+    voxel whose estimate noise lowered by 10 % had its CBF multiplied by up to 1.5 more."""
+    rise = np.diff(np.log(np.maximum(estimated, 1e-6))) / np.diff(np.log(true_mtt))
+    stalls = np.flatnonzero(rise < max(min_slope, 1e-9))
     starts = np.concatenate([[0], stalls + 1])
     ends = np.concatenate([stalls, [estimated.size - 1]])
     longest = int(np.argmax(ends - starts))
@@ -256,15 +262,17 @@ def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibratio
     1-40 s).
 
     A shape's CBF ratios are kept only over the transits whose estimated MTT follows the
-    true one (``resolved_transits``); outside them the ratio is the nearest resolved
-    transit's. A box residue of 1.5-3.8 s deconvolves to an estimated MTT of 3.8-3.9 s at
-    2-s sampling, 1.7-2.6 s to 3.4 s at 1.5 s: a table holding them gave ratios of 0.3-0.9
-    at nearly the same estimate, so that a grey-matter voxel whose noise lowered its
-    estimate had its CBF doubled or tripled, and with it the normal tissue's mean, which
-    every relative CBF divides by. The smooth shapes (exponential, gamma, linear) are
-    resolved from 1 s on. At the long end, a stall must not cut the table either: cutting
-    at the last stall anywhere held a whole table at its longest transit's ratio (about 1,
-    no correction) whenever the AIF's tail made the 30-40 s transits stall.
+    true one at least ``config.calibration_min_slope`` times as fast (``resolved_transits``);
+    outside them the ratio is the nearest kept transit's. A box residue of 1.5-3.8 s
+    deconvolves to an estimated MTT of 3.8-3.9 s at 2-s sampling, 1.7-2.6 s to 3.4 s at
+    1.5 s: a table holding them gave ratios of 0.3-0.9 at nearly the same estimate, so that a
+    grey-matter voxel whose noise lowered its estimate had its CBF doubled or tripled, and
+    with it the normal tissue's mean, which every relative CBF divides by. The smooth shapes
+    (exponential, gamma, linear) rise from 1 s on, but with a broad bolus (a held-out
+    family's AIF is stretched 1.0-1.6 times) barely: their shortest transits are then held
+    too. At the long end, a stall must not cut the table either: cutting at the last stall
+    anywhere held a whole table at its longest transit's ratio (about 1, no correction)
+    whenever the AIF's tail made the 30-40 s transits stall.
     """
     n = CALIBRATION_MTT_S.size
     cbf_true = 60.0  # arbitrary: the filter is linear
@@ -276,7 +284,8 @@ def calibrate(aif: np.ndarray, dt: float, config: PerfusionConfig) -> Calibratio
     tables = []
     for estimated, ratio in zip(raw["mtt"].astype(float), raw["ratio"].astype(float),
                                 strict=True):
-        first, last = resolved_transits(estimated)
+        first, last = resolved_transits(estimated, CALIBRATION_MTT_S,
+                                        config.calibration_min_slope)
         index = np.clip(np.arange(n), first, last)  # outside: the nearest resolved transit
         tables.append(_by_estimate(estimated[index], ratio[index]))
     mtt, ratio = (np.stack(column) for column in zip(*tables, strict=True))

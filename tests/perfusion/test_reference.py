@@ -88,7 +88,8 @@ def test_family_calibration_spreads_less_over_residue_shapes() -> None:
     family = {r: _calibrated_cbf_error(r, PerfusionConfig(cbf_calibration="family"))
               for r in phantoms.RESIDUES}
     before = {r: _calibrated_cbf_error(r, PerfusionConfig(
-        method="bcsvd", cbf_calibration="exponential", tmax_svd_threshold=None))
+        method="bcsvd", cbf_calibration="exponential", tmax_svd_threshold=None,
+        calibration_min_slope=0.0))
         for r in phantoms.RESIDUES}
     assert all(-0.2 < v < 0.3 for v in family.values()), family
     assert abs(family["gamma"]) < 0.1 and abs(family["linear"]) < 0.1, family
@@ -131,8 +132,41 @@ def test_calibration_keeps_only_resolved_transits(dt: float) -> None:
     assert calibration.family_cbf_ratio[box].min() > 0.6 > np.exp(whole.min())
     exponential = maps.raw_maps(maps.residue_curves(aif, dt, mtt_true, 60.0, config, 1.0),
                                 aif, dt, config)
-    np.testing.assert_allclose(calibration.family_cbf_ratio[0],
-                               np.sort(exponential["cbf"]) / 60.0, rtol=1e-5)
+    first, last = maps.resolved_transits(exponential["mtt"].astype(float), mtt_true,
+                                         config.calibration_min_slope)
+    assert mtt_true[first] < 3.0 and mtt_true[last] == mtt_true[-1], (first, last)
+    table = calibration.family_cbf_ratio[0]
+    np.testing.assert_allclose(table[first:], exponential["cbf"][first:] / 60.0, rtol=1e-5)
+    np.testing.assert_allclose(table[:first], exponential["cbf"][first] / 60.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("stretch", [1.0, 1.6])
+@pytest.mark.parametrize("dt", [1.0, 2.0])
+def test_calibration_does_not_amplify_a_lookup_beyond_what_it_resolves(stretch: float,
+                                                                       dt: float) -> None:
+    """Where a table's estimated MTT barely follows the true one, a lookup's error of x %
+    became an error of the CBF correction many times x (over every shape at 1-2 s sampling:
+    up to 4-250 times with the project's bolus, 4-600 times with one 1.6 times broader, as
+    a held-out family's is): with the default minimum slope no entry amplifies it more than
+    2.5 times, and the exponential's shortest transits keep a correction."""
+    times = np.arange(60.0 / dt) * dt
+    aif = phantoms.arterial_curve(times / stretch, arrival_s=5.0 / stretch)
+
+    def amplification(config: PerfusionConfig) -> float:
+        calibration = maps.calibrate(aif, dt, config)
+        worst = 0.0
+        for mtt, ratio in zip(calibration.family_mtt_s, calibration.family_cbf_ratio,
+                              strict=True):
+            step = np.diff(np.log(mtt))
+            rises = step > 1e-6
+            if rises.any():
+                worst = max(worst, float(np.max(np.abs(np.diff(np.log(ratio))[rises]
+                                                       / step[rises]))))
+        return worst
+
+    assert amplification(PerfusionConfig(calibration_min_slope=0.0)) > 4.0
+    assert amplification(PerfusionConfig()) < 2.5
+    assert maps.calibrate(aif, dt, PerfusionConfig()).family_cbf_ratio[0, 0] < 0.6
 
 
 def test_calibration_survives_a_stall_among_the_longest_transits() -> None:
@@ -152,9 +186,10 @@ def test_calibration_survives_a_stall_among_the_longest_transits() -> None:
         long_stalls.append(int(np.sum(maps.CALIBRATION_MTT_S[stalls] > 10.0)))
     assert min(long_stalls) >= 1, long_stalls  # every shape stalls at the long end
     ratio = maps.calibrate(aif, 1.5, config).family_cbf_ratio
-    assert np.all(ratio[:, 0] < 0.8), ratio[:, 0]
-    assert np.all(ratio[:, -1] > 0.95), ratio[:, -1]
-    assert maps.resolved_transits(np.array([3.0, 3.0, 3.0, 4.0, 5.0, 6.0, 5.9, 6.1])) == (2, 5)
+    assert np.all(ratio[:, -1] - ratio[:, 0] > 0.05), ratio[:, [0, -1]]
+    assert ratio[0, 0] < 0.6 and ratio[0, -1] > 0.85, ratio[0, [0, -1]]
+    assert maps.resolved_transits(np.array([3.0, 3.0, 3.0, 4.0, 5.0, 6.0, 5.9, 6.1]),
+                                  np.arange(1.0, 9.0)) == (2, 5)
 
 
 # The default's measured figures (bench/perfusion.py, 10 HU, 1-s sampling, noise draw 0): the
