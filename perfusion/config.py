@@ -60,9 +60,10 @@ class PerfusionConfig:
     # phantom, box residues, 10 HU, before the noise extrapolation of fit.py: core +47 mL with
     # a 20-mm pool, +12 with the study's).
     shape_pool_mm: float | None = None
+    shape_fit_stride_mm: float = 4.0
     # The calibration tables keep only the transits whose estimated MTT rises at least this
-    # many times as fast as the true one (log scales, maps.resolved_transits); shorter ones
-    # take the ratio of the shortest kept. Where the estimate barely follows the truth (a
+    # many times as fast as the true one (log scales, maps.resolved_transits); the others
+    # take the nearest kept ratio. Where the estimate barely follows the truth (a
     # broad bolus: 1-3.4 s read 6.6-7.9 s while the ratio ran 0.16-0.45), the noise of a
     # voxel's lookup was multiplied into its CBF, and convexity made the normal tissue's
     # mean, which every relative CBF divides by, read high: on the held-out 'territories'
@@ -70,7 +71,6 @@ class PerfusionConfig:
     # over 0.25 on those seeds; test seeds 200-205, exponential/gamma/box: +25.6/+17.0/+22.9
     # -> +0.2/+1.0/-5.3 mL; README "6 Dec, late").
     calibration_min_slope: float = 0.35
-    shape_fit_stride_mm: float = 4.0
     # Correct the upward bias of low CBF on the noise floor (maps.noise_floor_table).
     noise_floor_correction: bool = True
     # Smooth the CBF map before the noise-floor correction, which then removes the mean lift

@@ -187,6 +187,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -1019,31 +1020,33 @@ def _crop(
     return sy, sx
 
 
-def _ellipsoid_plane(
-    e: _Ellipsoid,
+def _ellipsoid_planes(
+    ellipsoids: Iterable[_Ellipsoid],
     xa: FloatArray,
     ya: FloatArray,
     z: float,
     xf: FloatArray,
     yf: FloatArray,
     grid: _Grid,
-) -> tuple[tuple[slice, slice], BoolArray] | None:
-    cx, cy, cz = e.centre
-    ax, ay, az = e.semi
-    qz = ((z - cz) / az) ** 2
-    if qz >= 1.0:
-        return None
-    rr = max(ax, ay)
-    sl = _crop(xf, yf, grid, (cx - rr, cx + rr, cy - rr, cy + rr))
-    x = xa[sl] - cx
-    y = ya[sl] - cy
-    c, s = math.cos(e.yaw), math.sin(e.yaw)
-    lx = c * x + s * y
-    ly = -s * x + c * y
-    m = (lx / ax) ** 2 + (ly / ay) ** 2 + qz <= 1.0
-    if e.min_abs_x > 0:
-        m &= np.abs(xa[sl]) > e.min_abs_x
-    return sl, m
+) -> Iterator[tuple[_Ellipsoid, tuple[slice, slice], BoolArray]]:
+    """Each ellipsoid that the plane at ``z`` cuts, with its crop and its mask in the crop."""
+    for e in ellipsoids:
+        cx, cy, cz = e.centre
+        ax, ay, az = e.semi
+        qz = ((z - cz) / az) ** 2
+        if qz >= 1.0:
+            continue
+        rr = max(ax, ay)
+        sl = _crop(xf, yf, grid, (cx - rr, cx + rr, cy - rr, cy + rr))
+        x = xa[sl] - cx
+        y = ya[sl] - cy
+        c, s = math.cos(e.yaw), math.sin(e.yaw)
+        lx = c * x + s * y
+        ly = -s * x + c * y
+        m = (lx / ax) ** 2 + (ly / ay) ** 2 + qz <= 1.0
+        if e.min_abs_x > 0:
+            m &= np.abs(xa[sl]) > e.min_abs_x
+        yield e, sl, m
 
 
 def _label_plane(
@@ -1076,11 +1079,7 @@ def _label_plane(
     g = an.cortex(th, z) * kap
 
     # deep structures, capsules, midbrain and its cistern
-    for e in an.ellipsoids:
-        res = _ellipsoid_plane(e, xa, ya, z, xf, yf, grid)
-        if res is None:
-            continue
-        sl, m = res
+    for e, sl, m in _ellipsoid_planes(an.ellipsoids, xa, ya, z, xf, yf, grid):
         sub = lab[sl]
         sub[m & brain[sl]] = e.label
 
@@ -1160,18 +1159,10 @@ def _label_plane(
     csf_mask |= allowed & (ax_ < 0.5 * an.fissure_w)
 
     lab[csf_mask] = CSF
-    for e in an.csf_spaces:
-        res = _ellipsoid_plane(e, xa, ya, z, xf, yf, grid)
-        if res is None:
-            continue
-        sl, m = res
+    for _, sl, m in _ellipsoid_planes(an.csf_spaces, xa, ya, z, xf, yf, grid):
         sub = lab[sl]
         sub[m & brain[sl]] = CSF
-    for e in an.bones:
-        res = _ellipsoid_plane(e, xa, ya, z, xf, yf, grid)
-        if res is None:
-            continue
-        sl, m = res
+    for _, sl, m in _ellipsoid_planes(an.bones, xa, ya, z, xf, yf, grid):
         sub = lab[sl]
         sub[m & (sub != AIR)] = BONE
     return lab
