@@ -112,7 +112,9 @@ def test_logout_and_revocation_end_cookies_and_tokens(served: Served) -> None:
 
 
 def test_guesses_with_forged_forwarded_for_never_lock_the_user_out(served: Served) -> None:
-    with served.client() as guesser:
+    # The guesser's own loopback address: the module's other tests log in from 127.0.0.1.
+    guessing = httpx.HTTPTransport(local_address="127.0.0.3")
+    with httpx.Client(base_url=served.base_url, transport=guessing, timeout=30) as guesser:
         codes = [form_login(guesser, "admin", "not the password",
                             {"X-Forwarded-For": f"198.51.100.{i}"}) for i in range(8)]
         assert codes == [401] * 5 + [429] * 3
@@ -128,5 +130,5 @@ def test_guesses_with_forged_forwarded_for_never_lock_the_user_out(served: Serve
             AuditEvent.username == "admin", AuditEvent.action.in_(("login", "login_failed")))
             .order_by(AuditEvent.id)).all()
     engine.dispose()
-    assert rows[-10:] == [("denied", "127.0.0.1")] * 5 + [("rate_limited", "127.0.0.1")] * 4 + [
+    assert rows[-10:] == [("denied", "127.0.0.3")] * 5 + [("rate_limited", "127.0.0.3")] * 4 + [
         ("ok", "127.0.0.2")]

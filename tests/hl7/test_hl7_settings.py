@@ -23,9 +23,11 @@ def test_the_listener_is_a_component_of_serve_only_when_configured(
         listening: bool, port: int) -> None:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("STROKEALERT_CONFIG", raising=False)
     config = tmp_path / "strokealert.toml"
     config.write_text(toml)
+    # load_settings names the file in the environment (for the processes serve starts);
+    # monkeypatch takes it out again after the test.
+    monkeypatch.setenv("STROKEALERT_CONFIG", str(config))
     settings = load_settings(config, data_dir=tmp_path)
     assert (settings.hl7_listening, settings.hl7_port) == (listening, port)
     service = Service.default(settings)

@@ -36,6 +36,9 @@ def test_toml_table_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     toml = tmp_path / "strokealert.toml"
     toml.write_text('[perfusion]\nmethod = "osvd"\nsvd_threshold = 0.2\n'
                     "tmax_thresholds_s = [4.0, 6.0, 8.0]\n")
+    # load_settings names the file in the environment (for the processes serve starts);
+    # monkeypatch takes it out again after the test.
+    monkeypatch.setenv("STROKEALERT_CONFIG", str(toml))
     monkeypatch.setenv("STROKEALERT_PERFUSION__SVD_THRESHOLD", "0.3")  # the environment wins
     monkeypatch.setenv("STROKEALERT_PERFUSION__MOTION_CORRECTION", "false")
     monkeypatch.setenv("STROKEALERT_PERFUSION__AIF_VOXELS", "[[1, 2, 3], [1, 2, 4]]")

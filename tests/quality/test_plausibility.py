@@ -101,9 +101,13 @@ def test_report_shows_the_data_quality_line_and_the_flags(client: TestClient) ->
     assert "scan to alert 382313 min (over 24 h)" in html
 
 
-def test_registry_fields_are_edited_through_the_api_and_audited(
-        client: TestClient, env: Env) -> None:
-    target = case_id(client, "p.needle_first")
+def test_registry_fields_are_edited_through_the_api_and_audited(tmp_path: Path) -> None:
+    # Its own database: the module's other tests read p.needle_first as first made.
+    env = make_env(tmp_path, timezone="UTC")
+    target = new_case(env.factory, "p.needle_first", **ADULT, arrival_at=at(30),
+                      needle_at=at(10))
+    client = TestClient(env.app)
+    client.headers["X-CSRF-Token"] = login(client, "coordinator")
     bad = client.patch(f"/api/cases/{target}/timeline", json={"final_diagnosis": "stroke"})
     assert bad.status_code == 422 and "final_diagnosis" in bad.json()["detail"]
     bad = client.patch(f"/api/cases/{target}/timeline", json={"age_years": 200})
@@ -136,9 +140,13 @@ def test_a_range_without_cases_has_nothing_flagged(tmp_path: Path) -> None:
     assert data["data_quality"]["cases_flagged"] == 0 and data["measures"]["dtn"]["n"] == 0
 
 
-def test_a_viewer_sees_the_registry_fields_read_only(client: TestClient, env: Env) -> None:
+def test_a_viewer_sees_the_registry_fields_read_only(tmp_path: Path) -> None:
+    # Its own database: pytest-xdist may run this test on a worker that never ran the edit above.
+    env = make_env(tmp_path, timezone="UTC")
+    target = new_case(env.factory, "p.registered", final_diagnosis="tia", age_years=64,
+                      thrombolytic_agent="tenecteplase", ivt_delay_reason="eligibility")
     viewer = TestClient(env.app)
     login(viewer, "radiologist")
-    page = viewer.get(f"/cases/{case_id(client, 'p.needle_first')}").text
+    page = viewer.get(f"/cases/{target}").text
     assert "Final diagnosis" in page and "TIA" in page and "tenecteplase" in page
     assert "documented eligibility reason for delay" in page and "<select" not in page
