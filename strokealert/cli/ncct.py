@@ -18,11 +18,13 @@ DATA_HELP = "folder of NCCT series with labels.csv (case,ich,kinds,volume_ml); r
 def evaluate(
     data: list[Path] = typer.Option(..., "--data", help=DATA_HELP),
     synthetic: str | None = typer.Option(None, help="first write FAMILY:COUNT synthetic cases "
-                                         "(geometric, fields, projected, landmarks or "
-                                         "template) into the single --data folder"),
+                                         "(geometric, fields, projected, landmarks, "
+                                         "template or laplace) into the single --data folder"),
     method: list[str] = typer.Option([], "--method", help="haemorrhage method(s) to compare: "
                                      "rules, network, veto, fused (repeatable; default: the "
                                      "analysis default)"),
+    per_case: bool = typer.Option(False, "--per-case", help="a line per case first: truth, "
+                                  "what was found, TP/FN/TN/FP"),
 ) -> None:
     """Print sensitivity/specificity (truth ≥ 1 mL), volume error and kinds per folder."""
     from strokealert.ncct.analyze import ich_method
@@ -41,7 +43,7 @@ def evaluate(
     for folder in data:
         if not folder.is_dir():
             raise InputError(f"no such data folder: {folder}")
-        for line in ablation(folder, methods) if methods else run(folder):
+        for line in ablation(folder, methods) if methods else run(folder, per_case):
             typer.echo(line)
 
 

@@ -170,7 +170,7 @@ def family_lines(name: str, cases: list[CaseValues], th: dict[str, float]) -> li
     lines = [_line(name, whole)]
     for mm in sorted({c.thickness_mm for c in cases}):
         sub = [c for c in cases if abs(c.thickness_mm - mm) < 0.01]
-        lines.append(_line(f"  {mm:.0f} mm slices", metrics(sub, th)))
+        lines.append(_line(f"  {mm:g} mm slices", metrics(sub, th)))
     for lo, hi in CHANGE_BANDS_HU:
         sub = [c for c in cases if c.truth_regions and lo <= c.delta_hu < hi]
         if sub:

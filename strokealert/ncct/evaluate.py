@@ -15,19 +15,35 @@ import numpy as np
 
 from strokealert.dicom.volume import largest_series, read_volume
 from strokealert.errors import InputError
-from strokealert.ncct.analyze import analyze_volume
+from strokealert.ncct.analyze import NcctAnalysis, analyze_volume
 from strokealert.ncct.dataset import read_labels, truth_mask
 
 MIN_ML = 1.0
 
 
-def evaluate(data: Path) -> list[str]:
-    """Table lines for one labelled folder."""
+def _case_line(name: str, ich: bool, kinds: tuple[str, ...], volume_ml: float | None,
+               result: NcctAnalysis | None, verdict: str) -> str:
+    """One case: truth, what was found (or that the analysis refused the scan), the verdict."""
+    truth = (f"blood {volume_ml:.1f} mL {'+'.join(kinds) or '?'}" if ich and volume_ml is not None
+             else f"blood {'+'.join(kinds) or '?'}" if ich else "no blood")
+    if result is None:
+        found = "refused (manual review)"
+    elif result.suspected:
+        found = f"found {result.volume_ml:.1f} mL {'+'.join(result.kinds)}"
+    else:
+        found = "nothing found"
+    return f"  {name}: {truth}; {found}; {verdict}"
+
+
+def evaluate(data: Path, per_case: bool = False) -> list[str]:
+    """Table lines for one labelled folder; with ``per_case``, a line per case first (truth,
+    what was found, TP/FN/TN/FP or "under 1 mL")."""
     tp = fn = tn = fp = 0
     vol_ok = vol_n = kind_hit = kind_n = 0
     errors: list[float] = []
     seconds: list[float] = []
     failed = located = located_n = 0
+    cases: list[str] = []
     for case in read_labels(data):
         volume, spacing = read_volume(largest_series([case.folder], "NCCT"), "NCCT")
         started = time.perf_counter()
@@ -39,10 +55,16 @@ def evaluate(data: Path) -> list[str]:
             result = None
         seconds.append(time.perf_counter() - started)
         suspected = result is not None and result.suspected
+        small = case.ich and case.volume_ml is not None and case.volume_ml < MIN_ML
+        if per_case:
+            verdict = ("under 1 mL" if small else ("TP" if suspected else "FN") if case.ich
+                       else "FP" if suspected else "TN")
+            cases.append(_case_line(case.case, case.ich, case.kinds, case.volume_ml, result,
+                                    verdict))
         if not case.ich:
             tn, fp = tn + (not suspected), fp + suspected
             continue
-        if case.volume_ml is not None and case.volume_ml < MIN_ML:
+        if small:
             continue
         tp, fn = tp + suspected, fn + (not suspected)
         truth = truth_mask(case)
@@ -59,7 +81,7 @@ def evaluate(data: Path) -> list[str]:
         for kind in case.kinds:
             kind_n += 1
             kind_hit += result is not None and kind in result.kinds
-    return [f"{data.name:>12} | sensitivity {tp}/{tp + fn} = {tp / max(tp + fn, 1):.2f} | "
+    return cases + [f"{data.name:>12} | sensitivity {tp}/{tp + fn} = {tp / max(tp + fn, 1):.2f} | "
             f"specificity {tn}/{tn + fp} = {tn / max(tn + fp, 1):.2f} | "
             + (f"located {located}/{located_n} = {located / max(located_n, 1):.2f} | "
                if located_n else "")

@@ -37,3 +37,8 @@ def test_evaluate_counts_a_refused_scan_and_located_bleeds(tmp_path: Path) -> No
     # truth, so "located" counts the other only
     assert "sensitivity 1/2" in line and "located 1/1" in line, line  # no voxel truth: not counted
     assert "analysis failed (manual review) 1" in line, line
+    cases = evaluate(data, per_case=True)
+    assert cases[-1].split(" | median analysis")[0] == line.split(" | median analysis")[0]
+    assert cases[0].startswith("  geometric-00007: blood ") and cases[0].endswith("; TP")
+    assert "intraparenchymal+subdural; found " in cases[0], cases[0]
+    assert cases[1] == "  empty: blood 5.0 mL intraparenchymal; refused (manual review); FN"
