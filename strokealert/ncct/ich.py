@@ -23,7 +23,10 @@ above the whole brain's: beam hardening lifts the slices next to the skull base,
   vertex curving through the slice);
 * accepted seeds grow to their half-way contour; against the inner table they grow through
   the table's blur and into the first layer of bone below the half-way HU between blood and
-  the table (blood-bone partial volume).
+  the table (blood-bone partial volume);
+* a bleed's kind comes from where it lies (:func:`_kind`); a deep one read as parenchymal is
+  intraventricular when it fills a ventricle (:func:`_ventricle_casts`: the ventricles of both
+  sides mirrored onto each other, a mirror partner, or its own mirror image).
 """
 
 from __future__ import annotations
@@ -45,6 +48,13 @@ MIN_COMPONENT_ML = 0.25
 SUSPECT_ML = 1.0  # total accepted blood from which a haemorrhage is reported
 DARK_RING_SHARE = 0.05  # share of a seed's 3 mm surround below -5 HU: streak artefact
 VENTRICLE_EDGE_SHARE = 0.3  # share of a bleed's edge on ventricular fluid: intraventricular
+MIRROR_VENTRICLE_SHARE = 0.5  # share of a deep bleed where either side's ventricles (mirrored
+# about the skull midline, 3 mm around) lie: a ventricle cast with blood
+PARTNER_SHARE = 0.3  # share of a deep bleed whose mirror image lies on another deep bleed:
+# blood layered in both occipital horns
+PARTNER_DEPTH_MM = 15.0  # ... deep: median distance from the inner table at least this
+SELF_MIRROR_SHARE = 0.55  # share of a deep bleed whose mirror image lies on itself: blood
+# filling both lateral ventricles (a haematoma is one-sided)
 BASE_CONTRAST_HU = 9.0  # HU above the window a seed on the skull base needs
 BASE_BONE_SHARE = 0.25  # share of a skull-base seed over or under bone: partial volume of the floor
 SINUS_HALF_WIDTH_MM = 10.0  # the superior sagittal sinus: this far either side of the midline,
@@ -388,6 +398,50 @@ def _kind(head: Head, near_vent: np.ndarray, mask: np.ndarray, thickness_mm: flo
     return "subarachnoid"
 
 
+def _mirrored(head: Head, mask: np.ndarray) -> np.ndarray:
+    """``mask`` reflected about the skull midline, slice by slice."""
+    zz, yy, xx = np.nonzero(mask)
+    sx = head.spacing_mm[2]
+    mid = head.midline_x_mm(zz, yy * head.spacing_mm[1])
+    x2 = np.clip(np.round((2.0 * mid - xx * sx) / sx).astype(int), 0, mask.shape[2] - 1)
+    out = np.zeros(mask.shape, dtype=bool)
+    out[zz, yy, x2] = True
+    return out
+
+
+def _ventricle_casts(head: Head, bleeds: list[Bleed]) -> list[Bleed]:
+    """Deep bleeds read as intraparenchymal that are intraventricular after all: blood that
+    fills a ventricle leaves no fluid beside it, so the place is checked against the ventricles
+    of both sides mirrored onto each other (a cast of one lateral ventricle), or the bleed has a
+    mirror partner (blood layered in both occipital horns) or is its own mirror image (both
+    lateral ventricles filled)."""
+    deep = [b.kind == "intraparenchymal"
+            and float(np.median(head.depth_mm[b.mask])) >= PARTNER_DEPTH_MM for b in bleeds]
+    if not any(deep):
+        return bleeds
+    ball = _ball(3.0, head.spacing_mm)
+    # the slices of the deep bleeds and the ball's reach: mirroring works slice by slice
+    zs = np.flatnonzero(np.logical_or.reduce(
+        [b.mask.any(axis=(1, 2)) for b, d in zip(bleeds, deep, strict=True) if d]))
+    cut = slice(max(0, int(zs[0]) - ball.shape[0]), int(zs[-1]) + ball.shape[0] + 1)
+    vent = head.ventricles | _mirrored(head, head.ventricles)
+    expected = ndimage.binary_dilation(vent[cut], ball)
+    near = ndimage.binary_dilation(np.logical_or.reduce(
+        [b.mask[cut] for b, d in zip(bleeds, deep, strict=True) if d]), ball)
+    out = []
+    for bleed, is_deep in zip(bleeds, deep, strict=True):
+        if is_deep:
+            mask = bleed.mask[cut]
+            mirror = _mirrored(head, bleed.mask)[cut]
+            itself = ndimage.binary_dilation(mask, ball)
+            if (expected[mask].mean() >= MIRROR_VENTRICLE_SHARE
+                    or (near & ~itself)[mirror].mean() >= PARTNER_SHARE
+                    or itself[mirror].mean() >= SELF_MIRROR_SHARE):
+                bleed = replace(bleed, kind="intraventricular")
+        out.append(bleed)
+    return out
+
+
 def _side(head: Head, mask: np.ndarray) -> str:
     zz, yy, xx = np.nonzero(mask)
     offset = xx * head.spacing_mm[2] - head.midline_x_mm(zz, yy * head.spacing_mm[1])
@@ -451,6 +505,7 @@ def find_bleeds(head: Head, rules: bool = True) -> tuple[list[Bleed], tuple[floa
                             float(zz.size) * head.voxel_ml, float(head.smooth[mask].mean()),
                             (float(zz.mean()), float(yy.mean()), float(xx.mean())),
                             _side(head, mask), thickness, mask))
+    bleeds = _ventricle_casts(head, bleeds)
     bleeds.sort(key=lambda b: -b.volume_ml)
     return bleeds, (low, high)
 

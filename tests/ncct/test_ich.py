@@ -232,3 +232,36 @@ def test_small_seeds_under_the_vault_and_the_sinus_off_the_midline_are_not_blood
                      "elongation": 2.0, "slices": 12.0}
     assert not is_blood(sinus)
     assert is_blood(sinus | {"midline_mm": 14.0})
+
+
+def _lateral_ventricles(volume: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """Two lateral ventricles (CSF, 10 x 50 mm, 14 mm either side of the midline) on slices
+    3-9."""
+    for k in range(3, 10):
+        for side in (-1.0, 1.0):
+            volume[k][np.hypot((x - side * 14.0) / 5.0, (y + 5.0) / 25.0) < 1.0] = 6.0
+
+
+def _kinds_of(volume: np.ndarray) -> list[str]:
+    result = _analysed(_scanned(volume))
+    assert result.suspected
+    return result.kinds
+
+
+def test_blood_filling_ventricles_is_intraventricular_and_a_deep_haematoma_is_not() -> None:
+    volume, x, y = _drawn_head()
+    _lateral_ventricles(volume, x, y)
+    # a cast of the left lateral ventricle: no fluid beside it, the right one mirrors its place
+    cast = volume.copy()
+    for k in range(3, 10):
+        cast[k][np.hypot((x - 14.0) / 5.0, (y + 5.0) / 25.0) < 1.0] = 68.0
+    assert _kinds_of(cast) == ["intraventricular"]
+    # blood layered in both occipital horns: two deep bleeds, each the other's mirror image
+    horns = volume.copy()
+    for side in (-1.0, 1.0):
+        _add_ellipsoid(horns, x, y, (side * 16.0, 38.0, 30.0), (5.0, 7.0, 8.0))
+    assert _kinds_of(horns) == ["intraventricular"]
+    # a one-sided deep haematoma lateral to the ventricle stays intraparenchymal
+    deep = volume.copy()
+    _add_ellipsoid(deep, x, y, (30.0, 0.0, 30.0), (8.0, 10.0, 8.0))
+    assert _kinds_of(deep) == ["intraparenchymal"]
