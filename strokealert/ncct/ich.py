@@ -52,7 +52,8 @@ MIRROR_VENTRICLE_SHARE = 0.5  # share of a deep bleed where either side's ventri
 # about the skull midline, 3 mm around) lie: a ventricle cast with blood
 PARTNER_SHARE = 0.3  # share of a deep bleed whose mirror image lies on another deep bleed:
 # blood layered in both occipital horns
-PARTNER_DEPTH_MM = 15.0  # ... deep: median distance from the inner table at least this
+CAST_DEPTH_MM = 15.0  # a bleed may be a ventricle cast when its median distance from the inner
+# table is at least this
 SELF_MIRROR_SHARE = 0.55  # share of a deep bleed whose mirror image lies on itself: blood
 # filling both lateral ventricles (a haematoma is one-sided)
 BASE_CONTRAST_HU = 9.0  # HU above the window a seed on the skull base needs
@@ -416,7 +417,7 @@ def _ventricle_casts(head: Head, bleeds: list[Bleed]) -> list[Bleed]:
     mirror partner (blood layered in both occipital horns) or is its own mirror image (both
     lateral ventricles filled)."""
     deep = [b.kind == "intraparenchymal"
-            and float(np.median(head.depth_mm[b.mask])) >= PARTNER_DEPTH_MM for b in bleeds]
+            and float(np.median(head.depth_mm[b.mask])) >= CAST_DEPTH_MM for b in bleeds]
     if not any(deep):
         return bleeds
     ball = _ball(3.0, head.spacing_mm)
