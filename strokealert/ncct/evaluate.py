@@ -16,23 +16,23 @@ import numpy as np
 from strokealert.dicom.volume import largest_series, read_volume
 from strokealert.errors import InputError
 from strokealert.ncct.analyze import NcctAnalysis, analyze_volume
-from strokealert.ncct.dataset import read_labels, truth_mask
+from strokealert.ncct.dataset import LabelledCase, read_labels, truth_mask
 
 MIN_ML = 1.0
 
 
-def _case_line(name: str, ich: bool, kinds: tuple[str, ...], volume_ml: float | None,
-               result: NcctAnalysis | None, verdict: str) -> str:
+def _case_line(case: LabelledCase, result: NcctAnalysis | None, verdict: str) -> str:
     """One case: truth, what was found (or that the analysis refused the scan), the verdict."""
-    truth = (f"blood {volume_ml:.1f} mL {'+'.join(kinds) or '?'}" if ich and volume_ml is not None
-             else f"blood {'+'.join(kinds) or '?'}" if ich else "no blood")
+    kinds = "+".join(case.kinds) or "?"
+    truth = ("no blood" if not case.ich else f"blood {kinds}" if case.volume_ml is None
+             else f"blood {case.volume_ml:.1f} mL {kinds}")
     if result is None:
         found = "refused (manual review)"
     elif result.suspected:
         found = f"found {result.volume_ml:.1f} mL {'+'.join(result.kinds)}"
     else:
         found = "nothing found"
-    return f"  {name}: {truth}; {found}; {verdict}"
+    return f"  {case.case}: {truth}; {found}; {verdict}"
 
 
 def evaluate(data: Path, per_case: bool = False) -> list[str]:
@@ -59,8 +59,7 @@ def evaluate(data: Path, per_case: bool = False) -> list[str]:
         if per_case:
             verdict = ("under 1 mL" if small else ("TP" if suspected else "FN") if case.ich
                        else "FP" if suspected else "TN")
-            cases.append(_case_line(case.case, case.ich, case.kinds, case.volume_ml, result,
-                                    verdict))
+            cases.append(_case_line(case, result, verdict))
         if not case.ich:
             tn, fp = tn + (not suspected), fp + suspected
             continue

@@ -421,14 +421,13 @@ def _ventricle_casts(head: Head, bleeds: list[Bleed]) -> list[Bleed]:
     if not any(deep):
         return bleeds
     ball = _ball(3.0, head.spacing_mm)
+    deep_blood = np.logical_or.reduce([b.mask for b, d in zip(bleeds, deep, strict=True) if d])
     # the slices of the deep bleeds and the ball's reach: mirroring works slice by slice
-    zs = np.flatnonzero(np.logical_or.reduce(
-        [b.mask.any(axis=(1, 2)) for b, d in zip(bleeds, deep, strict=True) if d]))
+    zs = np.flatnonzero(deep_blood.any(axis=(1, 2)))
     cut = slice(max(0, int(zs[0]) - ball.shape[0]), int(zs[-1]) + ball.shape[0] + 1)
     vent = head.ventricles | _mirrored(head, head.ventricles)
     expected = ndimage.binary_dilation(vent[cut], ball)
-    near = ndimage.binary_dilation(np.logical_or.reduce(
-        [b.mask[cut] for b, d in zip(bleeds, deep, strict=True) if d]), ball)
+    near = ndimage.binary_dilation(deep_blood[cut], ball)
     out = []
     for bleed, is_deep in zip(bleeds, deep, strict=True):
         if is_deep:
