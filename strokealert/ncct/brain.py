@@ -22,6 +22,7 @@ CSF_HU = 18.0  # below: cerebrospinal fluid (smoothed)
 AIR_HU = -300.0  # air around the head
 MIN_CAVITY_ML = 300.0  # less intracranial space than this: no head in the series
 SUTURE_CLOSING_MM = 3.0  # gaps in the skull ring closed before filling the cavity
+ENCLOSED_DIRECTIONS = 7  # of 8 in-plane directions meeting bone: inside the skull, ring open or not
 
 
 @dataclass
@@ -41,6 +42,8 @@ class Head:
     ventricles: np.ndarray  # (z, y, x) bool, CSF deep in the cavity
     midline: np.ndarray  # (z, 2): per slice, x (mm) of the skull midline = a + b·y (a, b)
     noise_hu: float  # noise standard deviation of the smoothed volume in brain tissue
+    open_ring_ml: float = 0.0  # intracranial space enclosed by bone but outside the cavity, mL
+    # (slices where the skull ring is open): not analysed
 
     @property
     def voxel_ml(self) -> float:
@@ -70,10 +73,31 @@ def expand_in_plane(mask: np.ndarray, factor: int, shape: tuple[int, ...]) -> np
     return out
 
 
+def _bone_directions(bone: np.ndarray) -> np.ndarray:
+    """(z, y, x) uint8: of the eight in-plane directions (along the rows, the columns and both
+    diagonals, each way), how many from each voxel meet ``bone`` within its slice."""
+    count = np.zeros(bone.shape, dtype=np.uint8)
+    for flip in (False, True):
+        b = bone[:, ::-1, ::-1] if flip else bone
+        seen = [np.logical_or.accumulate(b, axis=1), np.logical_or.accumulate(b, axis=2)]
+        for shift in (1, -1):  # rays along the two diagonals, row by row
+            diagonal = np.empty_like(b)
+            diagonal[:, 0] = b[:, 0]
+            for y in range(1, b.shape[1]):
+                diagonal[:, y] = b[:, y] | np.roll(diagonal[:, y - 1], shift, axis=1)
+                diagonal[:, y, 0 if shift == 1 else -1] = b[:, y, 0 if shift == 1 else -1]
+            seen.append(diagonal)
+        total = np.asarray(np.sum(seen, axis=0, dtype=np.uint8))
+        count += total[:, ::-1, ::-1] if flip else total
+    return count
+
+
 def _cavity(hu: np.ndarray, bone: np.ndarray, pixel_mm: float
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """(inside, cavity): per-slice holes of the (suture-closed) bone ring less the bone; and
-    of that the soft tissue a pixel away from the bone, its largest 3-D component."""
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(inside, cavity, open): per-slice holes of the (suture-closed) bone ring less the bone;
+    of that the soft tissue a pixel away from the bone, its largest 3-D component; and the soft
+    tissue bone encloses (:data:`ENCLOSED_DIRECTIONS`) that the cavity misses where the ring is
+    open."""
     size = (1, 2 * int(round(SUTURE_CLOSING_MM / pixel_mm)) + 1,
             2 * int(round(SUTURE_CLOSING_MM / pixel_mm)) + 1)
     closed = ndimage.minimum_filter(ndimage.maximum_filter(bone, size=size), size=size)
@@ -89,15 +113,24 @@ def _cavity(hu: np.ndarray, bone: np.ndarray, pixel_mm: float
     outside[border[border > 0]] = True
     filled = ~outside[background]
     near_bone = ndimage.maximum_filter(bone, size=(1, 3, 3))
-    soft = filled & ~near_bone & (hu > -50.0) & (hu < 200.0)
-    labels, count = ndimage.label(soft)
+    soft = (hu > -50.0) & (hu < 200.0) & ~near_bone
+    cavity = _largest(filled & soft)
+    inside = filled & ~bone & ndimage.maximum_filter(cavity, size=(1, 5, 5))
+    # A gap in the ring wider than the closing (thin squama read below BONE_HU at thick
+    # slices, a burr hole, a craniectomy) joins the brain to the outside on that slice, which
+    # then has no cavity. What bone encloses in nearly every direction is measured beside it.
+    enclosed = _largest((filled | (_bone_directions(closed) >= ENCLOSED_DIRECTIONS)) & soft)
+    return inside, cavity, enclosed & ~cavity
+
+
+def _largest(mask: np.ndarray) -> np.ndarray:
+    """The largest 3-D connected component of ``mask`` (all False when there is none)."""
+    labels, count = ndimage.label(mask)
     if count == 0:
-        return filled & ~bone, soft
+        return mask
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    cavity = np.asarray(labels == int(sizes.argmax()))
-    inside = filled & ~bone & ndimage.maximum_filter(cavity, size=(1, 5, 5))
-    return inside, cavity
+    return np.asarray(labels == int(sizes.argmax()))
 
 
 def _internal_dense(hu: np.ndarray, bone: np.ndarray, inside: np.ndarray) -> np.ndarray:
@@ -177,7 +210,7 @@ def find_head(volume_hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> 
     sigma = 0.9 / pixel
     smooth = ndimage.gaussian_filter(hu, (0.0, sigma, sigma))
     bone = hu > BONE_HU
-    inside, cavity = _cavity(smooth, bone, pixel)
+    inside, cavity, open_ring = _cavity(smooth, bone, pixel)
     voxel_ml = float(np.prod(spacing)) / 1000.0
     if float(cavity.sum()) * voxel_ml < MIN_CAVITY_ML:
         raise InputError("no head found in the NCCT (intracranial space too small or missing)")
@@ -196,7 +229,7 @@ def find_head(volume_hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> 
     return Head(hu, smooth, spacing, factor, bone, inside, cavity,
                 _internal_dense(hu, bone, inside), _base_slices(bone, cavity),
                 depth, ventricles,
-                _midline(cavity, pixel), noise)
+                _midline(cavity, pixel), noise, float(open_ring.sum()) * voxel_ml)
 
 
 MAX_SEPTUM_GAP_MM = 9.0  # widest tissue gap between the frontal horns taken for the septum

@@ -3,7 +3,9 @@
 the folder has voxel truth, how many of the detected bleeds overlap the true blood ("located":
 a call made on something else, a mimic or an artefact, is a true positive by case but not
 located); volume error, true kinds reported, analysis time; scans the analysis refuses
-(:class:`~strokealert.errors.InputError`, manual review in service) count as not suspected.
+(:class:`~strokealert.errors.InputError`, manual review in service) count as not suspected;
+scans analysed but flagged for manual review (an open skull ring, a series that stops below the
+vertex) count by what was found, and how many were flagged is reported.
 Used by ``strokealert ncct evaluate`` and ``bench/ncct.py``."""
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def _case_line(case: LabelledCase, result: NcctAnalysis | None, verdict: str) ->
         found = f"found {result.volume_ml:.1f} mL {'+'.join(result.kinds)}"
     else:
         found = "nothing found"
+    if result is not None and result.manual_review:
+        found += f" (manual review: {result.reason})"
     return f"  {case.case}: {truth}; {found}; {verdict}"
 
 
@@ -42,7 +46,7 @@ def evaluate(data: Path, per_case: bool = False) -> list[str]:
     vol_ok = vol_n = kind_hit = kind_n = 0
     errors: list[float] = []
     seconds: list[float] = []
-    failed = located = located_n = 0
+    failed = flagged = located = located_n = 0
     cases: list[str] = []
     for case in read_labels(data):
         volume, spacing = read_volume(largest_series([case.folder], "NCCT"), "NCCT")
@@ -54,6 +58,7 @@ def evaluate(data: Path, per_case: bool = False) -> list[str]:
             failed += 1
             result = None
         seconds.append(time.perf_counter() - started)
+        flagged += result is not None and result.manual_review
         suspected = result is not None and result.suspected
         small = case.ich and case.volume_ml is not None and case.volume_ml < MIN_ML
         if per_case:
@@ -88,4 +93,5 @@ def evaluate(data: Path, per_case: bool = False) -> list[str]:
             f"2 mL {vol_ok}/{vol_n} (median error {100 * float(np.median(errors or [0])):.0f} %)"
             f" | true kinds reported {kind_hit}/{kind_n} | median analysis "
             f"{float(np.median(seconds or [0])):.2f} s"
-            + (f" | analysis failed (manual review) {failed}" if failed else "")]
+            + (f" | analysis failed (manual review) {failed}" if failed else "")
+            + (f" | analysed but flagged for manual review {flagged}" if flagged else "")]

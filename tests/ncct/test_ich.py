@@ -213,6 +213,23 @@ def test_a_head_cut_by_the_field_of_view_is_still_found() -> None:
     assert head.cavity.sum() >= 0.8 * kept
 
 
+def test_an_open_skull_ring_asks_for_manual_review() -> None:
+    # a stretch of the vault that does not read as bone on the lower slices (a thin squama at
+    # thick slices, a craniectomy): the ring no longer separates brain from air there, those
+    # slices have no cavity, and the analysis must not read them as free of blood
+    volume, x, y = _drawn_head()
+    assert not _analysed(_scanned(volume)).manual_review
+    angle = np.arctan2(y, x)
+    for k in range(8):
+        volume[k][(volume[k] == 1500.0) & (np.abs(angle - 0.3) < 0.25)] = 25.0
+    truth = _add_ellipsoid(volume, x, y, (-30.0, 10.0, 60.0), (9.0, 11.0, 8.0))
+    result = _analysed(_scanned(volume))
+    assert result.manual_review and "skull ring is open" in str(result.reason)
+    assert result.caption().startswith("Haemorrhage suspected")  # the closed slices are read
+    assert abs(result.volume_ml - truth) <= max(1.0, 0.25 * truth), (result.volume_ml, truth)
+    assert result.ich_block()["manual_review"]
+
+
 def test_small_seeds_under_the_vault_and_the_sinus_off_the_midline_are_not_blood() -> None:
     case = geometric.render(7, NcctLabel(bleeds=("intraparenchymal",)), matrix=128)
     head = find_head(case.volume_hu, case.spacing_mm)
