@@ -79,16 +79,16 @@ def _bone_directions(bone: np.ndarray) -> np.ndarray:
     count = np.zeros(bone.shape, dtype=np.uint8)
     for flip in (False, True):
         b = bone[:, ::-1, ::-1] if flip else bone
-        seen = [np.logical_or.accumulate(b, axis=1), np.logical_or.accumulate(b, axis=2)]
+        total = count[:, ::-1, ::-1] if flip else count  # a view: added to in place
+        total += np.logical_or.accumulate(b, axis=1)
+        total += np.logical_or.accumulate(b, axis=2)
         for shift in (1, -1):  # rays along the two diagonals, row by row
             diagonal = np.empty_like(b)
             diagonal[:, 0] = b[:, 0]
             for y in range(1, b.shape[1]):
                 diagonal[:, y] = b[:, y] | np.roll(diagonal[:, y - 1], shift, axis=1)
                 diagonal[:, y, 0 if shift == 1 else -1] = b[:, y, 0 if shift == 1 else -1]
-            seen.append(diagonal)
-        total = np.asarray(np.sum(seen, axis=0, dtype=np.uint8))
-        count += total[:, ::-1, ::-1] if flip else total
+            total += diagonal
     return count
 
 
