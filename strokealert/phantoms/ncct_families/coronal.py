@@ -382,6 +382,15 @@ _TUBES: dict[str, tuple[bool, str, float, float, tuple[tuple[float, float, float
 # Loft tables
 # --------------------------------------------------------------------------------------------
 
+def _side_bbox(lo: tuple[Arr, Arr], hi: tuple[Arr, Arr], side: int | None
+               ) -> tuple[Arr, Arr]:
+    """Atlas bbox (mm) of one side (0 right, 1 left) of a per-side loft or, for ``None``, of
+    both."""
+    if side is None:
+        return np.minimum(lo[0], lo[1]), np.maximum(hi[0], hi[1])
+    return lo[side], hi[side]
+
+
 @dataclass(frozen=True)
 class _Star:
     """A star loft tabulated for both sides: radius and a distance-normalising factor on a
@@ -399,9 +408,7 @@ class _Star:
 
     def bbox(self, side: int | None) -> tuple[Arr, Arr]:
         """Atlas bbox (mm) of one side (0 right, 1 left) or, for ``None``, of both."""
-        if side is None:
-            return np.minimum(self.lo[0], self.lo[1]), np.maximum(self.hi[0], self.hi[1])
-        return self.lo[side], self.hi[side]
+        return _side_bbox(self.lo, self.hi, side)
 
 
 @dataclass(frozen=True)
@@ -417,9 +424,7 @@ class _Ellipse:
 
     def bbox(self, side: int | None) -> tuple[Arr, Arr]:
         """Atlas bbox (mm) of one side or both."""
-        if side is None:
-            return np.minimum(self.lo[0], self.lo[1]), np.maximum(self.hi[0], self.hi[1])
-        return self.lo[side], self.hi[side]
+        return _side_bbox(self.lo, self.hi, side)
 
 
 @dataclass(frozen=True)
