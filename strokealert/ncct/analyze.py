@@ -44,8 +44,8 @@ ICH_METHODS = ("rules", "network", "veto", "fused")
 DEFAULT_ICH_METHOD = "rules"
 METHOD_VARIABLE = "STROKEALERT_NCCT_ICH_METHOD"
 NETWORK_THRESHOLD = 0.5  # network probability from which a voxel is blood
-OPEN_RING_SHARE = 0.2  # share of the intracranial space outside the cavity (skull ring open)
-# from which the analysis asks for manual review
+OPEN_RING_SHARE = 0.2  # share of the intracranial space where the skull ring is open (delimited
+# by the surrounding bone only) from which the analysis asks for manual review
 VETO_PROBABILITY = 0.3  # fused: least mean network probability over a rules bleed
 
 
@@ -225,9 +225,10 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
     if head.cavity.sum(axis=(1, 2)).max() == head.cavity.sum(axis=(1, 2))[-1]:
         reasons.append("the series stops below the vertex (head not covered)")
     cavity_ml = float(head.cavity.sum()) * head.voxel_ml
-    if head.open_ring_ml >= OPEN_RING_SHARE * (cavity_ml + head.open_ring_ml):
+    if head.open_ring_ml >= OPEN_RING_SHARE * cavity_ml:
         reasons.append(f"the skull ring is open on some slices (thin or missing bone): "
-                       f"{head.open_ring_ml:.0f} mL of intracranial space not analysed")
+                       f"{head.open_ring_ml:.0f} mL of intracranial space delimited by the "
+                       f"surrounding bone only")
     if reasons:
         analysis.manual_review = True
         analysis.reason = "; ".join(reasons)

@@ -42,8 +42,13 @@ class Head:
     ventricles: np.ndarray  # (z, y, x) bool, CSF deep in the cavity
     midline: np.ndarray  # (z, 2): per slice, x (mm) of the skull midline = a + b·y (a, b)
     noise_hu: float  # noise standard deviation of the smoothed volume in brain tissue
-    open_ring_ml: float = 0.0  # intracranial space enclosed by bone but outside the cavity, mL
-    # (slices where the skull ring is open): not analysed
+    recovered: np.ndarray | None = None  # (z, y, x) bool, the part of the cavity where the
+    # skull ring is open (enclosed by bone, not within a closed ring); None: none
+
+    @property
+    def open_ring_ml(self) -> float:
+        """Volume (mL) of the cavity where the skull ring is open (:attr:`recovered`)."""
+        return 0.0 if self.recovered is None else float(self.recovered.sum()) * self.voxel_ml
 
     @property
     def voxel_ml(self) -> float:
@@ -94,10 +99,15 @@ def _bone_directions(bone: np.ndarray) -> np.ndarray:
 
 def _cavity(hu: np.ndarray, bone: np.ndarray, pixel_mm: float
             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(inside, cavity, open): per-slice holes of the (suture-closed) bone ring less the bone;
-    of that the soft tissue a pixel away from the bone, its largest 3-D component; and the soft
-    tissue bone encloses (:data:`ENCLOSED_DIRECTIONS`) that the cavity misses where the ring is
-    open."""
+    """(inside, cavity, recovered): per-slice holes of the (suture-closed) bone ring and the
+    soft tissue bone encloses where the ring is open, less the bone; of that the soft tissue a
+    pixel away from the bone, its largest 3-D component; and the part of the cavity the ring's
+    holes alone would have missed.
+
+    Enclosed where the ring is open: bone met in :data:`ENCLOSED_DIRECTIONS` of the eight
+    in-plane directions, and bone or a closed ring's holes straight above (intracranial tissue
+    has the vault or the brain of higher slices over it; the temporal muscles and the face
+    beside the skull do not)."""
     size = (1, 2 * int(round(SUTURE_CLOSING_MM / pixel_mm)) + 1,
             2 * int(round(SUTURE_CLOSING_MM / pixel_mm)) + 1)
     closed = ndimage.minimum_filter(ndimage.maximum_filter(bone, size=size), size=size)
@@ -114,13 +124,14 @@ def _cavity(hu: np.ndarray, bone: np.ndarray, pixel_mm: float
     filled = ~outside[background]
     near_bone = ndimage.maximum_filter(bone, size=(1, 3, 3))
     soft = (hu > -50.0) & (hu < 200.0) & ~near_bone
-    cavity = _largest(filled & soft)
-    inside = filled & ~bone & ndimage.maximum_filter(cavity, size=(1, 5, 5))
     # A gap in the ring wider than the closing (thin squama read below BONE_HU at thick
-    # slices, a burr hole, a craniectomy) joins the brain to the outside on that slice, which
-    # then has no cavity. What bone encloses in nearly every direction is measured beside it.
-    enclosed = _largest((filled | (_bone_directions(closed) >= ENCLOSED_DIRECTIONS)) & soft)
-    return inside, cavity, enclosed & ~cavity
+    # slices, a foramen, a burr hole, a craniectomy) joins the brain to the outside on that
+    # slice, whose holes then hold no cavity: what bone encloses there is taken with them.
+    enclosed = filled | ((_bone_directions(closed) >= ENCLOSED_DIRECTIONS)
+                         & np.logical_or.accumulate((closed | filled)[::-1], axis=0)[::-1])
+    cavity = _largest(enclosed & soft)
+    inside = enclosed & ~bone & ndimage.maximum_filter(cavity, size=(1, 5, 5))
+    return inside, cavity, cavity & ~_largest(filled & soft)
 
 
 def _largest(mask: np.ndarray) -> np.ndarray:
@@ -210,7 +221,7 @@ def find_head(volume_hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> 
     sigma = 0.9 / pixel
     smooth = ndimage.gaussian_filter(hu, (0.0, sigma, sigma))
     bone = hu > BONE_HU
-    inside, cavity, open_ring = _cavity(smooth, bone, pixel)
+    inside, cavity, recovered = _cavity(smooth, bone, pixel)
     voxel_ml = float(np.prod(spacing)) / 1000.0
     if float(cavity.sum()) * voxel_ml < MIN_CAVITY_ML:
         raise InputError("no head found in the NCCT (intracranial space too small or missing)")
@@ -229,7 +240,7 @@ def find_head(volume_hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> 
     return Head(hu, smooth, spacing, factor, bone, inside, cavity,
                 _internal_dense(hu, bone, inside), _base_slices(bone, cavity),
                 depth, ventricles,
-                _midline(cavity, pixel), noise, float(open_ring.sum()) * voxel_ml)
+                _midline(cavity, pixel), noise, recovered)
 
 
 MAX_SEPTUM_GAP_MM = 9.0  # widest tissue gap between the frontal horns taken for the septum

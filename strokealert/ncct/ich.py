@@ -20,7 +20,10 @@ above the whole brain's: beam hardening lifts the slices next to the skull base,
   one-slice streak, a thin midline sheet (falx), the superior sagittal sinus (midline, against
   the inner table), faint on the skull base (streaks), nor on the skull base over or under
   bone (the oblique floor's partial volume), nor small and under or over bone elsewhere (the
-  vertex curving through the slice);
+  vertex curving through the slice); where the skull ring is open (the cavity's recovered
+  part: thin squama, foramina) a candidate must also stand :data:`RECOVERED_STEP_HU` above
+  the brain just deeper than it (blood has an edge; partial volume of thin bone and the skull
+  base's soft tissue rises gradually towards the bone);
 * accepted seeds grow to their half-way contour; against the inner table they grow through
   the table's blur and into the first layer of bone below the half-way HU between blood and
   the table (blood-bone partial volume);
@@ -72,6 +75,12 @@ STREAK_DEEP_MM = 15.0  # ... that crosses the brain (reaches this far from the i
 STREAK_ELONGATION = 6.0  # a one-slice seed this elongated is a streak piece
 STREAK_ANGLES = np.deg2rad(np.arange(0.0, 180.0, 3.0))  # line directions tried
 STREAK_MAX_MM = 7.0  # an in-plane bright part at least this thick is no streak piece
+RECOVERED_STEP_HU = 24.0  # HU a seed mostly where the skull ring is open must stand above the
+# brain 1-4 mm around it and deeper than it
+RECOVERED_SHARE = 0.5  # ... share of the seed in that part of the cavity
+FAINT_MAX_ML = 0.5  # a seed this small against the table (median depth below FAINT_DEPTH_MM)
+FAINT_DEPTH_MM = 4.5  # ... and faint (less than FAINT_CONTRAST_HU above the window) needs the
+FAINT_CONTRAST_HU = 10.0  # ... same step: the cortex over the table's partial volume
 LEVEL_MIN_ML = 2.0  # brain on a slice from which its own attenuation level is measured
 
 
@@ -306,7 +315,8 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
     thickness (mm), elongation, slices, share near the skull midline, share of dark (streak)
     voxels within 3 mm around it, median distance from the skull midline and from the inner
     table (mm), median HU and its margin over the window's ``low_hu``, share on skull-base
-    slices, share with bone on the slice above or below."""
+    slices, share with bone on the slice above or below, share where the skull ring is open
+    and the step (HU) from the brain 1-4 mm around it and over 1 mm deeper (NaN: none)."""
     zz, yy, xx = coords
     sz, sy, sx = head.spacing_mm
     elongation, _ = _shape(np.column_stack([zz * sz, yy * sy, xx * sx]))
@@ -315,17 +325,32 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
     box, local = _around(coords, head.hu.shape, tuple(n // 2 for n in ball.shape))
     ring = ndimage.binary_dilation(local, ball) & ~local
     ring_hu = head.smooth[box][ring]
+    depth = float(np.median(head.depth_mm[coords]))
     return {"volume_ml": float(zz.size) * head.voxel_ml,
             "thickness_mm": _thickness_mm(local, head.spacing_mm),
             "elongation": elongation, "slices": float(np.unique(zz).size),
             "near_midline": float((np.abs(xx * sx - mid) < 3.0).mean()),
             "midline_mm": float(np.median(np.abs(xx * sx - mid))),
-            "depth_mm": float(np.median(head.depth_mm[coords])),
+            "depth_mm": depth,
             "dark_ring": float((ring_hu < -5.0).mean()) if ring_hu.size else 0.0,
             "median_hu": float(np.median(head.smooth[coords])),
             "contrast_hu": float(np.median(head.smooth[coords])) - low_hu,
             "base_share": float(head.base[zz].mean()),
-            "bone_above_below": _bone_above_below(head, coords)}
+            "bone_above_below": _bone_above_below(head, coords),
+            "recovered": (float(head.recovered[coords].mean()) if head.recovered is not None
+                          else 0.0),
+            "step_hu": float(np.median(head.smooth[coords])) - _deeper_hu(head, coords, depth)}
+
+
+def _deeper_hu(head: Head, coords: tuple[np.ndarray, ...], depth_mm: float) -> float:
+    """Median HU of the cavity 1-4 mm around the voxels ``coords`` and over 1 mm deeper than
+    their median depth ``depth_mm`` (NaN when there is none)."""
+    outer = _ball(4.0, head.spacing_mm)
+    box, local = _around(coords, head.hu.shape, tuple(n // 2 for n in outer.shape))
+    shell = (ndimage.binary_dilation(local, outer)
+             & ~ndimage.binary_dilation(local, _ball(1.0, head.spacing_mm)))
+    deeper = shell & head.cavity[box] & (head.depth_mm[box] > depth_mm + 1.0)
+    return float(np.median(head.smooth[box][deeper])) if deeper.any() else float("nan")
 
 
 def _bone_above_below(head: Head, coords: tuple[np.ndarray, ...]) -> float:
@@ -359,6 +384,11 @@ def is_blood(f: dict[str, float]) -> bool:
         return False  # faint on the skull base: petrous and clival streaks
     if f["base_share"] > 0.5 and f["bone_above_below"] >= BASE_BONE_SHARE:
         return False  # on the skull base over or under bone: the oblique floor's partial volume
+    if f["recovered"] > RECOVERED_SHARE and not f["step_hu"] >= RECOVERED_STEP_HU:
+        return False  # where the ring is open, no edge: thin bone or the base's soft tissue
+    if (f["volume_ml"] < FAINT_MAX_ML and f["depth_mm"] < FAINT_DEPTH_MM
+            and f["contrast_hu"] < FAINT_CONTRAST_HU and not f["step_hu"] >= RECOVERED_STEP_HU):
+        return False  # small, faint, against the table and no edge: cortex over the table blur
     if f["bone_above_below"] >= CAP_BONE_SHARE and f["volume_ml"] < CAP_MAX_ML:
         return False  # under the vertex or over the floor: the table curving through the slice
     if (f["midline_mm"] < SINUS_HALF_WIDTH_MM and f["depth_mm"] < SINUS_DEPTH_MM

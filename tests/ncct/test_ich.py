@@ -213,21 +213,65 @@ def test_a_head_cut_by_the_field_of_view_is_still_found() -> None:
     assert head.cavity.sum() >= 0.8 * kept
 
 
-def test_an_open_skull_ring_asks_for_manual_review() -> None:
-    # a stretch of the vault that does not read as bone on the lower slices (a thin squama at
-    # thick slices, a craniectomy): the ring no longer separates brain from air there, those
-    # slices have no cavity, and the analysis must not read them as free of blood
-    volume, x, y = _drawn_head()
-    assert not _analysed(_scanned(volume)).manual_review
+def _open_ring(volume: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
+    """A stretch of the vault that does not read as bone on the lower eight slices (a thin
+    squama at thick slices, a craniectomy): the ring no longer separates brain from air."""
     angle = np.arctan2(y, x)
     for k in range(8):
         volume[k][(volume[k] == 1500.0) & (np.abs(angle - 0.3) < 0.25)] = 25.0
+
+
+def test_an_open_skull_ring_asks_for_manual_review() -> None:
+    # the slices with the ring open are delimited by the bone around them only: the analysis
+    # says so
+    volume, x, y = _drawn_head()
+    assert not _analysed(_scanned(volume)).manual_review
+    _open_ring(volume, x, y)
     truth = _add_ellipsoid(volume, x, y, (-30.0, 10.0, 60.0), (9.0, 11.0, 8.0))
     result = _analysed(_scanned(volume))
     assert result.manual_review and "skull ring is open" in str(result.reason)
     assert result.caption().startswith("Haemorrhage suspected")  # the closed slices are read
     assert abs(result.volume_ml - truth) <= max(1.0, 0.25 * truth), (result.volume_ml, truth)
     assert result.ich_block()["manual_review"]
+
+
+def test_blood_where_the_skull_ring_is_open_is_found() -> None:
+    # the bleed on the open slices: the holes of the ring hold no brain there, the bone
+    # enclosing it in seven of eight directions and above it does
+    volume, x, y = _drawn_head()
+    _open_ring(volume, x, y)
+    truth = _add_ellipsoid(volume, x, y, (-30.0, 10.0, 20.0), (9.0, 11.0, 8.0))
+    result = _analysed(_scanned(volume))
+    assert result.suspected and result.kinds == ["intraparenchymal"], result.volume_by_kind_ml
+    assert abs(result.volume_ml - truth) <= max(1.0, 0.25 * truth), (result.volume_ml, truth)
+    head = find_head(_scanned(volume), (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert head.recovered is not None and head.recovered[:8].any()
+    assert not head.recovered[10:].any()  # the closed slices are the ring's holes
+    assert not head.cavity[:8][head.hu[:8] < -500.0].any()  # no air in the cavity
+
+
+def test_where_the_ring_is_open_and_against_the_table_a_seed_needs_an_edge() -> None:
+    case = geometric.render(7, NcctLabel(bleeds=("intraparenchymal",)), matrix=128)
+    head = levelled(find_head(case.volume_hu, case.spacing_mm))
+    low, high = blood_window(head)
+    seed, _ = candidates(head, low, high)
+    labels, _ = ndimage.label(seed)
+    biggest = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    bleed = seed_features(head, tuple(np.nonzero(labels == biggest)), low)
+    assert is_blood(bleed) and bleed["recovered"] == 0.0
+    assert bleed["step_hu"] > 24.0  # a haematoma stands well above the brain around it
+    # mostly where the skull ring is open (thin bone, the skull base's soft tissue)
+    open_part = bleed | {"recovered": 0.9}
+    assert is_blood(open_part | {"step_hu": 30.0})
+    assert not is_blood(open_part | {"step_hu": 15.0})
+    assert not is_blood(open_part | {"step_hu": float("nan")})  # nothing deeper to compare
+    # small and faint against the table, away from the midline: the cortex over the table blur
+    faint = bleed | {"volume_ml": 0.4, "depth_mm": 3.0, "contrast_hu": 6.0, "midline_mm": 40.0,
+                     "near_midline": 0.0, "base_share": 0.0, "bone_above_below": 0.0}
+    assert not is_blood(faint | {"step_hu": 18.0})
+    assert is_blood(faint | {"step_hu": 30.0})
+    assert is_blood(faint | {"step_hu": 18.0, "contrast_hu": 14.0})
+    assert is_blood(faint | {"step_hu": 18.0, "depth_mm": 8.0})
 
 
 def test_small_seeds_under_the_vault_and_the_sinus_off_the_midline_are_not_blood() -> None:
