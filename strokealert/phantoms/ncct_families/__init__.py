@@ -26,7 +26,8 @@ BLEED_KINDS = ("intraparenchymal", "intraventricular", "subarachnoid", "subdural
 ASPECTS_REGIONS = ("C", "L", "IC", "I", "M1", "M2", "M3", "M4", "M5", "M6")
 """The ten ASPECTS regions of one MCA territory."""
 
-FAMILIES = ("geometric", "fields", "projected", "landmarks", "template", "laplace", "coronal")
+FAMILIES = ("geometric", "fields", "projected", "landmarks", "template", "laplace", "coronal",
+            "harmonic")
 """The generator families: modules of this package, each with ``render`` and
 ``render_labelled``."""
 
