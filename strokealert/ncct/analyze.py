@@ -229,6 +229,10 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
         reasons.append(f"the skull ring is open on some slices (thin or missing bone): "
                        f"{head.open_ring_ml:.0f} mL of intracranial space delimited by the "
                        f"surrounding bone only")
+    if head.metal_slices is not None and head.metal_slices.any():
+        reasons.append(f"metal inside the skull (a clip or a coil) on "
+                       f"{int(head.metal_slices.sum())} slices: its streaks can hide or mimic "
+                       f"blood there")
     if reasons:
         analysis.manual_review = True
         analysis.reason = "; ".join(reasons)

@@ -23,6 +23,7 @@ AIR_HU = -300.0  # air around the head
 MIN_CAVITY_ML = 300.0  # less intracranial space than this: no head in the series
 SUTURE_CLOSING_MM = 3.0  # gaps in the skull ring closed before filling the cavity
 ENCLOSED_DIRECTIONS = 7  # of 8 in-plane directions meeting bone: inside the skull, ring open or not
+METAL_HU = 2000.0  # input pixels: clips and coils, denser than any calcification
 
 
 @dataclass
@@ -44,6 +45,8 @@ class Head:
     noise_hu: float  # noise standard deviation of the smoothed volume in brain tissue
     recovered: np.ndarray | None = None  # (z, y, x) bool, the part of the cavity where the
     # skull ring is open (enclosed by bone, not within a closed ring); None: none
+    metal_slices: np.ndarray | None = None  # (z,) bool, slices holding metal inside the skull
+    # (a clip, a coil): their streaks lie in these slices; None: none
 
     @property
     def open_ring_ml(self) -> float:
@@ -144,17 +147,39 @@ def _largest(mask: np.ndarray) -> np.ndarray:
     return np.asarray(labels == int(sizes.argmax()))
 
 
-def _internal_dense(hu: np.ndarray, bone: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """Dense voxels (> DENSE_HU) within the skull ring, less the skull (the largest bone
-    component) and a pixel around it: calcifications, contrast-filled vessels and sinuses."""
+def _skull(bone: np.ndarray) -> np.ndarray:
+    """The skull: the largest connected bone component (all False when there is no bone)."""
     labels, count = ndimage.label(bone)
     if count == 0:
-        return np.asarray((hu > DENSE_HU) & inside)
+        return np.zeros(bone.shape, dtype=bool)
     sizes = np.bincount(labels.ravel())
     sizes[0] = 0
-    skull = ndimage.maximum_filter(labels == int(sizes.argmax()), size=(1, 3, 3))
+    return np.asarray(labels == int(sizes.argmax()))
+
+
+def _metal_slices(volume_hu: np.ndarray, factor: int, skull: np.ndarray,
+                  cavity: np.ndarray) -> np.ndarray:
+    """(z,) bool: slices holding metal inside the skull (a clip, a coil): input pixels above
+    :data:`METAL_HU` that are not part of the skull (petrous bone is) and lie within its ring
+    or the cavity in-plane, on the working grid of ``factor``. The metal's own dark streaks
+    may cut it off from the cavity, hence the ring."""
+    nz, ny, nx = cavity.shape
+    above = np.asarray(volume_hu[:, :ny * factor, :nx * factor] > METAL_HU)
+    metal = above.reshape(nz, ny, factor, nx, factor).any(axis=(2, 4)) & ~skull
+    if not metal.any():
+        return np.zeros(nz, dtype=bool)
+    in_plane = np.zeros((3, 3, 3), dtype=bool)
+    in_plane[1] = ndimage.generate_binary_structure(2, 1)
+    within = ndimage.binary_fill_holes(skull | cavity, structure=in_plane)
+    return np.asarray((metal & within).any(axis=(1, 2)))
+
+
+def _internal_dense(hu: np.ndarray, skull: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Dense voxels (> DENSE_HU) within the skull ring, less the skull and a pixel around
+    it: calcifications, contrast-filled vessels and sinuses."""
+    around_skull = ndimage.maximum_filter(skull, size=(1, 3, 3))
     ring = ndimage.maximum_filter(inside, size=(1, 3, 3))
-    return np.asarray((hu > DENSE_HU) & ring & ~skull)
+    return np.asarray((hu > DENSE_HU) & ring & ~around_skull)
 
 
 def _base_slices(bone: np.ndarray, cavity: np.ndarray) -> np.ndarray:
@@ -237,10 +262,11 @@ def find_head(volume_hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> 
     residual = hu - ndimage.gaussian_filter(hu, (0.0, 2.5 / pixel, 2.5 / pixel))
     noise = float(np.std(ndimage.gaussian_filter(residual, (0.0, sigma, sigma))[tissue])) \
         if tissue.any() else 0.0
+    skull = _skull(bone)
     return Head(hu, smooth, spacing, factor, bone, inside, cavity,
-                _internal_dense(hu, bone, inside), _base_slices(bone, cavity),
-                depth, ventricles,
-                _midline(cavity, pixel), noise, recovered)
+                _internal_dense(hu, skull, inside), _base_slices(bone, cavity),
+                depth, ventricles, _midline(cavity, pixel), noise, recovered,
+                _metal_slices(volume_hu, factor, skull, cavity))
 
 
 MAX_SEPTUM_GAP_MM = 9.0  # widest tissue gap between the frontal horns taken for the septum

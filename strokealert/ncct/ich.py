@@ -21,9 +21,12 @@ above the whole brain's: beam hardening lifts the slices next to the skull base,
   the inner table), faint on the skull base (streaks), nor on the skull base over or under
   bone (the oblique floor's partial volume), nor small and under or over bone elsewhere (the
   vertex curving through the slice); where the skull ring is open (the cavity's recovered
-  part: thin squama, foramina) a candidate must also stand :data:`RECOVERED_STEP_HU` above
-  the brain just deeper than it (blood has an edge; partial volume of thin bone and the skull
-  base's soft tissue rises gradually towards the bone);
+  part: thin squama, foramina), and when small and faint against the table, a candidate must
+  also stand :data:`RECOVERED_STEP_HU` above the brain just deeper than it (blood has an
+  edge; partial volume of thin bone, the skull base's soft tissue and the cortex over the
+  table's blur rise gradually towards the bone); a one-slice candidate on a slice holding
+  metal inside the skull, or next to one, is its streak flare (metal streaks lie in the
+  slices through the metal; blood continues across slices);
 * accepted seeds grow to their half-way contour; against the inner table they grow through
   the table's blur and into the first layer of bone below the half-way HU between blood and
   the table (blood-bone partial volume);
@@ -316,7 +319,8 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
     voxels within 3 mm around it, median distance from the skull midline and from the inner
     table (mm), median HU and its margin over the window's ``low_hu``, share on skull-base
     slices, share with bone on the slice above or below, share where the skull ring is open
-    and the step (HU) from the brain 1-4 mm around it and over 1 mm deeper (NaN: none)."""
+    and the step (HU) from the brain 1-4 mm around it and over 1 mm deeper (NaN: none), share
+    on or next to a slice holding intracranial metal."""
     zz, yy, xx = coords
     sz, sy, sx = head.spacing_mm
     elongation, _ = _shape(np.column_stack([zz * sz, yy * sy, xx * sx]))
@@ -339,7 +343,16 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
             "bone_above_below": _bone_above_below(head, coords),
             "recovered": (float(head.recovered[coords].mean()) if head.recovered is not None
                           else 0.0),
-            "step_hu": float(np.median(head.smooth[coords])) - _deeper_hu(head, coords, depth)}
+            "step_hu": float(np.median(head.smooth[coords])) - _deeper_hu(head, coords, depth),
+            "metal_slice": _metal_share(head, zz)}
+
+
+def _metal_share(head: Head, zz: np.ndarray) -> float:
+    """Share of the voxels on slices ``zz`` that hold intracranial metal or lie next to one."""
+    if head.metal_slices is None or not head.metal_slices.any():
+        return 0.0
+    near = ndimage.binary_dilation(head.metal_slices, np.ones(3, dtype=bool))
+    return float(near[zz].mean())
 
 
 def _deeper_hu(head: Head, coords: tuple[np.ndarray, ...], depth_mm: float) -> float:
@@ -376,6 +389,8 @@ def is_blood(f: dict[str, float]) -> bool:
         return False  # tube: hyperdense vessel
     if f["slices"] == 1 and f["thickness_mm"] < 3.0 and f["volume_ml"] < 1.0:
         return False  # in-plane streak
+    if f["slices"] == 1 and f["metal_slice"] > 0.5:
+        return False  # on the slices through a clip or a coil: its streak flare
     if f["slices"] == 1 and f["elongation"] > STREAK_ELONGATION:
         return False  # a long straight line on one slice: streak (blood continues in 3-D)
     if f["dark_ring"] > DARK_RING_SHARE and f["volume_ml"] < 2.0:

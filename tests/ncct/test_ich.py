@@ -250,6 +250,39 @@ def test_blood_where_the_skull_ring_is_open_is_found() -> None:
     assert not head.cavity[:8][head.hu[:8] < -500.0].any()  # no air in the cavity
 
 
+def test_streak_flare_on_the_slice_through_a_clip_is_not_blood() -> None:
+    # an aneurysm clip (metal at the top of the scale) on one slice, and beside it a bright
+    # patch on that slice only, as metal streaks leave them
+    volume, x, y = _drawn_head()
+    volume[8][np.hypot(x - 5.0, y + 20.0) < 2.5] = 3071.0
+    patch = np.hypot(x - 20.0, y + 15.0) < 11.0
+    volume[8][patch & (volume[8] == 34.0)] = 66.0
+    result = _analysed(_scanned(volume))
+    assert not result.suspected, result.volume_by_kind_ml
+    assert result.manual_review and "metal inside the skull" in str(result.reason)
+    # the same patch over three slices is blood (blood continues across slices)
+    for k in (7, 9):
+        volume[k][patch & (volume[k] == 34.0)] = 66.0
+    result = _analysed(_scanned(volume))
+    assert result.suspected and result.kinds == ["intraparenchymal"], result.volume_by_kind_ml
+
+
+def test_metal_is_a_dense_object_within_the_ring_not_dense_skull() -> None:
+    # petrous-dense table (2400 HU) on the lower slices is skull, not metal
+    volume, x, y = _drawn_head()
+    table = (np.hypot(x / 68.0, y / 84.0) >= 1.0) & (np.hypot(x / 68.0, y / 84.0) < 1.09)
+    for k in range(0, 5):
+        volume[k][table & (y > 40.0)] = 2400.0
+    head = find_head(_scanned(volume), (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert head.metal_slices is not None and not head.metal_slices.any()
+    # a clip whose own dark streaks (photon starvation) cut it off from the brain around it
+    volume[10][np.hypot(x - 5.0, y + 20.0) < 9.0] = -1000.0
+    volume[10][np.hypot(x - 5.0, y + 20.0) < 2.5] = 3071.0
+    head = find_head(_scanned(volume), (SLICE_MM, PIXEL_MM, PIXEL_MM))
+    assert head.metal_slices is not None
+    assert np.flatnonzero(head.metal_slices).tolist() == [10]
+
+
 def test_where_the_ring_is_open_and_against_the_table_a_seed_needs_an_edge() -> None:
     case = geometric.render(7, NcctLabel(bleeds=("intraparenchymal",)), matrix=128)
     head = levelled(find_head(case.volume_hu, case.spacing_mm))
