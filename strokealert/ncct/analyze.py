@@ -230,9 +230,10 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
                        f"{head.open_ring_ml:.0f} mL of intracranial space delimited by the "
                        f"surrounding bone only")
     if head.metal_slices is not None and head.metal_slices.any():
-        reasons.append(f"metal inside the skull (a clip or a coil) on "
-                       f"{int(head.metal_slices.sum())} slices: its streaks can hide or mimic "
-                       f"blood there")
+        metal = int(head.metal_slices.sum())
+        reasons.append(f"metal inside the skull (a clip or a coil) on {metal} "
+                       f"slice{'' if metal == 1 else 's'}: its streaks can hide or mimic blood "
+                       f"there")
     if reasons:
         analysis.manual_review = True
         analysis.reason = "; ".join(reasons)

@@ -259,7 +259,8 @@ def test_streak_flare_on_the_slice_through_a_clip_is_not_blood() -> None:
     volume[8][patch & (volume[8] == 34.0)] = 66.0
     result = _analysed(_scanned(volume))
     assert not result.suspected, result.volume_by_kind_ml
-    assert result.manual_review and "metal inside the skull" in str(result.reason)
+    assert result.manual_review
+    assert "metal inside the skull (a clip or a coil) on 1 slice:" in str(result.reason)
     # the same patch over three slices is blood (blood continues across slices)
     for k in (7, 9):
         volume[k][patch & (volume[k] == 34.0)] = 66.0
