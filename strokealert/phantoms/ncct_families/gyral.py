@@ -23,6 +23,7 @@ attenuation, integer quantisation. Units: mm, HU, mL.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -1030,8 +1031,10 @@ def _sample(g: _Grid, head: _Head, acq: _Acquisition, rot: Arr, blood: dict[str,
     return hu.reshape(nz, na, na), labels, fr3, float(bottom)
 
 
+@lru_cache(maxsize=4)
 def _projector(n: int, views: int) -> Any:
-    """Sparse parallel-beam projector (views * n bins, n * n pixels), linear bin weights."""
+    """Sparse parallel-beam projector (views * n bins, n * n pixels), linear bin weights; built
+    once per grid size and shared read-only by every render."""
     c = np.arange(n) - (n - 1) / 2.0
     xx, yy = np.meshgrid(c, c)
     rows, cols, vals = [], [], []
