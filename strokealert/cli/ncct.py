@@ -19,8 +19,8 @@ def evaluate(
     data: list[Path] = typer.Option(..., "--data", help=DATA_HELP),
     synthetic: str | None = typer.Option(None, help="first write FAMILY:COUNT synthetic cases "
                                          "(geometric, fields, projected, landmarks, "
-                                         "template, laplace, coronal, harmonic, gyral or "
-                                         "sectional) into "
+                                         "template, laplace, coronal, harmonic, gyral, "
+                                         "sectional or folded) into "
                                          "the single --data folder"),
     method: list[str] = typer.Option([], "--method", help="haemorrhage method(s) to compare: "
                                      "rules, network, veto, fused (repeatable; default: the "
