@@ -130,7 +130,7 @@ def network_bleeds(head: brain.Head, probability: np.ndarray) -> list[ich.Bleed]
     """Components of the network mask (≥ :data:`ich.MIN_COMPONENT_ML`) inside the skull, with
     kind, side and thickness of the blood-window candidate each overlaps most (largest
     first)."""
-    candidates, _ = ich.find_bleeds(head, rules=False)
+    candidates = ich.find_bleeds(head, rules=False)[0]
     owner = np.zeros(head.hu.shape, dtype=np.int32)
     for index, bleed in enumerate(candidates, start=1):
         owner[bleed.mask] = index
@@ -154,9 +154,10 @@ def network_bleeds(head: brain.Head, probability: np.ndarray) -> list[ich.Bleed]
 
 
 def find_bleeds(head: brain.Head, volume_hu: np.ndarray, spacing_mm: Sequence[float],
-                method: str, timings: dict[str, float]) -> tuple[list[ich.Bleed],
-                                                             tuple[float, float]]:
-    """The bleeds (largest first) and blood window by ``method`` (see the module docstring);
+                method: str, timings: dict[str, float]
+                ) -> tuple[list[ich.Bleed], tuple[float, float], list[ich.Doubt]]:
+    """The bleeds (largest first), blood window and the rules' seeds set aside for want of an
+    edge (:class:`ich.Doubt`; none for ``network``) by ``method`` (see the module docstring);
     the network's time goes into ``timings['network']``."""
     if method == "rules":
         return ich.find_bleeds(head)
@@ -164,10 +165,10 @@ def find_bleeds(head: brain.Head, volume_hu: np.ndarray, spacing_mm: Sequence[fl
     probability = network_probability(head, volume_hu, spacing_mm)
     timings["network"] = time.perf_counter() - t
     if method == "network":
-        return network_bleeds(head, probability), ich.blood_window(head)
-    bleeds, window = ich.find_bleeds(head)
+        return network_bleeds(head, probability), ich.blood_window(head), []
+    bleeds, window, doubts = ich.find_bleeds(head)
     kept = [b for b in bleeds if probability[b.mask].mean() >= VETO_PROBABILITY]
-    return (refine(head, kept, probability) if method == "fused" else kept), window
+    return (refine(head, kept, probability) if method == "fused" else kept), window, doubts
 
 
 def refine(head: brain.Head, bleeds: list[ich.Bleed], probability: np.ndarray
@@ -199,7 +200,7 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
     head = brain.find_head(volume, spacing)
     timings = {"head": time.perf_counter() - started}
     t = time.perf_counter()
-    bleeds, window = find_bleeds(head, volume, spacing, ich_method(method), timings)
+    bleeds, window, doubts = find_bleeds(head, volume, spacing, ich_method(method), timings)
     total = sum(b.volume_ml for b in bleeds)
     suspected = total >= ich.SUSPECT_ML
     by_kind: dict[str, float] = {}
@@ -229,6 +230,8 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
         reasons.append(f"the skull ring is open on some slices (thin or missing bone): "
                        f"{head.open_ring_ml:.0f} mL of intracranial space delimited by the "
                        f"surrounding bone only")
+    if doubts:
+        reasons.append(_doubt_reason(doubts, head.hu.shape[0]))
     if head.metal_slices is not None and head.metal_slices.any():
         metal = int(head.metal_slices.sum())
         reasons.append(f"metal inside the skull (a clip or a coil) on {metal} "
@@ -240,6 +243,21 @@ def analyze_volume(volume_hu: np.ndarray, spacing_mm: Sequence[float],
     analysis.timings_s = {k: round(v, 3) for k, v in timings.items()}
     analysis.timings_s["total"] = round(time.perf_counter() - started, 3)
     return analysis
+
+
+def _doubt_reason(doubts: Sequence[ich.Doubt], slices: int) -> str:
+    """Why the rules' edgeless seeds need a reader: how much, where, how bright."""
+    volume = sum(d.volume_ml for d in doubts)
+    first = min(d.slices[0] for d in doubts) + 1
+    last = max(d.slices[1] for d in doubts) + 1
+    sides = {d.side for d in doubts} - {"none"}
+    side = f", {sides.pop()}" if len(sides) == 1 else ""
+    hu = max(doubts, key=lambda d: d.volume_ml).median_hu
+    where = f"slice {first}" if first == last else f"slices {first}-{last}"
+    return (f"a faint bright region ({volume:.1f} mL{side}, {where} of {slices} counted from "
+            f"the lowest, median {hu:.0f} HU) with no edge to the brain deeper than it, where "
+            f"the skull ring is open or against the table: blood, or the bone's partial "
+            f"volume; not counted as blood")
 
 
 def analyze_files(paths: list[Path], out_dir: Path) -> dict[str, Any]:

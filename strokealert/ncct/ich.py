@@ -24,7 +24,8 @@ above the whole brain's: beam hardening lifts the slices next to the skull base,
   part: thin squama, foramina), and when small and faint against the table, a candidate must
   also stand :data:`RECOVERED_STEP_HU` above the brain just deeper than it (blood has an
   edge; partial volume of thin bone, the skull base's soft tissue and the cortex over the
-  table's blur rise gradually towards the bone); a one-slice candidate on a slice holding
+  table's blur rise gradually towards the bone), and one set aside for that alone is
+  returned as a :class:`Doubt` for manual review; a one-slice candidate on a slice holding
   metal inside the skull, or next to one, is its streak flare (metal streaks lie in the
   slices through the metal; blood continues across slices);
 * accepted seeds grow to their half-way contour; against the inner table they grow through
@@ -98,6 +99,18 @@ class Bleed:
     side: str
     thickness_mm: float
     mask: np.ndarray = field(repr=False)  # (z, y, x) bool
+
+
+@dataclass
+class Doubt:
+    """A seed set aside only for want of an edge to the brain deeper than it (where the skull
+    ring is open, or small and faint against the table): blood, or the bone's partial volume
+    and the skull base's soft tissue; a reader should look."""
+
+    volume_ml: float
+    median_hu: float  # smoothed, levelled HU
+    slices: tuple[int, int]  # first and last slice index, 0 the lowest
+    side: str
 
 
 @dataclass
@@ -488,7 +501,12 @@ def _ventricle_casts(head: Head, bleeds: list[Bleed]) -> list[Bleed]:
 
 
 def _side(head: Head, mask: np.ndarray) -> str:
-    zz, yy, xx = np.nonzero(mask)
+    return _side_of(head, np.nonzero(mask))
+
+
+def _side_of(head: Head, coords: tuple[np.ndarray, ...]) -> str:
+    """``left``, ``right`` or ``none`` (within a fifth of even) for voxels ``coords``."""
+    zz, yy, xx = coords
     offset = xx * head.spacing_mm[2] - head.midline_x_mm(zz, yy * head.spacing_mm[1])
     left, right = float((offset > 2.0).sum()), float((offset < -2.0).sum())
     if left + right == 0 or abs(left - right) < 0.2 * (left + right):
@@ -516,10 +534,17 @@ def _grow(head: Head, coords: tuple[np.ndarray, ...], space: np.ndarray,
     return box, grown
 
 
-def find_bleeds(head: Head, rules: bool = True) -> tuple[list[Bleed], tuple[float, float]]:
-    """The bleeds of the scan (largest first) and the seed window used; ``rules=False``
-    keeps every seed component of :data:`MIN_COMPONENT_ML` (the ablation without the mimic
-    rules)."""
+def needs_edge_only(f: dict[str, float]) -> bool:
+    """A seed the rules reject only for want of a :data:`RECOVERED_STEP_HU` step to the brain
+    deeper than it (the open-ring and faint-against-the-table rules)."""
+    return not is_blood(f) and is_blood(f | {"recovered": 0.0, "step_hu": float("inf")})
+
+
+def find_bleeds(head: Head, rules: bool = True
+                ) -> tuple[list[Bleed], tuple[float, float], list[Doubt]]:
+    """The bleeds of the scan (largest first), the seed window used and the seeds set aside
+    only for want of an edge (outside the bleeds); ``rules=False`` keeps every seed component
+    of :data:`MIN_COMPONENT_ML` (the ablation without the mimic rules)."""
     head = levelled(head)
     low, high = blood_window(head)
     seed, space = candidates(head, low, high)
@@ -527,15 +552,21 @@ def find_bleeds(head: Head, rules: bool = True) -> tuple[list[Bleed], tuple[floa
     tissue_hu = float(np.median(head.smooth[tissue])) if tissue.any() else 35.0
     labels, count = ndimage.label(seed)
     accepted = np.zeros(seed.shape, dtype=bool)
+    edgeless: list[tuple[tuple[np.ndarray, ...], dict[str, float]]] = []
     sizes = np.bincount(labels.ravel(), minlength=count + 1) * head.voxel_ml
     for index, box in enumerate(ndimage.find_objects(labels), start=1):
         if box is None or sizes[index] < MIN_COMPONENT_ML:
             continue
         coords = _offset_coords(labels[box] == index, box)
-        if rules and not is_blood(seed_features(head, coords, low)):
-            continue
+        if rules:
+            features = seed_features(head, coords, low)
+            if not is_blood(features):
+                if needs_edge_only(features):
+                    edgeless.append((coords, features))
+                continue
         grown_box, grown = _grow(head, coords, space, tissue_hu)
         accepted[grown_box] |= grown
+    doubts = [_doubt(head, coords, f) for coords, f in edgeless if accepted[coords].mean() < 0.5]
     near_vent = ndimage.binary_dilation(head.ventricles, _ball(2.0, head.spacing_mm))
     labels, count = ndimage.label(accepted)
     bleeds = []
@@ -552,7 +583,12 @@ def find_bleeds(head: Head, rules: bool = True) -> tuple[list[Bleed], tuple[floa
                             _side(head, mask), thickness, mask))
     bleeds = _ventricle_casts(head, bleeds)
     bleeds.sort(key=lambda b: -b.volume_ml)
-    return bleeds, (low, high)
+    return bleeds, (low, high), doubts
+
+
+def _doubt(head: Head, coords: tuple[np.ndarray, ...], f: dict[str, float]) -> Doubt:
+    return Doubt(f["volume_ml"], f["median_hu"], (int(coords[0].min()), int(coords[0].max())),
+                 _side_of(head, coords))
 
 
 def _offset_coords(part: np.ndarray, box: tuple[slice, ...]) -> tuple[np.ndarray, ...]:

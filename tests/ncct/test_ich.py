@@ -15,7 +15,14 @@ from strokealert.contracts.outputs import NCCT_BLOOD_FILE
 from strokealert.ncct import analyze_files, analyze_volume
 from strokealert.ncct.analyze import NcctAnalysis
 from strokealert.ncct.brain import find_head
-from strokealert.ncct.ich import blood_window, candidates, is_blood, levelled, seed_features
+from strokealert.ncct.ich import (
+    blood_window,
+    candidates,
+    is_blood,
+    levelled,
+    needs_edge_only,
+    seed_features,
+)
 from strokealert.phantoms.ncct_families import MIMICS, NcctLabel, fields, geometric, write_case
 
 
@@ -250,6 +257,27 @@ def test_blood_where_the_skull_ring_is_open_is_found() -> None:
     assert not head.cavity[:8][head.hu[:8] < -500.0].any()  # no air in the cavity
 
 
+def test_a_faint_region_set_aside_where_the_ring_is_open_is_reported_for_review() -> None:
+    # a faint 58 HU haematoma, 24 HU over the brain before blur and noise: on the slices where
+    # the ring is open it has no 24 HU edge to the brain deeper than it and is not counted,
+    # but the analysis says how much, on which side and on which slices to look
+    volume, x, y = _drawn_head()
+    _open_ring(volume, x, y)
+    _add_ellipsoid(volume, x, y, (-30.0, 10.0, 20.0), (9.0, 11.0, 8.0), hu=58.0)
+    result = _analysed(_scanned(volume))
+    assert not result.suspected, result.volume_by_kind_ml
+    assert result.manual_review and "a faint bright region (" in str(result.reason)
+    assert "right, slices 4-6 of 16 counted from the lowest" in str(result.reason)
+    assert "not counted as blood" in result.caption()
+    # the same region where the ring is closed is blood, and nothing is left in doubt
+    volume, x, y = _drawn_head()
+    _open_ring(volume, x, y)
+    truth = _add_ellipsoid(volume, x, y, (-30.0, 10.0, 60.0), (9.0, 11.0, 8.0), hu=58.0)
+    result = _analysed(_scanned(volume))
+    assert result.suspected and abs(result.volume_ml - truth) <= max(1.0, 0.25 * truth)
+    assert "faint bright region" not in str(result.reason)
+
+
 def test_streak_flare_on_the_slice_through_a_clip_is_not_blood() -> None:
     # an aneurysm clip (metal at the top of the scale) on one slice, and beside it a bright
     # patch on that slice only, as metal streaks leave them
@@ -299,6 +327,11 @@ def test_where_the_ring_is_open_and_against_the_table_a_seed_needs_an_edge() -> 
     assert is_blood(open_part | {"step_hu": 30.0})
     assert not is_blood(open_part | {"step_hu": 15.0})
     assert not is_blood(open_part | {"step_hu": float("nan")})  # nothing deeper to compare
+    # set aside for want of an edge only: a reader is asked to look
+    assert needs_edge_only(open_part | {"step_hu": 15.0})
+    assert not needs_edge_only(open_part | {"step_hu": 30.0})  # blood
+    assert not needs_edge_only(open_part | {"step_hu": 15.0, "elongation": 5.0,
+                                            "thickness_mm": 3.0, "volume_ml": 1.0})  # a vessel
     # small and faint against the table, away from the midline: the cortex over the table blur
     faint = bleed | {"volume_ml": 0.4, "depth_mm": 3.0, "contrast_hu": 6.0, "midline_mm": 40.0,
                      "near_midline": 0.0, "base_share": 0.0, "bone_above_below": 0.0}
