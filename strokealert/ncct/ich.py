@@ -15,19 +15,19 @@ above the whole brain's: beam hardening lifts the slices next to the skull base,
   (long, thin, empty beside them, crossing the brain; :func:`streak_lines`), except where the
   bright voxels on such a line are thick (a disk 7 mm across fits) and carry no thin arms of
   their own (blood in both occipital horns lies on one straight line; :func:`_thick_parts`);
-* a candidate component is blood when it holds at least :data:`MIN_COMPONENT_ML`, spans more
-  than one slice or is thick, and is not a tube (hyperdense vessel), a thin or a long straight
-  one-slice streak, a thin midline sheet (falx), the superior sagittal sinus (midline, against
-  the inner table), faint on the skull base (streaks), nor on the skull base over or under
-  bone (the oblique floor's partial volume), nor small and under or over bone elsewhere (the
-  vertex curving through the slice); where the skull ring is open (the cavity's recovered
-  part: thin squama, foramina), and when small and faint against the table, a candidate must
-  also stand :data:`RECOVERED_STEP_HU` above the brain just deeper than it (blood has an
-  edge; partial volume of thin bone, the skull base's soft tissue and the cortex over the
-  table's blur rise gradually towards the bone), and one set aside for that alone is
-  returned as a :class:`Doubt` for manual review; a one-slice candidate on a slice holding
-  metal inside the skull, or next to one, is its streak flare (metal streaks lie in the
-  slices through the metal; blood continues across slices);
+* a candidate component is blood when it holds at least :data:`MIN_COMPONENT_ML`, spans more than
+  one slice or is thick, and is not a tube (hyperdense vessel), a thin or a long straight
+  one-slice streak, a thin midline sheet (falx), the superior sagittal sinus (midline, against the
+  inner table), faint on the skull base (streaks; a round seed deep in the brain excepted), nor on
+  the skull base over or under bone (the oblique floor's partial volume), nor small and under or
+  over bone elsewhere (the vertex curving through the slice); where the skull ring is open (the
+  cavity's recovered part: thin squama, foramina), and when small and faint against the table, a
+  candidate must also stand :data:`RECOVERED_STEP_HU` above the brain just deeper than it (blood
+  has an edge; partial volume of thin bone, the skull base's soft tissue and the cortex over the
+  table's blur rise gradually towards the bone), and one set aside for that alone is returned as a
+  :class:`Doubt` for manual review; a one-slice candidate on a slice holding metal inside the
+  skull, or next to one, is its streak flare (metal streaks lie in the slices through the metal;
+  blood continues across slices);
 * accepted seeds grow to their half-way contour; against the inner table they grow through
   the table's blur and into the first layer of bone below the half-way HU between blood and
   the table (blood-bone partial volume);
@@ -64,6 +64,8 @@ CAST_DEPTH_MM = 15.0  # a bleed may be a ventricle cast when its median distance
 SELF_MIRROR_SHARE = 0.55  # share of a deep bleed whose mirror image lies on itself: blood
 # filling both lateral ventricles (a haematoma is one-sided)
 BASE_CONTRAST_HU = 9.0  # HU above the window a seed on the skull base needs
+COMPACT_ELONGATION = 1.5  # ... unless this round (streaks are lines) and deeper than
+COMPACT_DEPTH_MM = 7.0  # ... this from the inner table (a pontine or cerebellar haematoma)
 BASE_BONE_SHARE = 0.25  # share of a skull-base seed over or under bone: partial volume of the floor
 SINUS_HALF_WIDTH_MM = 10.0  # the superior sagittal sinus: this far either side of the midline,
 SINUS_DEPTH_MM = 6.5  # ... against the inner table (median depth below this)
@@ -408,8 +410,10 @@ def is_blood(f: dict[str, float]) -> bool:
         return False  # a long straight line on one slice: streak (blood continues in 3-D)
     if f["dark_ring"] > DARK_RING_SHARE and f["volume_ml"] < 2.0:
         return False  # between the dark bands of a streak artefact
-    if f["base_share"] > 0.5 and f["contrast_hu"] < BASE_CONTRAST_HU:
-        return False  # faint on the skull base: petrous and clival streaks
+    if (f["base_share"] > 0.5 and f["contrast_hu"] < BASE_CONTRAST_HU
+            and not (f["elongation"] < COMPACT_ELONGATION and f["depth_mm"] > COMPACT_DEPTH_MM)):
+        return False  # faint on the skull base: petrous and clival streaks (not a round mass
+        # deep in the brainstem or cerebellum)
     if f["base_share"] > 0.5 and f["bone_above_below"] >= BASE_BONE_SHARE:
         return False  # on the skull base over or under bone: the oblique floor's partial volume
     if f["recovered"] > RECOVERED_SHARE and not f["step_hu"] >= RECOVERED_STEP_HU:

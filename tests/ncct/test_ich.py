@@ -158,6 +158,11 @@ def test_a_skull_base_seed_over_bone_is_partial_volume_not_blood() -> None:
     on_base = features | {"base_share": 1.0}
     assert is_blood(on_base)  # a bleed on the skull base, no bone above or below: kept
     assert not is_blood(on_base | {"bone_above_below": 0.5})
+    # faint on the skull base: a streak from the petrous bones or the clivus is a line ...
+    faint = on_base | {"contrast_hu": 5.0, "depth_mm": 11.0}
+    assert features["elongation"] < 1.5 and is_blood(faint)  # ... a round deep mass is not
+    assert not is_blood(faint | {"elongation": 2.5})
+    assert not is_blood(faint | {"depth_mm": 5.0})  # round but against the table: not deep
 
 
 def test_a_subdural_haematoma_grows_into_the_table_blur() -> None:
