@@ -147,16 +147,6 @@ def _largest(mask: np.ndarray) -> np.ndarray:
     return np.asarray(labels == int(sizes.argmax()))
 
 
-def _skull(bone: np.ndarray) -> np.ndarray:
-    """The skull: the largest connected bone component (all False when there is no bone)."""
-    labels, count = ndimage.label(bone)
-    if count == 0:
-        return np.zeros(bone.shape, dtype=bool)
-    sizes = np.bincount(labels.ravel())
-    sizes[0] = 0
-    return np.asarray(labels == int(sizes.argmax()))
-
-
 def _metal_slices(volume_hu: np.ndarray, factor: int, skull: np.ndarray,
                   cavity: np.ndarray) -> np.ndarray:
     """(z,) bool: slices holding metal inside the skull (a clip, a coil): input pixels above
@@ -262,7 +252,7 @@ def find_head(volume_hu: np.ndarray, spacing_mm: tuple[float, float, float]) -> 
     residual = hu - ndimage.gaussian_filter(hu, (0.0, 2.5 / pixel, 2.5 / pixel))
     noise = float(np.std(ndimage.gaussian_filter(residual, (0.0, sigma, sigma))[tissue])) \
         if tissue.any() else 0.0
-    skull = _skull(bone)
+    skull = _largest(bone)  # the skull: the largest connected bone component
     return Head(hu, smooth, spacing, factor, bone, inside, cavity,
                 _internal_dense(hu, skull, inside), _base_slices(bone, cavity),
                 depth, ventricles, _midline(cavity, pixel), noise, recovered,

@@ -504,11 +504,7 @@ def _ventricle_casts(head: Head, bleeds: list[Bleed]) -> list[Bleed]:
     return out
 
 
-def _side(head: Head, mask: np.ndarray) -> str:
-    return _side_of(head, np.nonzero(mask))
-
-
-def _side_of(head: Head, coords: tuple[np.ndarray, ...]) -> str:
+def _side(head: Head, coords: tuple[np.ndarray, ...]) -> str:
     """``left``, ``right`` or ``none`` (within a fifth of even) for voxels ``coords``."""
     zz, yy, xx = coords
     offset = xx * head.spacing_mm[2] - head.midline_x_mm(zz, yy * head.spacing_mm[1])
@@ -584,7 +580,7 @@ def find_bleeds(head: Head, rules: bool = True
         bleeds.append(Bleed(_kind(head, near_vent, mask, thickness),
                             float(zz.size) * head.voxel_ml, float(head.smooth[mask].mean()),
                             (float(zz.mean()), float(yy.mean()), float(xx.mean())),
-                            _side(head, mask), thickness, mask))
+                            _side(head, (zz, yy, xx)), thickness, mask))
     bleeds = _ventricle_casts(head, bleeds)
     bleeds.sort(key=lambda b: -b.volume_ml)
     return bleeds, (low, high), doubts
@@ -592,7 +588,7 @@ def find_bleeds(head: Head, rules: bool = True
 
 def _doubt(head: Head, coords: tuple[np.ndarray, ...], f: dict[str, float]) -> Doubt:
     return Doubt(f["volume_ml"], f["median_hu"], (int(coords[0].min()), int(coords[0].max())),
-                 _side_of(head, coords))
+                 _side(head, coords))
 
 
 def _offset_coords(part: np.ndarray, box: tuple[slice, ...]) -> tuple[np.ndarray, ...]:
