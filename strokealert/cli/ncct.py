@@ -20,8 +20,8 @@ def evaluate(
     synthetic: str | None = typer.Option(None, help="first write FAMILY:COUNT synthetic cases "
                                          "(geometric, fields, projected, landmarks, "
                                          "template, laplace, coronal, harmonic, gyral, "
-                                         "sectional, folded or voxelised) into "
-                                         "the single --data folder"),
+                                         "sectional, folded, voxelised or medial) "
+                                         "into the single --data folder"),
     method: list[str] = typer.Option([], "--method", help="haemorrhage method(s) to compare: "
                                      "rules, network, veto, fused (repeatable; default: the "
                                      "analysis default)"),
