@@ -18,7 +18,6 @@ from strokealert.phantoms.ctp_families.collaterals import (
     RHO,
     SITES,
     CtpCase,
-    _make_case,
     make_case,
 )
 
@@ -30,8 +29,8 @@ def _small(seed: int = 0, noise_hu: float = 10.0, residue: str = "exponential",
            lesion: bool = True, n_frames: int = 24, interval_s: float = 1.5,
            site: str | None = None, grade: str | None = None) -> CtpCase:
     kw = {**SMALL, "n_frames": n_frames}
-    return _make_case(seed=seed, noise_hu=noise_hu, residue=residue, lesion=lesion,
-                      interval_s=interval_s, site_override=site, grade_override=grade, **kw)
+    return make_case(seed=seed, noise_hu=noise_hu, residue=residue, lesion=lesion,
+                     interval_s=interval_s, site_override=site, grade_override=grade, **kw)
 
 
 @pytest.fixture(scope="module")

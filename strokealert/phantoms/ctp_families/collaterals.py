@@ -132,8 +132,8 @@ Truth
   truth["core_outside_tmax6_ml"]). Normal tissue is never core, so lesion=False gives no core.
 * core_ml, tmax6_ml = voxel counts x voxel_ml (voxel_ml = product of the spacing / 1000).
 
-``_make_case`` takes the same arguments plus ``site_override`` / ``grade_override``, which force
-the occlusion site or collateral grade and leave every other draw unchanged (tests, studies).
+``make_case`` also takes ``site_override`` / ``grade_override``, which force the occlusion site
+or collateral grade and leave every other draw unchanged (tests, studies).
 """
 
 from __future__ import annotations
@@ -1057,27 +1057,12 @@ def make_case(
     lesion: bool = True,
     shape: tuple[int, int, int] = (16, 128, 128),
     spacing: tuple[float, float, float] = (5.0, 1.5, 1.5),
-) -> CtpCase:
-    """Render one collateral-family CTP case (see the module docstring for the model)."""
-    return _make_case(residue=residue, noise_hu=noise_hu, seed=seed, interval_s=interval_s,
-                      n_frames=n_frames, lesion=lesion, shape=shape, spacing=spacing)
-
-
-def _make_case(
-    *,
-    residue: str = "exponential",
-    noise_hu: float = 10.0,
-    seed: int = 0,
-    interval_s: float = 1.5,
-    n_frames: int = 40,
-    lesion: bool = True,
-    shape: tuple[int, int, int] = (16, 128, 128),
-    spacing: tuple[float, float, float] = (5.0, 1.5, 1.5),
     site_override: str | None = None,
     grade_override: str | None = None,
 ) -> CtpCase:
-    """make_case with the occlusion site and/or collateral grade forced (for tests and studies);
-    every other draw is unchanged."""
+    """Render one collateral-family CTP case (see the module docstring for the model);
+    ``site_override`` / ``grade_override`` force the occlusion site or collateral grade and
+    leave every other draw unchanged."""
     _validate(residue, noise_hu, seed, interval_s, n_frames, shape, spacing)
     if not isinstance(lesion, bool | np.bool_):
         raise ValueError(f"lesion must be a bool, got {lesion!r}")
