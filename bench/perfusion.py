@@ -199,7 +199,12 @@ def head_draws(configs: dict[str, dict[str, object]], draws: int = 6) -> None:
 # while the calibration's minimum slope was chosen; seeds 200-205 of those three were the test
 # set of that choice. "collaterals" (a fourth author) was first run with seeds 0-5 on 7 Dec, once,
 # before anything was chosen on it (--heldout --families collaterals --seeds 0-5).
+# "capillary" (a fifth author, 7 Dec, sixth session: capillary transit-time heterogeneity, a
+# blood-brain-barrier leak in the core, low-pass iterative-reconstruction noise, head motion)
+# has not been run: it is kept out of the default list for judging the next change once
+# (--families capillary).
 HELDOUT_FAMILIES = ("territories", "gradient", "compartments", "collaterals")
+UNRUN_FAMILIES = ("capillary",)
 HELDOUT_SEEDS = range(100, 106)
 
 
@@ -213,7 +218,7 @@ def heldout_draws(configs: dict[str, dict[str, object]], seeds: range = HELDOUT_
     Tmax > 6 s error (mean %) and the side found; then each case's core error and truth."""
     import importlib
 
-    for name in _listed("--families", HELDOUT_FAMILIES):
+    for name in _listed("--families", HELDOUT_FAMILIES, UNRUN_FAMILIES):
         family = importlib.import_module(f"strokealert.phantoms.ctp_families.{name}")
         print(f"held-out family {name!r}, seeds {seeds.start}-{seeds.stop - 1} per residue "
               "shape: core error mean / sd / max |error| mL, within 5 mL, Tmax>6 s error mean "
@@ -325,14 +330,15 @@ def _seeds_argument() -> range:
     return range(int(first), int(last) + 1)
 
 
-def _listed(option: str, default: tuple[str, ...]) -> tuple[str, ...]:
-    """``option a,b`` (each one of ``default``) or ``default``."""
+def _listed(option: str, default: tuple[str, ...], more: tuple[str, ...] = ()
+            ) -> tuple[str, ...]:
+    """``option a,b`` (each one of ``default`` or ``more``) or ``default``."""
     if option not in sys.argv:
         return default
     chosen = tuple(sys.argv[sys.argv.index(option) + 1].split(","))
-    unknown = [name for name in chosen if name not in default]
+    unknown = [name for name in chosen if name not in default + more]
     if unknown:
-        raise SystemExit(f"{option}: unknown {unknown}; one of {', '.join(default)}")
+        raise SystemExit(f"{option}: unknown {unknown}; one of {', '.join(default + more)}")
     return chosen
 
 
