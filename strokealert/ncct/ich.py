@@ -18,8 +18,11 @@ above the whole brain's: beam hardening lifts the slices next to the skull base,
 * a candidate component is blood when it holds at least :data:`MIN_COMPONENT_ML`, spans more than
   one slice or is thick, and is not a tube (hyperdense vessel), a thin or a long straight
   one-slice streak, a thin midline sheet (falx), the superior sagittal sinus (midline, against the
-  inner table), faint on the skull base (streaks; a round seed deep in the brain excepted), nor on
-  the skull base over or under bone (the oblique floor's partial volume), nor small and under or
+  inner table), a dural venous sinus (a tube along the table at the back of the cavity or along
+  the midline: transverse, sigmoid, superior sagittal; blood 45-65 HU with the haematocrit),
+  the torcular with both transverse sinuses (thin, across the midline at the back), faint on
+  the skull base (streaks; a round seed deep in the brain excepted), nor on the skull base over
+  or under bone (the oblique floor's partial volume), nor small and under or
   over bone elsewhere (the vertex curving through the slice); where the skull ring is open (the
   cavity's recovered part: thin squama, foramina), and when small and faint against the table, a
   candidate must also stand :data:`RECOVERED_STEP_HU` above the brain just deeper than it (blood
@@ -69,6 +72,18 @@ COMPACT_DEPTH_MM = 7.0  # ... this from the inner table (a pontine or cerebellar
 BASE_BONE_SHARE = 0.25  # share of a skull-base seed over or under bone: partial volume of the floor
 SINUS_HALF_WIDTH_MM = 10.0  # the superior sagittal sinus: this far either side of the midline,
 SINUS_DEPTH_MM = 6.5  # ... against the inner table (median depth below this)
+VENOUS_ELONGATION = 2.3  # a dural venous sinus: a tube (at least this elongated) along the table
+VENOUS_THICKNESS_MM = 10.0  # ... no thicker than this in-plane,
+VENOUS_DEPTH_MM = 9.0  # ... lying against the table (median depth below this),
+VENOUS_MAX_ML = 8.0  # ... smaller than this,
+VENOUS_BACK = 0.6  # ... in the back of the cavity (transverse, sigmoid sinuses and the
+# torcular: median position at least this far from front (0) to back (1) of the cavity on its
+# slices) or along the midline (the superior sagittal sinus):
+VENOUS_MIDLINE_MM = 12.0  # ... median distance from the skull midline below this
+TORCULAR_BACK = 0.8  # the torcular with both transverse sinuses: thin against the table at
+# the back of the cavity (median position at least this far back),
+TORCULAR_SIDES = 0.15  # ... reaching across the midline (at least this share on either side)
+TORCULAR_MAX_ML = 20.0  # ... and smaller than this
 CAP_BONE_SHARE = 0.5  # share of a small seed under or over bone: the table curving through
 # the slice (vertex, floor)
 CAP_MAX_ML = 1.0  # ... below this volume
@@ -332,25 +347,35 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
     """Measurements of one seed component at voxel ``coords``: volume (mL), in-plane
     thickness (mm), elongation, slices, share near the skull midline, share of dark (streak)
     voxels within 3 mm around it, median distance from the skull midline and from the inner
-    table (mm), median HU and its margin over the window's ``low_hu``, share on skull-base
-    slices, share with bone on the slice above or below, share where the skull ring is open
-    and the step (HU) from the brain 1-4 mm around it and over 1 mm deeper (NaN: none), share
-    on or next to a slice holding intracranial metal."""
+    table (mm), the share on the lesser side of the midline (over 2 mm off it), median position
+    from the front (0) to the back (1) of the cavity on its slices, median HU and its margin
+    over the window's ``low_hu``, share on skull-base slices, share with bone on the slice
+    above or below, share where the skull ring is open and the step (HU) from the brain 1-4 mm
+    around it and over 1 mm deeper (NaN: none), share on or next to a slice holding
+    intracranial metal."""
     zz, yy, xx = coords
     sz, sy, sx = head.spacing_mm
     elongation, _ = _shape(np.column_stack([zz * sz, yy * sy, xx * sx]))
     mid = head.midline_x_mm(zz, yy * sy)
+    first = int(zz.min())
+    rows = np.asarray(head.cavity[first:int(zz.max()) + 1].any(axis=2))  # (z, y) with cavity
+    front = np.argmax(rows, axis=1)
+    back = rows.shape[1] - 1 - np.argmax(rows[:, ::-1], axis=1)
     ball = _ball(3.0, head.spacing_mm)
     box, local = _around(coords, head.hu.shape, tuple(n // 2 for n in ball.shape))
     ring = ndimage.binary_dilation(local, ball) & ~local
     ring_hu = head.smooth[box][ring]
     depth = float(np.median(head.depth_mm[coords]))
+    offset = xx * sx - mid
     return {"volume_ml": float(zz.size) * head.voxel_ml,
             "thickness_mm": _thickness_mm(local, head.spacing_mm),
             "elongation": elongation, "slices": float(np.unique(zz).size),
             "near_midline": float((np.abs(xx * sx - mid) < 3.0).mean()),
-            "midline_mm": float(np.median(np.abs(xx * sx - mid))),
+            "midline_mm": float(np.median(np.abs(offset))),
+            "two_sided": float(min((offset > 2.0).mean(), (offset < -2.0).mean())),
             "depth_mm": depth,
+            "back": float(np.median((yy - front[zz - first])
+                                    / np.maximum(back[zz - first] - front[zz - first], 1))),
             "dark_ring": float((ring_hu < -5.0).mean()) if ring_hu.size else 0.0,
             "median_hu": float(np.median(head.smooth[coords])),
             "contrast_hu": float(np.median(head.smooth[coords])) - low_hu,
@@ -426,6 +451,15 @@ def is_blood(f: dict[str, float]) -> bool:
     if (f["midline_mm"] < SINUS_HALF_WIDTH_MM and f["depth_mm"] < SINUS_DEPTH_MM
             and f["volume_ml"] < 2.0):
         return False  # superior sagittal sinus: dense with contrast or haemoconcentration
+    if (f["elongation"] >= VENOUS_ELONGATION and f["thickness_mm"] <= VENOUS_THICKNESS_MM
+            and f["depth_mm"] < VENOUS_DEPTH_MM and f["volume_ml"] < VENOUS_MAX_ML
+            and (f["back"] >= VENOUS_BACK or f["midline_mm"] < VENOUS_MIDLINE_MM)):
+        return False  # a dural venous sinus: a tube along the table at the back or the midline
+    if (f["back"] >= TORCULAR_BACK and f["two_sided"] >= TORCULAR_SIDES
+            and f["thickness_mm"] <= VENOUS_THICKNESS_MM and f["depth_mm"] < VENOUS_DEPTH_MM
+            and f["volume_ml"] < TORCULAR_MAX_ML):
+        return False  # the torcular and both transverse sinuses: thin, across the midline at
+        # the back (the falx parts subdural blood; an epidural haematoma there is thick)
     return not (f["near_midline"] > 0.8 and f["thickness_mm"] < 3.5
                 and f["volume_ml"] < 2.0)  # falx
 

@@ -23,7 +23,14 @@ from strokealert.ncct.ich import (
     needs_edge_only,
     seed_features,
 )
-from strokealert.phantoms.ncct_families import MIMICS, NcctLabel, fields, geometric, write_case
+from strokealert.phantoms.ncct_families import (
+    MIMICS,
+    NcctLabel,
+    fields,
+    geometric,
+    medial,
+    write_case,
+)
 
 
 def test_parenchymal_bleed_from_dicom_gives_a_valid_block(tmp_path: Path) -> None:
@@ -365,6 +372,41 @@ def test_small_seeds_under_the_vault_and_the_sinus_off_the_midline_are_not_blood
                      "elongation": 2.0, "slices": 12.0}
     assert not is_blood(sinus)
     assert is_blood(sinus | {"midline_mm": 14.0})
+
+
+@pytest.mark.parametrize("seed", [0, 36])
+def test_dense_dural_venous_sinuses_are_not_blood(seed: int) -> None:
+    # "medial" draws the sinuses at 45-60 HU, in the blood window against the inner table
+    case = medial.render(seed, NcctLabel(), matrix=128)
+    result = analyze_volume(case.volume_hu, case.spacing_mm)
+    assert not result.suspected, (result.volume_by_kind_ml, result.window_hu)
+
+
+def test_a_sinus_is_a_tube_at_the_back_or_the_midline_and_subdural_blood_is_not() -> None:
+    case = geometric.render(11, NcctLabel(bleeds=("subdural",)), matrix=128)
+    head = levelled(find_head(case.volume_hu, case.spacing_mm))
+    low, high = blood_window(head)
+    seed, _ = candidates(head, low, high)
+    labels, _ = ndimage.label(seed)
+    biggest = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    crescent = seed_features(head, tuple(np.nonzero(labels == biggest)), low)
+    assert is_blood(crescent) and 0.0 <= crescent["back"] <= 1.0
+    assert crescent["two_sided"] < 0.05  # a subdural stays on its side of the falx
+    # a transverse sinus: a tube 6 mm across along the table at the back of the cavity
+    transverse = crescent | {"volume_ml": 2.0, "thickness_mm": 6.0, "elongation": 4.0,
+                             "depth_mm": 4.0, "midline_mm": 45.0, "back": 0.85,
+                             "two_sided": 0.0}
+    assert not is_blood(transverse)
+    assert is_blood(transverse | {"back": 0.4})  # in front: a thin subdural seen edge-on
+    assert is_blood(transverse | {"elongation": 1.5})  # a crescent at the back
+    assert is_blood(transverse | {"volume_ml": 12.0})  # too much for a sinus
+    # the superior sagittal sinus at the front, along the midline
+    assert not is_blood(transverse | {"back": 0.1, "midline_mm": 4.0, "depth_mm": 8.0})
+    # the torcular and both transverse sinuses: thin across the midline at the back
+    torcular = transverse | {"volume_ml": 12.0, "elongation": 1.4, "back": 0.9,
+                             "two_sided": 0.25, "thickness_mm": 9.0}
+    assert not is_blood(torcular)
+    assert is_blood(torcular | {"thickness_mm": 14.0})  # an epidural haematoma across it
 
 
 def _lateral_ventricles(volume: np.ndarray, x: np.ndarray, y: np.ndarray) -> None:
