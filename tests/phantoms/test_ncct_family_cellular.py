@@ -268,6 +268,9 @@ def test_ischaemia_confined_to_requested_regions_and_side() -> None:
     assert float(np.abs(diff[right]).max()) < 1e-3
     info = isch.details["ischaemia"]
     assert 2.0 <= info["grey_drop_hu"] <= 6.0 and info["side"] == "left"
+    # the shared key the ASPECTS evaluation reads (strokealert.ncct.aspects_evaluate)
+    assert isch.details["ischaemic_delta_hu"] == info["grey_drop_hu"]
+    assert base.details["ischaemic_delta_hu"] is None
 
 
 def test_region_map_sides_and_codes() -> None:

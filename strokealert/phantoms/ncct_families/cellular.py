@@ -2975,6 +2975,7 @@ def _details(an: _Anat, ph: _Physics, geo: _Geometry, label: NcctLabel, vols: di
         "bleeds": bleeds,
         "mimics": mim,
         "ischaemia": isch,
+        "ischaemic_delta_hu": isch.get("grey_drop_hu"),
         "pose": {"yaw_deg": r(ph.yaw, 2), "roll_deg": r(ph.roll, 2),
                  "head_pitch_deg": r(ph.head_pitch, 2), "gantry_tilt_deg": r(ph.gantry_tilt, 2),
                  "effective_pitch_deg": r(ph.head_pitch + ph.gantry_tilt, 2),
