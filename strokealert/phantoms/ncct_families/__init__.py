@@ -79,7 +79,9 @@ class NcctCase:
     volume_hu: np.ndarray  # (z, y, x), float32 or int16, HU
     spacing_mm: tuple[float, float, float]  # (z, y, x)
     blood_mask: np.ndarray  # (z, y, x) uint8: 0 none, 1 + index in BLEED_KINDS
-    details: dict[str, Any] = field(default_factory=dict)  # pose, physics, bleed volumes (mL)
+    details: dict[str, Any] = field(default_factory=dict)  # pose, physics, bleed volumes (mL);
+    # the ASPECTS evaluation reads "ischaemic_delta_hu" (grey matter's ischaemic drop, HU; None
+    # without ischaemia) from every family's but geometric's (its "ischaemia"/"delta_hu")
 
     def blood_volume_ml(self) -> float:
         """Volume of all blood in the mask, in mL."""
