@@ -15,7 +15,7 @@ from strokealert.phantoms.ctp_families import capillary as cap
 from strokealert.phantoms.ctp_families.capillary import FAMILY, RESIDUES, CtpCase, make_case
 
 SMALL: dict[str, Any] = {"shape": (6, 64, 64), "spacing": (5.0, 3.0, 3.0), "n_frames": 24}
-QUIET = cap._Options(leak=False, motion=False, drift=False, beam_hardening=False)
+QUIET = cap.Nuisances(leak=False, motion=False, drift=False, beam_hardening=False)
 
 
 @cache
@@ -32,8 +32,8 @@ def clean(
     interval_s: float = 1.5,
 ) -> CtpCase:
     """Noise-free, motion-free, drift-free, beam-hardening-free render."""
-    opts = cap._Options(leak=leak, motion=False, drift=False, beam_hardening=False)
-    return cap._make_case(
+    opts = cap.Nuisances(leak=leak, motion=False, drift=False, beam_hardening=False)
+    return cap.make_case(
         residue=residue,
         noise_hu=0.0,
         seed=seed,
@@ -42,7 +42,7 @@ def clean(
         lesion=True,
         shape=SMALL["shape"],
         spacing=SMALL["spacing"],
-        options=opts,
+        nuisances=opts,
     )
 
 
@@ -377,9 +377,9 @@ def test_noise_level_texture_and_independence() -> None:
 
 def test_motion_is_small_rigid_and_in_few_frames() -> None:
     full = small(1, "exponential", 0.0)
-    opts = cap._Options(leak=True, motion=False, drift=True, beam_hardening=True)
-    still = cap._make_case(residue="exponential", noise_hu=0.0, seed=1, interval_s=1.5,
-                           lesion=True, options=opts, **SMALL)
+    opts = cap.Nuisances(leak=True, motion=False, drift=True, beam_hardening=True)
+    still = cap.make_case(residue="exponential", noise_hu=0.0, seed=1, interval_s=1.5,
+                           lesion=True, nuisances=opts, **SMALL)
     mo = full.truth["motion"]
     assert 1 <= len(mo["frames"]) <= 4 and 0 not in mo["frames"]
     for tr, rot in zip(mo["translation_mm"], mo["rotation_deg"], strict=True):
@@ -392,9 +392,9 @@ def test_motion_is_small_rigid_and_in_few_frames() -> None:
 
 def test_drift_and_beam_hardening() -> None:
     case = clean(2)
-    opts = cap._Options(leak=False, motion=False, drift=True, beam_hardening=True)
-    both = cap._make_case(residue="exponential", noise_hu=0.0, seed=2, interval_s=1.5,
-                          lesion=True, options=opts, **SMALL)
+    opts = cap.Nuisances(leak=False, motion=False, drift=True, beam_hardening=True)
+    both = cap.make_case(residue="exponential", noise_hu=0.0, seed=2, interval_s=1.5,
+                          lesion=True, nuisances=opts, **SMALL)
     rate = both.truth["drift_hu_per_min"]
     assert abs(rate) <= 1.5
     bh = both.frames[0].astype(np.float64) - case.frames[0]  # drift is 0 at t = 0

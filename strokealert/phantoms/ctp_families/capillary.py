@@ -194,9 +194,11 @@ class CtpCase:
     maps: dict[str, NDArray[Any]]  # "cbf", "cbv", "tmax", "core", "tmax6", ...
 
 
-@dataclass
-class _Options:
-    """Private switches (tests): everything on for ``make_case``."""
+@dataclass(frozen=True)
+class Nuisances:
+    """Which nuisances :func:`make_case` renders (all by default; the tests turn them off to
+    check the rest): the blood-brain-barrier leak, head motion, baseline drift and beam
+    hardening."""
 
     leak: bool = True
     motion: bool = True
@@ -1448,31 +1450,6 @@ def _validate(
     return (shp[0], shp[1], shp[2]), (spc[0], spc[1], spc[2])
 
 
-def make_case(
-    *,
-    residue: str = "exponential",
-    noise_hu: float = 10.0,
-    seed: int = 0,
-    interval_s: float = 1.5,
-    n_frames: int = 40,
-    lesion: bool = True,
-    shape: tuple[int, int, int] = (16, 128, 128),
-    spacing: tuple[float, float, float] = (5.0, 1.5, 1.5),
-) -> CtpCase:
-    """Render one case of the capillary family (see the module docstring)."""
-    return _make_case(
-        residue=residue,
-        noise_hu=noise_hu,
-        seed=seed,
-        interval_s=interval_s,
-        n_frames=n_frames,
-        lesion=lesion,
-        shape=shape,
-        spacing=spacing,
-        options=_Options(),
-    )
-
-
 def _jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
@@ -1491,23 +1468,24 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
-def _make_case(
+def make_case(
     *,
-    residue: str,
-    noise_hu: float,
-    seed: int,
-    interval_s: float,
-    n_frames: int,
-    lesion: bool,
-    shape: tuple[int, int, int],
-    spacing: tuple[float, float, float],
-    options: _Options,
+    residue: str = "exponential",
+    noise_hu: float = 10.0,
+    seed: int = 0,
+    interval_s: float = 1.5,
+    n_frames: int = 40,
+    lesion: bool = True,
+    shape: tuple[int, int, int] = (16, 128, 128),
+    spacing: tuple[float, float, float] = (5.0, 1.5, 1.5),
+    nuisances: Nuisances = Nuisances(),
 ) -> CtpCase:
+    """Render one case of the capillary family (see the module docstring)."""
     shp, spc = _validate(residue, noise_hu, seed, interval_s, n_frames, lesion, shape, spacing)
     seed, n_frames = int(seed), int(n_frames)
     interval_s, noise_hu = float(interval_s), float(noise_hu)
     model = _build_model(seed, bool(lesion), shp, spc)
-    frames, truth = _render(model, residue, noise_hu, seed, interval_s, n_frames, options)
+    frames, truth = _render(model, residue, noise_hu, seed, interval_s, n_frames, nuisances)
     times = np.arange(n_frames, dtype=np.float64) * interval_s
 
     par = model.parenchyma
@@ -1592,7 +1570,7 @@ def _render(
     seed: int,
     interval_s: float,
     n_frames: int,
-    options: _Options,
+    options: Nuisances,
 ) -> tuple[F32, dict[str, Any]]:
     grid, an = model.grid, model.anatomy
     shape = grid.shape
