@@ -370,7 +370,7 @@ def seed_features(head: Head, coords: tuple[np.ndarray, ...], low_hu: float
     return {"volume_ml": float(zz.size) * head.voxel_ml,
             "thickness_mm": _thickness_mm(local, head.spacing_mm),
             "elongation": elongation, "slices": float(np.unique(zz).size),
-            "near_midline": float((np.abs(xx * sx - mid) < 3.0).mean()),
+            "near_midline": float((np.abs(offset) < 3.0).mean()),
             "midline_mm": float(np.median(np.abs(offset))),
             "two_sided": float(min((offset > 2.0).mean(), (offset < -2.0).mean())),
             "depth_mm": depth,
