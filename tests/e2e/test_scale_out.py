@@ -103,12 +103,19 @@ def test_ten_studies_four_senders_two_workers(postgres_url: str, broker_url: str
             workers = [start_worker(f"w{i}", env, tmp_path / f"worker{i}.log") for i in (1, 2)]
             wait_ready(workers, [tmp_path / f"worker{i}.log" for i in (1, 2)])
             shares = [folders[i::SENDERS] for i in range(SENDERS)]
+            # Four senders, two workers and the service share two cores here: a C-STORE
+            # response has been seen to take over 30 s under CI load (a DIMSE timeout on one
+            # sender, 7 Dec). What this test asserts is scale-out, not the receiver's latency
+            # under a starved machine, so the senders wait as a patient scanner would.
             with ThreadPoolExecutor(SENDERS) as pool:
                 results = list(pool.map(
                     lambda share: send_files(share, "127.0.0.1", dicom_port,
-                                             calling_aet="CT_SCANNER"), shares))
+                                             calling_aet="CT_SCANNER", timeout_s=120.0),
+                    shares))
             sent_at = time.time()
-            assert all(r.failed == [] for r in results)
+            assert all(r.failed == [] for r in results), (
+                [r.failed[:3] for r in results],
+                (tmp_path / "serve.log").read_text(errors="replace")[-3000:])
             assert sum(r.sent for r in results) == STUDIES * 96
 
             alerts = inbox.wait(STUDIES, ALERT_BOUND_S)
