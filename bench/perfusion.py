@@ -201,10 +201,13 @@ def head_draws(configs: dict[str, dict[str, object]], draws: int = 6) -> None:
 # before anything was chosen on it (--heldout --families collaterals --seeds 0-5).
 # "capillary" (a fifth author, 7 Dec, sixth session: capillary transit-time heterogeneity, a
 # blood-brain-barrier leak in the core, low-pass iterative-reconstruction noise, head motion)
-# has not been run: it is kept out of the default list for judging the next change once
-# (--families capillary).
-HELDOUT_FAMILIES = ("territories", "gradient", "compartments", "collaterals")
-UNRUN_FAMILIES = ("capillary",)
+# was first run with seeds 0-5 on 7 Dec (seventh session), once, before anything was changed;
+# its tilted frames were then repaired (motion.repair_slices). "dosecurve" (a sixth author:
+# irregular sampling, 1-s then 2- and 3-s frames, noisier late frames, a lesion input delayed
+# and dispersed downstream of the AIF) has not been run: it is kept out of the default list for
+# judging the next change once (--families dosecurve).
+HELDOUT_FAMILIES = ("territories", "gradient", "compartments", "collaterals", "capillary")
+UNRUN_FAMILIES = ("dosecurve",)
 HELDOUT_SEEDS = range(100, 106)
 
 

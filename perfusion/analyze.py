@@ -130,9 +130,10 @@ def analyze_volume(
     report = None
     if config.motion_correction:
         frames, report = motion.correct_motion(frames, voxel_mm, config)
-    lap("motion")
 
     head = mask.head_region(frames[0])
+    frames, report = motion.repair_slices(frames, times_s, head, report)
+    lap("motion")
     arrival = mask.bolus_arrival_frame(frames, head)
     pre = mask.baseline_frames(arrival)
     baseline = frames[pre].mean(axis=0)
@@ -258,6 +259,15 @@ def analyze_volume(
                           residue_shapes=shape_weights)
 
 
+def repaired_note(repaired: list[tuple[int, int]]) -> str:
+    """A readable line for the (frame, slice) pairs ``motion.repair_slices`` interpolated."""
+    frames = sorted({t + 1 for t, _ in repaired})
+    slices = sorted({z + 1 for _, z in repaired})
+    return (f"tissue far below its baseline (through-plane motion) in frames "
+            f"{', '.join(map(str, frames))} of slices {', '.join(map(str, slices))}: "
+            "interpolated in time")
+
+
 def analyze_files(paths: Sequence[Path], out_dir: Path,
                   config: PerfusionConfig | None = None) -> PerfusionResult:
     """Analyse one CTP series from its DICOM files, writing maps and key images to ``out_dir``.
@@ -278,6 +288,10 @@ def analyze_files(paths: Sequence[Path], out_dir: Path,
         analysis = analyze_volume(series.frames, series.times, series.spacing, config,
                                   affine=series.affine)
         result.analysis, result.status = analysis, "ok"
+        if analysis.motion is not None and analysis.motion.repaired:
+            note = repaired_note(analysis.motion.repaired)
+            result.notes.append(note)
+            log.warning("%s", note)
         result.timings_s = {"read": round(read_s, 3), **analysis.timings_s}
         if config.write_outputs:
             out_dir.mkdir(parents=True, exist_ok=True)
