@@ -133,6 +133,8 @@ def analyze_volume(
 
     head = mask.head_region(frames[0])
     frames, report = motion.repair_slices(frames, times_s, head, report)
+    if report is not None and any(t == 0 for t, _ in report.repaired):
+        head = mask.head_region(frames[0])
     lap("motion")
     arrival = mask.bolus_arrival_frame(frames, head)
     pre = mask.baseline_frames(arrival)

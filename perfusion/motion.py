@@ -15,10 +15,11 @@ edge, or whose registration does not converge, makes the study unusable.
 
 Through-plane motion of thick slices is not corrected, and the first and last slices of the
 slab then show what lay beyond it (skull base, air) for the frames the head was tilted: values
-hundreds of HU below the baseline, which no contrast agent gives. ``repair_slices`` finds those
-(frame, slice) pairs after the correction and interpolates them in time from the same slice's
-nearest sound frames (held-out family "capillary", 7 Dec: 1-4 frames tilted 1-2 degrees put
--300 to -1200 HU into the AIF of the bottom slice, and the core read +80 to +630 mL).
+hundreds of HU below the rest of the series, which no contrast agent gives. ``repair_slices``
+finds those (frame, slice) pairs after the correction and interpolates them in time from the
+same slice's nearest sound frames (held-out family "capillary", 7 Dec: 1-4 frames tilted
+1-2 degrees put -300 to -1200 HU into the AIF of the bottom slice, and the core read +80 to
++630 mL).
 """
 
 from __future__ import annotations
@@ -37,10 +38,10 @@ STILL_MARGIN_HU = 20.0
 THICK_SLICE_MM = 2.5
 REFINE_PIXEL_MM = 1.5
 REFINE_SLICES = 6
-# A slice's frame is unsound when more than this share of its intracranial soft tissue reads
-# below frame 0 by more than DROP_SIGMAS times the noise of a frame difference (and at least
-# MIN_DROP_HU): contrast only raises attenuation, and pure noise crosses 6 sigma in about one
-# voxel in a billion.
+# A slice's frame is unsound when more than UNSOUND_SHARE of its intracranial soft tissue reads
+# below the slice's median over time by more than DROP_SIGMAS times the noise of a frame
+# difference and at least MIN_DROP_HU: contrast only raises attenuation, and pure noise
+# crosses 6 sigma in about one voxel in a billion.
 DROP_SIGMAS = 6.0
 MIN_DROP_HU = 100.0
 UNSOUND_SHARE = 0.005
@@ -222,17 +223,22 @@ def _resample(volume: np.ndarray, transform: sitk.Euler3DTransform,
 
 def unsound_slices(frames: np.ndarray, intracranial: np.ndarray) -> np.ndarray:
     """(t, z) booleans: the frames of each slice whose intracranial soft tissue dropped far
-    below frame 0 (see the constants above); frame 0 is the reference and always sound."""
-    first = frames[0]
-    soft = intracranial & (first > 0.0) & (first < 80.0)
-    if frames.shape[0] < 2 or not soft.any():
+    below that slice's median over time (see the constants above). The median, not frame 0:
+    a reference frame that is itself broken would otherwise condemn every other frame."""
+    if frames.shape[0] < 3:
         return np.zeros(frames.shape[:2], dtype=bool)
-    noise = 1.4826 * float(np.median(np.abs(frames[1][soft] - first[soft])))
+    # Every few frames suffice for the median (about nine of them: a fifth of the time).
+    sample = frames[::max(1, frames.shape[0] // 9)]
+    reference = np.stack([np.median(sample[:, z], axis=0) for z in range(frames.shape[1])])
+    soft = intracranial & (reference > 0.0) & (reference < 80.0)
+    if not soft.any():
+        return np.zeros(frames.shape[:2], dtype=bool)
+    noise = 1.4826 * float(np.median(np.abs(frames[1][soft] - frames[0][soft])))
     limit = max(MIN_DROP_HU, DROP_SIGMAS * noise)
     counts = soft.reshape(soft.shape[0], -1).sum(axis=1)
     unsound = np.zeros(frames.shape[:2], dtype=bool)
-    for t in range(1, frames.shape[0]):  # one frame at a time: no 4-D temporaries
-        dropped = ((first - frames[t]) > limit) & soft
+    for t in range(frames.shape[0]):  # one frame at a time: no 4-D temporaries
+        dropped = ((reference - frames[t]) > limit) & soft
         share = dropped.reshape(dropped.shape[0], -1).sum(axis=1) / np.maximum(counts, 1)
         unsound[t] = (share > UNSOUND_SHARE) & (counts >= 50)
     return unsound
@@ -241,7 +247,8 @@ def unsound_slices(frames: np.ndarray, intracranial: np.ndarray) -> np.ndarray:
 def repair_slices(frames: np.ndarray, times: np.ndarray, intracranial: np.ndarray,
                   report: MotionReport | None) -> tuple[np.ndarray, MotionReport | None]:
     """Frames (t, z, y, x) with every unsound (frame, slice) pair interpolated linearly in time
-    between the same slice's nearest sound frames (held at the last sound one beyond them);
+    between the same slice's nearest sound frames (held at the first or last sound one beyond
+    them);
     the pairs go into the report. Too many in one slice make the study unusable."""
     unsound = unsound_slices(frames, intracranial)
     if not unsound.any():

@@ -49,6 +49,18 @@ def test_air_in_the_edge_slice_is_interpolated_and_the_core_kept() -> None:
                - sound.lesions.hypoperfusion_ml["tmax6"]) < 5.0
 
 
+def test_a_broken_first_frame_is_repaired_and_condemns_no_other() -> None:
+    """The reference is each slice's median over time, not frame 0."""
+    phantom = phantoms.head_phantom(noise_hu=10.0, seed=0)
+    broken = _tilted_edge(phantom.frames, range(0, 1))
+    head = mask.head_region(phantom.frames[0])
+    unsound = motion.unsound_slices(broken, head)
+    assert [tuple(map(int, pair)) for pair in np.argwhere(unsound)] == [(0, 0)]
+    bright = phantom.frames.copy()
+    bright[0, 0, :bright.shape[2] // 2, :] += 400.0  # a streak in the first frame only
+    assert not motion.unsound_slices(bright, head).any()
+
+
 def test_a_slice_broken_in_too_many_frames_fails_the_study() -> None:
     phantom = phantoms.head_phantom(shape=(6, 64, 64), spacing=(5.0, 3.0, 3.0), noise_hu=5.0)
     broken = _tilted_edge(phantom.frames, range(10, 10 + phantom.frames.shape[0] // 3), z=5)
