@@ -91,6 +91,12 @@ def _edge_points(shape: tuple[int, int, int], spacing_xyz: tuple[float, ...]) ->
     return np.array([[x, y, z] for x in xs for y in ys for z in zs])
 
 
+def difference_noise(frames: np.ndarray, where: np.ndarray) -> float:
+    """Robust standard deviation (HU) of frame 1 minus frame 0 over ``where``: the noise of a
+    frame difference (sqrt 2 times a frame's)."""
+    return 1.4826 * float(np.median(np.abs(frames[1][where] - frames[0][where])))
+
+
 def frames_that_moved(frames: np.ndarray) -> set[int]:
     """Frames whose skull edges differ from frame 0 by more than noise (see module doc)."""
     from scipy import ndimage
@@ -102,8 +108,7 @@ def frames_that_moved(frames: np.ndarray) -> set[int]:
     band = ndimage.binary_dilation(bone, np.ones((1, 3, 3))) & ~ndimage.binary_erosion(
         bone, np.ones((1, 3, 3)))
     soft = (first > 0) & (first < 80)
-    diff_sigma = 1.4826 * float(np.median(np.abs(frames[1][soft] - first[soft]))) \
-        if soft.any() else 0.0
+    diff_sigma = difference_noise(frames, soft) if soft.any() else 0.0
     limit = 0.8 * diff_sigma + STILL_MARGIN_HU
     scores = np.array([np.abs(frames[t][band] - first[band]).mean() for t in
                        range(frames.shape[0])])
@@ -233,8 +238,7 @@ def unsound_slices(frames: np.ndarray, intracranial: np.ndarray) -> np.ndarray:
     soft = intracranial & (reference > 0.0) & (reference < 80.0)
     if not soft.any():
         return np.zeros(frames.shape[:2], dtype=bool)
-    noise = 1.4826 * float(np.median(np.abs(frames[1][soft] - frames[0][soft])))
-    limit = max(MIN_DROP_HU, DROP_SIGMAS * noise)
+    limit = max(MIN_DROP_HU, DROP_SIGMAS * difference_noise(frames, soft))
     counts = soft.reshape(soft.shape[0], -1).sum(axis=1)
     unsound = np.zeros(frames.shape[:2], dtype=bool)
     for t in range(frames.shape[0]):  # one frame at a time: no 4-D temporaries
