@@ -20,7 +20,8 @@ def evaluate(
     synthetic: str | None = typer.Option(None, help="first write FAMILY:COUNT synthetic cases "
                                          "(geometric, fields, projected, landmarks, "
                                          "template, laplace, coronal, harmonic, gyral, "
-                                         "sectional, folded, voxelised, medial or cellular) "
+                                         "sectional, folded, voxelised, medial, cellular "
+                                         "or metaball) "
                                          "into the single --data folder"),
     method: list[str] = typer.Option([], "--method", help="haemorrhage method(s) to compare: "
                                      "rules, network, veto, fused (repeatable; default: the "

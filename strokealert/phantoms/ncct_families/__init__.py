@@ -27,7 +27,8 @@ ASPECTS_REGIONS = ("C", "L", "IC", "I", "M1", "M2", "M3", "M4", "M5", "M6")
 """The ten ASPECTS regions of one MCA territory."""
 
 FAMILIES = ("geometric", "fields", "projected", "landmarks", "template", "laplace", "coronal",
-            "harmonic", "gyral", "sectional", "folded", "voxelised", "medial", "cellular")
+            "harmonic", "gyral", "sectional", "folded", "voxelised", "medial", "cellular",
+            "metaball")
 """The generator families: modules of this package, each with ``render`` and
 ``render_labelled``."""
 
