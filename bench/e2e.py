@@ -31,8 +31,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-# bench/perfusion.py would shadow the perfusion package when this runs as a script.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+# bench/perfusion.py would shadow the perfusion package when this runs as a script; the
+# repository root gives tests.dcmtk.
+HERE = Path(__file__).resolve().parent
+sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
 from sqlalchemy import create_engine, select, text  # noqa: E402
 
@@ -40,11 +42,12 @@ from strokealert.db.models.cases import Case  # noqa: E402
 from strokealert.db.models.pipeline import StageEvent  # noqa: E402
 from strokealert.demo import WebhookInbox, free_port, running_service  # noqa: E402
 from strokealert.phantoms.study import write_study  # noqa: E402
+from tests import dcmtk  # noqa: E402
 
 
 def send(folder: Path, port: int) -> float:
     """storescu the whole study; returns the time the last image was acknowledged."""
-    subprocess.run(["storescu", "-aet", "CT_SCANNER", "-aec", "STROKEALERT", "-pdu", "131072",
+    subprocess.run([dcmtk.storescu(), "-aet", "CT_SCANNER", "-aec", "STROKEALERT", "-pdu", "131072",
                     "+sd", "+r", "+sp", "*.dcm", "127.0.0.1", str(port), str(folder)],
                    env={**os.environ, "TCP_NODELAY": "1"}, check=True, capture_output=True)
     return time.time()

@@ -50,6 +50,9 @@ from sqlalchemy import create_engine, func, select
 from strokealert.db.models.ingest import CompletionEvent, Instance, Series
 from strokealert.phantoms import series as syn
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.dcmtk
+from tests import dcmtk  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 QUIET_S = 5.0
 IDLE_S = 5.0
@@ -93,7 +96,7 @@ def write_series(out_dir: Path, n: int, with_count: bool, seed: int) -> str:
 def storescu(port: int, called: str, folder: Path) -> float:
     """Send ``folder``; returns the seconds it took (raises if storescu fails)."""
     started = time.perf_counter()
-    subprocess.run(["storescu", "-aec", called, "-pdu", "131072", "+sd", "+r", "127.0.0.1",
+    subprocess.run([dcmtk.storescu(), "-aec", called, "-pdu", "131072", "+sd", "+r", "127.0.0.1",
                     str(port), str(folder)], check=True, capture_output=True,
                    env={**os.environ, "TCP_NODELAY": "1"})
     return time.perf_counter() - started

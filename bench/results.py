@@ -31,6 +31,7 @@ from strokealert.results import build_results, send_to_pacs  # noqa: E402
 from strokealert.results.common import first_time_frame  # noqa: E402
 from strokealert.results.secondary_capture import build_secondary_capture  # noqa: E402
 from strokealert.results.segmentation import build_segmentation  # noqa: E402
+from tests import dcmtk  # noqa: E402
 from tests.orthanc import running_orthanc  # noqa: E402
 
 
@@ -103,7 +104,7 @@ def main() -> int:
             for i, ds in enumerate(objects):
                 ds.save_as(folder / f"{i}.dcm", enforce_file_format=True)
             start = time.perf_counter()
-            subprocess.run(["storescu", "-R", "-aec", pacs.aet, "+sd", "+r", "127.0.0.1",
+            subprocess.run([dcmtk.storescu(), "-R", "-aec", pacs.aet, "+sd", "+r", "127.0.0.1",
                             str(pacs.dicom_port), str(folder)], check=True,
                            env={**os.environ, "TCP_NODELAY": "1"})
             rows["peer: storescu same files"].append(time.perf_counter() - start)

@@ -18,10 +18,18 @@ redis_up() {
   timeout 3 bash -c "exec 3<>/dev/tcp/$PG_HOST/$REDIS_PORT && printf 'PING\r\n' >&3 &&
                      head -c 5 <&3 | grep -q PONG" 2>/dev/null
 }
+# DCMTK's storescu, not pynetdicom's (an activated virtual environment puts its own first).
+dcmtk_storescu() {
+  local tool
+  for tool in $(type -ap storescu); do
+    "$tool" --version 2>&1 | grep -qi dcmtk && return 0
+  done
+  return 1
+}
 psql_postgres() { psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -d postgres -tAc "$1" 2>/dev/null; }
 
 # 1. Packages: the tools the tests run, and the servers when they are not installed at all.
-command -v storescu >/dev/null || missing+=(dcmtk)
+dcmtk_storescu || missing+=(dcmtk)
 [ -x /usr/sbin/Orthanc ] || missing+=(orthanc)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v tesseract >/dev/null || missing+=(tesseract-ocr)   # OCR of key images (no PHI)
@@ -83,7 +91,7 @@ fi
 redis_up || problems+=("Redis is not answering on $PG_HOST:$REDIS_PORT (apt-get install redis-server, then start it)")
 
 # 3. The tools, checked once more after any install.
-command -v storescu >/dev/null || problems+=("DCMTK storescu not found (apt-get install dcmtk)")
+dcmtk_storescu || problems+=("DCMTK storescu not found (apt-get install dcmtk)")
 [ -x /usr/sbin/Orthanc ] || problems+=("/usr/sbin/Orthanc not found (apt-get install orthanc)")
 [ -x /usr/bin/chromium ] || problems+=("/usr/bin/chromium not found (apt-get install chromium)")
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pydicom
 
 from strokealert.demo import free_port, running_service
+from tests import dcmtk
 from tests.dicom.conftest import storescu, wait_for, write_series
 
 from .durability import Index, serve_env, stored_sops
@@ -34,7 +35,7 @@ def test_kill_9_mid_receive_then_restart_and_resend(postgres_url: str, tmp_path:
     try:
         with running_service(env, tmp_path / "serve-1.log") as service:
             sender = subprocess.Popen(
-                ["storescu", "-aet", "SCANNER", "-aec", "STROKEALERT", "+sd", "+r", "-nh",
+                [dcmtk.storescu(), "-aet", "SCANNER", "-aec", "STROKEALERT", "+sd", "+r", "-nh",
                  "127.0.0.1", str(dicom_port), str(tmp_path / "in")],
                 env={**os.environ, "TCP_NODELAY": "1"}, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL)

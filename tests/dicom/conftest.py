@@ -18,6 +18,7 @@ from strokealert.dicom.index import Completion
 from strokealert.dicom.ingest import IngestComponent
 from strokealert.phantoms import series as syn
 from strokealert.service import Service
+from tests import dcmtk
 
 SIZE = 64  # pixels per side: small phantoms keep the tests fast
 CLI = [sys.executable, "-m", "strokealert"]
@@ -43,8 +44,8 @@ def write_series(out_dir: Path, n: int, *, study: syn.StudyInfo | None = None,
 def storescu(port: int, *paths: Path, calling_aet: str = "SCANNER", options: tuple[str, ...] = (),
              ) -> subprocess.CompletedProcess[str]:
     """DCMTK storescu as the scanner (Nagle off, as a modern sender would)."""
-    cmd = ["storescu", "-aet", calling_aet, "-aec", "STROKEALERT", *options, "+sd", "+r", "-nh",
-           "127.0.0.1", str(port), *map(str, paths)]
+    cmd = [dcmtk.storescu(), "-aet", calling_aet, "-aec", "STROKEALERT", *options, "+sd", "+r",
+           "-nh", "127.0.0.1", str(port), *map(str, paths)]
     return subprocess.run(cmd, env={**os.environ, "TCP_NODELAY": "1"}, capture_output=True,
                           text=True, timeout=60)
 

@@ -8,7 +8,6 @@ printed."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 from datetime import UTC, datetime
@@ -25,11 +24,12 @@ from strokealert import db
 from strokealert.db.models.cases import Case
 from strokealert.demo import WebhookInbox, free_port, running_service
 from strokealert.phantoms.ncct_families import NcctLabel, geometric, write_case
+from tests import dcmtk
 from tests.notifications.fakes import FakeFcm
 from tests.orthanc import orthanc_available, running_orthanc
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which("storescu") and orthanc_available()),
+    not (dcmtk.storescu_path() and orthanc_available()),
     reason="needs DCMTK storescu and Orthanc (Debian packages dcmtk, orthanc)")
 
 SR_CLASS = "1.2.840.10008.5.1.4.1.1.88.34"
@@ -63,8 +63,8 @@ def write_study(folder: Path, label: NcctLabel) -> str:
 
 def store(folder: Path, port: int) -> float:
     """C-STORE the folder as a scanner would; the time its last image was acknowledged."""
-    sent = subprocess.run(["storescu", "-aet", "CT_SCANNER", "-aec", "STROKEALERT", "+sd", "+r",
-                           "+sp", "*.dcm", "127.0.0.1", str(port), str(folder)],
+    sent = subprocess.run([dcmtk.storescu(), "-aet", "CT_SCANNER", "-aec", "STROKEALERT", "+sd",
+                           "+r", "+sp", "*.dcm", "127.0.0.1", str(port), str(folder)],
                           env={**os.environ, "TCP_NODELAY": "1"}, capture_output=True, text=True)
     assert sent.returncode == 0, sent.stderr[-2000:]
     return time.time()

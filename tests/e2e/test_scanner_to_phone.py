@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -21,11 +20,12 @@ from pydicom.filebase import DicomBytesIO
 
 from strokealert.demo import CLI, WebhookInbox, free_port, running_service
 from strokealert.phantoms.study import write_study
+from tests import dcmtk
 from tests.notifications.fakes import FakeFcm, FakeTwilio
 from tests.orthanc import orthanc_available, running_orthanc
 
 pytestmark = pytest.mark.skipif(
-    not (shutil.which("storescu") and orthanc_available()),
+    not (dcmtk.storescu_path() and orthanc_available()),
     reason="needs DCMTK storescu and Orthanc (Debian packages dcmtk, orthanc)")
 
 SEG_CLASS = "1.2.840.10008.5.1.4.1.1.66.4"
@@ -91,7 +91,7 @@ def test_study_reaches_the_phone_and_results_reach_pacs(tmp_path: Path) -> None:
         log_path = tmp_path / "serve.log"
         with running_service(env, log_path):
             sent = subprocess.run(
-                ["storescu", "-aet", "CT_SCANNER", "-aec", "STROKEALERT", "+sd", "+r",
+                [dcmtk.storescu(), "-aet", "CT_SCANNER", "-aec", "STROKEALERT", "+sd", "+r",
                  "+sp", "*.dcm", "127.0.0.1", str(dicom_port), str(tmp_path / "study")],
                 env={**os.environ, "TCP_NODELAY": "1"}, capture_output=True, text=True)
             assert sent.returncode == 0, sent.stderr[-2000:]
