@@ -12,6 +12,7 @@ from pydicom.errors import InvalidDicomError
 from pynetdicom import AE
 from pynetdicom.presentation import build_context
 
+from strokealert.dicom.tuning import requestor_handlers
 from strokealert.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,8 @@ def _send_batch(batch: list[tuple[Path, tuple[str, str]]], pairs: list[tuple[str
     ae = AE(ae_title=calling_aet)
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout_s
     contexts = [build_context(sop_class, [syntax]) for sop_class, syntax in pairs]
-    assoc = ae.associate(host, port, contexts=contexts, ae_title=called_aet)
+    assoc = ae.associate(host, port, contexts=contexts, ae_title=called_aet,
+                         evt_handlers=requestor_handlers())
     if not assoc.is_established:
         reason = "association rejected" if assoc.is_rejected else "no association"
         result.failed.extend((path, reason) for path, _ in batch)

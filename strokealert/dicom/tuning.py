@@ -1,4 +1,4 @@
-"""The receiver's only patches to pynetdicom internals: an open association that waits
+"""The only patches to pynetdicom internals. The receiver's: an open association that waits
 instead of polling. Kept because ``bench/ingest.py --idle-associations 8`` shows they pay: the
 service spent 3.8 % of a core per idle association without them, 1.7 % with the waiting socket
 alone, 1.0 % with both (so the 64 associations allowed would otherwise spin ~2.4 cores doing
@@ -16,6 +16,21 @@ pynetdicom through event handlers and public methods (and ``transport.py``'s gua
   the reactor's loop delay (``DULServiceProvider._run_loop_delay``) is 0.
 - ``DIMSEServiceProvider.get_msg`` that waits up to ``DIMSE_POLL_S`` for a message instead of
   returning at once between the acceptor reactor's naps.
+
+And every association strokealert requests (``strokealert send``, the push to the PACS), through
+:func:`requestor_handlers`:
+
+- TCP_NODELAY on its socket: pynetdicom writes a C-STORE's command and data set as separate
+  PDUs, and with Nagle's algorithm the second waited for the receiver's delayed ACK of the first
+  (about 40 ms an image; ``bench/send.py``).
+- ``get_msg`` that only a blocking call takes a message from (:func:`_get_msg_blocking_only`):
+  the association's own reactor polls ``get_msg(block=False)`` and ``send_c_store`` pauses it
+  first, but that pause waits only for a flag the reactor left set on its previous turn; a
+  reactor just woken from its pause could take the C-STORE response off the queue, and
+  ``send_c_store`` then waited out its DIMSE timeout (pynetdicom issues 435 and 842). Seen with
+  four senders into ``strokealert serve`` on two busy cores: the requestor's reactor logged
+  "Received unexpected C-STORE service message", its sender stalled, and the receiver aborted
+  the association after its network timeout.
 """
 
 from __future__ import annotations
@@ -27,6 +42,7 @@ import ssl
 import types
 from typing import Any
 
+from pynetdicom import evt
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.events import Event
 
@@ -108,3 +124,27 @@ def tune_connection(event: Event) -> None:
     """EVT_CONN_OPEN: DIMSE waits for a message instead of polling for it."""
     dimse = event.assoc.dimse
     dimse.get_msg = types.MethodType(_get_msg_waiting, dimse)  # type: ignore[method-assign]
+
+
+def _get_msg_blocking_only(self: DIMSEServiceProvider, block: bool = False) -> Any:
+    """A requestor's ``DIMSEServiceProvider.get_msg``: a blocking call (``send_c_store``
+    waiting for its response) takes the next message; the reactor's polling call never does.
+    A storage SCU is sent nothing but the responses it waits for."""
+    if not block:
+        return None, None
+    return DIMSEServiceProvider.get_msg(self, block=True)
+
+
+def tune_requestor(event: Event) -> None:
+    """EVT_CONN_OPEN of an association strokealert requests: TCP_NODELAY, and responses left
+    to the call that waits for them (see the module docstring)."""
+    transport = event.assoc.dul.socket
+    if transport is not None and transport.socket is not None:
+        transport.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    dimse = event.assoc.dimse
+    dimse.get_msg = types.MethodType(_get_msg_blocking_only, dimse)  # type: ignore[method-assign]
+
+
+def requestor_handlers() -> list[evt.EventHandlerType]:
+    """``evt_handlers`` for ``AE.associate`` of every association strokealert requests."""
+    return [(evt.EVT_CONN_OPEN, tune_requestor)]

@@ -19,6 +19,7 @@ from pynetdicom.association import Association
 from pynetdicom.presentation import PresentationContext, build_context
 
 from strokealert.config import Settings
+from strokealert.dicom.tuning import requestor_handlers
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +105,8 @@ def send_datasets(
         report.attempts = attempt
         pending = [(ds, res) for ds, res in zip(datasets, report.objects, strict=True)
                    if not res.stored]
-        assoc = ae.associate(host, port, ae_title=called_aet)
+        assoc = ae.associate(host, port, ae_title=called_aet,
+                             evt_handlers=requestor_handlers())
         if not assoc.is_established:
             reason = "association rejected" if assoc.is_rejected else "no association"
             for _, result in pending:

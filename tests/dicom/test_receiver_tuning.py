@@ -1,8 +1,10 @@
 """The receiver leans on pynetdicom internals in two places: ``dicom/tuning.py`` (throughput
 patches) and ``dicom/transport.py`` (the guarded socket swapped in for the acceptor's, which
-relies on how the DUL reads a PDU). Both hold only for the release they were written for; these
-fail when pynetdicom is upgraded or that code changes, so that the patches are checked and
-measured again (``bench/ingest.py``) before they are trusted."""
+relies on how the DUL reads a PDU); the requestors on one (``tuning.tune_requestor``: the
+association reactor's polling ``get_msg`` and ``send_c_store``'s blocking one). All hold only
+for the release they were written for; these fail when pynetdicom is upgraded or that code
+changes, so that the patches are checked and measured again (``bench/ingest.py``,
+``bench/send.py``) before they are trusted."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pynetdicom
+from pynetdicom.association import Association
 from pynetdicom.dimse import DIMSEServiceProvider
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.transport import AssociationSocket, RequestHandler
@@ -30,6 +33,8 @@ PATCHED: dict[str, tuple[Callable[..., Any], str]] = {
     "RequestHandler.handle": (RequestHandler.handle, "034823fb4df3a874"),
     "RequestHandler._create_association": (RequestHandler._create_association,
                                            "05c8d12b79863cdb"),
+    "Association._run_reactor": (Association._run_reactor, "f28838c5559e462a"),
+    "Association.send_c_store": (Association.send_c_store, "fa5a8127f349f8e7"),
 }
 
 
