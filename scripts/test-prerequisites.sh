@@ -22,7 +22,9 @@ redis_up() {
 dcmtk_storescu() {
   local tool
   for tool in $(type -ap storescu); do
-    "$tool" --version 2>&1 | grep -qi dcmtk && return 0
+    # Read all of it first: grep -q stopping early would give storescu a SIGPIPE, which
+    # pipefail turns into a failure.
+    case "$("$tool" --version 2>&1 || true)" in *[Dd][Cc][Mm][Tt][Kk]*) return 0 ;; esac
   done
   return 1
 }
