@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +30,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [str(HERE.parent), *(p for p in sys.path if Path(p or ".").resolve() != HERE)]
 
-from strokealert.demo import free_port  # noqa: E402
+from strokealert.demo import free_port, wait_for_port  # noqa: E402
 from strokealert.dicom.sender import send_files  # noqa: E402
 from strokealert.phantoms import series as syn  # noqa: E402
 from tests import dcmtk  # noqa: E402
@@ -56,13 +55,7 @@ def with_storescp(out: Path, send: Callable[[int], None]) -> float:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 env={**os.environ, "TCP_NODELAY": "1"})
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", port), 0.2):
-                    break
-            except OSError:
-                time.sleep(0.05)
+        wait_for_port(port, 30)
         started = time.perf_counter()
         send(port)
         return time.perf_counter() - started

@@ -17,6 +17,7 @@ from pynetdicom import AE
 from pynetdicom.dimse_primitives import C_STORE
 from pynetdicom.sop_class import CTImageStorage
 
+from strokealert.demo import wait_for_port
 from strokealert.dicom.sender import send_files
 from strokealert.dicom.tuning import requestor_handlers
 from strokealert.phantoms import series as syn
@@ -28,22 +29,17 @@ def storescp(tmp_path: Path, free_port: int) -> Iterator[int]:
     receiver = subprocess.Popen(["storescp", "-od", str(tmp_path), "-aet", "STORESCP",
                                  str(free_port)], stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", free_port), 0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_for_port(free_port, 30)
     yield free_port
     receiver.terminate()
     receiver.wait(timeout=30)
 
 
-def _requestor(port: int, handlers: list) -> tuple[int, bool]:
+def _requestor(port: int, handlers: list, wait_s: float) -> tuple[int, bool]:
     """A requestor's TCP_NODELAY, and whether a C-STORE response put on its DIMSE queue while
-    no ``send_c_store`` waits is still there for the next one to take (its own reactor, which
-    polls the queue every millisecond, must not take it)."""
+    no ``send_c_store`` waits is still there after ``wait_s`` (or as soon as it is gone) for
+    the next one to take: its own reactor, which polls the queue every millisecond, must not
+    take it."""
     ae = AE(ae_title="STROKEALERT")
     ae.add_requested_context(CTImageStorage)
     assoc = ae.associate("127.0.0.1", port, ae_title="STORESCP", evt_handlers=handlers)
@@ -54,9 +50,8 @@ def _requestor(port: int, handlers: list) -> tuple[int, bool]:
         response.MessageIDBeingRespondedTo = 1
         response.Status = 0x0000
         assoc.dimse.msg_queue.put((1, response))
-        deadline = time.monotonic() + 5.0
-        time.sleep(0.3)
-        while assoc.dimse.msg_queue.qsize() and time.monotonic() < deadline and not handlers:
+        deadline = time.monotonic() + wait_s
+        while assoc.dimse.msg_queue.qsize() and time.monotonic() < deadline:
             time.sleep(0.01)
         kept = assoc.dimse.msg_queue.qsize() == 1
         if kept:
@@ -70,8 +65,8 @@ def test_requestor_sends_without_delay_and_leaves_responses_to_the_waiting_call(
         storescp: int, tmp_path: Path) -> None:
     # pynetdicom's own requestor: Nagle on, and its reactor takes the response (and drops it as
     # "unexpected"): the send_c_store it was for waits out its DIMSE timeout.
-    assert _requestor(storescp, []) == (0, False)
-    no_delay, kept = _requestor(storescp, requestor_handlers())
+    assert _requestor(storescp, [], wait_s=5.0) == (0, False)
+    no_delay, kept = _requestor(storescp, requestor_handlers(), wait_s=0.3)
     assert no_delay != 0 and kept
     folder = tmp_path / "series"
     syn.write_volume(np.zeros((3, 32, 32)), folder, study=syn.StudyInfo(),
